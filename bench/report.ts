@@ -1,0 +1,113 @@
+// Turns bench cells into the markdown written to bench/results/latest.md (and printed).
+
+export type TargetId = 'direct' | 'minimal' | 'gateway';
+
+export const TARGET_LABELS: Record<TargetId, string> = {
+  direct: 'direct (fake upstream)',
+  minimal: 'minimal proxy',
+  gateway: 'ai-proxy-multi',
+};
+
+export interface Scenario {
+  id: string;
+  label: string;
+  stream: boolean;
+  connections: number;
+}
+
+export interface Cell {
+  target: TargetId;
+  scenario: string;
+  /** 2xx responses per second over the measured window. */
+  rps: number;
+  /** Milliseconds, from per-response timings (sub-ms resolution). */
+  p50: number;
+  p99: number;
+  /** Peak RSS of the target process during this cell (MiB). */
+  rssMb: number | null;
+  completed: number;
+  errors: number;
+  non2xx: number;
+}
+
+export interface TargetNote {
+  target: TargetId;
+  note: string;
+}
+
+export interface Meta {
+  date: string;
+  node: string;
+  cpu: string;
+  cores: number;
+  memGb: number;
+  os: string;
+  durationS: number;
+  warmupS: number;
+  pinning: string[];
+  extra: string[];
+}
+
+/** Nearest-rank percentile over raw samples; autocannon's own histogram only has 1 ms resolution. */
+export function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
+const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const fmtMs = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
+const fmtMb = (n: number | null): string => (n === null ? '—' : n.toFixed(1));
+const fmtRatio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '—');
+const fmtDelta = (n: number): string => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)} ms` : '—');
+
+function find(cells: readonly Cell[], target: TargetId, scenario: string): Cell | undefined {
+  return cells.find((c) => c.target === target && c.scenario === scenario);
+}
+
+export function renderMarkdown(
+  meta: Meta,
+  scenarios: readonly Scenario[],
+  cells: readonly Cell[],
+  notes: readonly TargetNote[],
+): string {
+  const lines: string[] = [];
+  lines.push('# ai-proxy-multi bench', '');
+  lines.push(`${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cores} · ${meta.memGb.toFixed(1)} GiB · ${meta.os}`, '');
+  lines.push(`Each cell: ${meta.warmupS} s warm-up, then ${meta.durationS} s measured (autocannon, keep-alive).`, '');
+  lines.push('| Target | Scenario | req/s | p50 ms | p99 ms | peak RSS MiB | errors / non-2xx |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  for (const target of Object.keys(TARGET_LABELS) as TargetId[]) {
+    for (const s of scenarios) {
+      const c = find(cells, target, s.id);
+      if (!c) continue;
+      lines.push(
+        `| ${TARGET_LABELS[target]} | ${s.label} | ${fmtInt(c.rps)} | ${fmtMs(c.p50)} | ${fmtMs(c.p99)} | ${fmtMb(c.rssMb)} | ${c.errors} / ${c.non2xx} |`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push('## Gateway overhead', '');
+  lines.push('| Scenario | req/s gateway ÷ minimal | req/s gateway ÷ direct | p50 added vs minimal | p50 added vs direct |');
+  lines.push('|---|---:|---:|---:|---:|');
+  for (const s of scenarios) {
+    const g = find(cells, 'gateway', s.id);
+    const m = find(cells, 'minimal', s.id);
+    const d = find(cells, 'direct', s.id);
+    const ratio = (a?: Cell, b?: Cell): number => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
+    const delta = (a?: Cell, b?: Cell): number => (a && b ? a.p50 - b.p50 : Number.NaN);
+    lines.push(
+      `| ${s.label} | ${fmtRatio(ratio(g, m))} | ${fmtRatio(ratio(g, d))} | ${fmtDelta(delta(g, m))} | ${fmtDelta(delta(g, d))} |`,
+    );
+  }
+  lines.push('');
+  lines.push('The 1-connection rows are the unloaded latency a single client sees; the 50-connection rows are throughput under load.');
+  if (notes.length > 0) {
+    lines.push('', '## Notes', '');
+    for (const n of notes) lines.push(`- **${TARGET_LABELS[n.target]}**: ${n.note}`);
+  }
+  lines.push('', '## Setup', '');
+  for (const p of meta.pinning) lines.push(`- ${p}`);
+  for (const e of meta.extra) lines.push(`- ${e}`);
+  lines.push('');
+  return lines.join('\n');
+}

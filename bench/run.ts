@@ -1,0 +1,230 @@
+// npm run bench: requests/s, p50/p99 and peak RSS for the fake upstream alone, a minimal Node proxy
+// and the gateway, under the same load, so a speed claim about the gateway is one command away.
+// Env: BENCH_DURATION (s per cell, 10), BENCH_WARMUP (s, 2), BENCH_TARGETS (direct,minimal,gateway),
+// BENCH_LOG_LEVEL (gateway log level, warn). See bench/README.md.
+import autocannon from 'autocannon';
+import type { AutocannonResult } from 'autocannon';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  freePort, hasTaskset, killAll, peakRssMb, pinSelf, resetPeakRss, spawnNode, stopChild, waitForHttp, waitForPortLine,
+} from './processes.ts';
+import type { Child } from './processes.ts';
+import { percentile, renderMarkdown, TARGET_LABELS } from './report.ts';
+import type { Cell, Scenario, TargetId, TargetNote } from './report.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const num = (v: string | undefined, d: number): number => (v !== undefined && Number(v) >= 0 ? Number(v) : d);
+const DURATION = num(process.env.BENCH_DURATION, 10) || 10;
+const WARMUP = num(process.env.BENCH_WARMUP, 2);
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway')
+  .split(',')
+  .map((t) => t.trim())
+  .filter((t): t is TargetId => t in TARGET_LABELS);
+const CHUNKS = 20;
+
+// Two cores: the measured process gets one to itself; the load generator and (behind a proxy) the
+// upstream share the other. With 3+ cores the upstream gets its own.
+const LOAD_CORE = 0;
+const TARGET_CORE = 1;
+const UPSTREAM_CORE = availableParallelism() >= 3 ? 2 : 0;
+
+const scenarios: Scenario[] = [
+  { id: 'chat-c50', label: 'chat, 50 conn', stream: false, connections: 50 },
+  { id: 'chat-c1', label: 'chat, 1 conn', stream: false, connections: 1 },
+  { id: 'stream-c50', label: `stream ${CHUNKS} chunks, 50 conn`, stream: true, connections: 50 },
+  { id: 'stream-c1', label: `stream ${CHUNKS} chunks, 1 conn`, stream: true, connections: 1 },
+];
+
+function bodyFor(s: Scenario): string {
+  const messages = [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Say hello in five words.' },
+  ];
+  const stream = s.stream ? { stream: true, stream_options: { include_usage: true } } : {};
+  return JSON.stringify({ model: 'gpt-4o-mini', messages, ...stream });
+}
+
+interface LoadRun {
+  result: AutocannonResult;
+  latencies: Float64Array;
+}
+
+/** One autocannon run; per-response times are kept only when measuring (not during warm-up). */
+function load(url: string, s: Scenario, seconds: number, measure: boolean): Promise<LoadRun> {
+  return new Promise((resolve, reject) => {
+    let samples = new Float64Array(1 << 16);
+    let n = 0;
+    const opts = {
+      url: `${url}/v1/chat/completions`,
+      method: 'POST',
+      connections: s.connections,
+      duration: seconds,
+      timeout: 10,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-client' },
+      body: bodyFor(s),
+    };
+    const instance = autocannon(opts, (err, result) => {
+      if (err) reject(err);
+      else resolve({ result, latencies: samples.subarray(0, n).sort() });
+    });
+    if (!measure) return;
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status < 200 || status > 299) return;
+      if (n === samples.length) {
+        const bigger = new Float64Array(samples.length * 2);
+        bigger.set(samples);
+        samples = bigger;
+      }
+      samples[n++] = ms;
+    });
+  });
+}
+
+/** One real request first: measuring 404s or broken streams at full speed would be meaningless. */
+async function probe(url: string, s: Scenario): Promise<string | null> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-client' },
+    body: bodyFor(s),
+  });
+  const text = await res.text();
+  if (res.status !== 200) return `probe answered ${res.status}: ${text.slice(0, 200)}`;
+  if (s.stream && !text.includes('data: [DONE]')) return `probe stream did not end with [DONE]: ${text.slice(-200)}`;
+  return null;
+}
+
+let sharedUpstream: { child: Child; url: string } | null = null;
+
+async function upstreamBehindProxy(): Promise<string> {
+  if (!sharedUpstream) {
+    const child = spawnNode('upstream', UPSTREAM_CORE, ['bench/upstream.ts', '0', String(CHUNKS)], root);
+    sharedUpstream = { child, url: `http://127.0.0.1:${await waitForPortLine(child)}` };
+  }
+  return sharedUpstream.url;
+}
+
+function gatewayConfig(port: number, adminPort: number, upstream: string): object {
+  const instance = (name: string) => ({
+    name,
+    provider: 'openai-compatible',
+    weight: 1,
+    auth: { header: { Authorization: `Bearer sk-${name}` } },
+    options: { model: 'bench-model' },
+    override: { endpoint: upstream },
+  });
+  return {
+    server: { host: '127.0.0.1', port },
+    admin: { host: '127.0.0.1', port: adminPort },
+    log: { level: LOG_LEVEL },
+    routes: [{ id: 'bench', uris: ['/v1/chat/completions'], plugins: { 'ai-proxy-multi': { instances: [instance('up-a'), instance('up-b')] } } }],
+  };
+}
+
+async function startTarget(target: TargetId, tmp: string): Promise<{ child: Child; url: string }> {
+  if (target === 'direct') {
+    const child = spawnNode('direct upstream', TARGET_CORE, ['bench/upstream.ts', '0', String(CHUNKS)], root);
+    return { child, url: `http://127.0.0.1:${await waitForPortLine(child)}` };
+  }
+  const upstream = await upstreamBehindProxy();
+  if (target === 'minimal') {
+    const child = spawnNode('minimal proxy', TARGET_CORE, ['bench/minimal-proxy.ts', upstream], root);
+    return { child, url: `http://127.0.0.1:${await waitForPortLine(child)}` };
+  }
+  if (!existsSync(join(root, 'bin/ai-proxy-multi.js'))) throw new Error('bin/ai-proxy-multi.js does not exist yet');
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const file = join(tmp, 'gateway.json');
+  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream), null, 2));
+  const child = spawnNode('gateway', TARGET_CORE, ['bin/ai-proxy-multi.js', 'start', '-c', file], root);
+  await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`);
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[]): Promise<void> {
+  let started: { child: Child; url: string };
+  try {
+    started = await startTarget(target, tmp);
+  } catch (err) {
+    notes.push({ target, note: `not measured: ${(err as Error).message}` });
+    return;
+  }
+  const { child, url } = started;
+  try {
+    for (const s of scenarios) {
+      const problem = await probe(url, s);
+      if (problem) {
+        notes.push({ target, note: `${s.label} not measured: ${problem}` });
+        continue;
+      }
+      if (WARMUP > 0) await load(url, s, WARMUP, false);
+      if (!resetPeakRss(child.pid)) notes.push({ target, note: `${s.label}: peak RSS is since process start (clear_refs not writable)` });
+      const { result, latencies } = await load(url, s, DURATION, true);
+      const cell: Cell = {
+        target, scenario: s.id, rps: result['2xx'] / result.duration, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+        rssMb: peakRssMb(child.pid), completed: result['2xx'], errors: result.errors, non2xx: result.non2xx,
+      };
+      cells.push(cell);
+      console.error(`  ${TARGET_LABELS[target].padEnd(24)} ${s.label.padEnd(28)} ${Math.round(cell.rps)} req/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms`);
+    }
+  } finally {
+    const stop = await stopChild(child);
+    if (target === 'gateway' && (stop.code !== 0 || stop.forced)) {
+      notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const pinned = pinSelf(LOAD_CORE);
+  const tmp = mkdtempSync(join(tmpdir(), 'aipm-bench-'));
+  const cells: Cell[] = [];
+  const notes: TargetNote[] = [];
+  console.error(`bench: ${TARGETS.join(', ')}; ${WARMUP} s warm-up + ${DURATION} s per cell`);
+  try {
+    for (const target of TARGETS) await benchTarget(target, tmp, cells, notes);
+  } finally {
+    if (sharedUpstream) await stopChild(sharedUpstream.child);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const pinning = pinned
+    ? [
+        `Pinned with taskset: load generator (autocannon, in the bench process) on core ${LOAD_CORE}; measured target on core ${TARGET_CORE} (for "direct" that is the fake upstream itself).`,
+        `The fake upstream behind the minimal proxy and the gateway runs on core ${UPSTREAM_CORE}${UPSTREAM_CORE === LOAD_CORE ? ', shared with the load generator: the machine has only 2 cores, so proxied numbers are also bounded by that core' : ''}.`,
+      ]
+    : ['Not pinned (taskset unavailable): every process competes for every core.'];
+  const report = renderMarkdown(
+    {
+      date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown CPU', cores: availableParallelism(),
+      memGb: totalmem() / 2 ** 30, os: `${osType()} ${release()}`, durationS: DURATION, warmupS: WARMUP, pinning,
+      extra: [
+        'Every target and the upstream run as separate processes; all traffic is HTTP/1.1 keep-alive on 127.0.0.1.',
+        `Upstream: lib/simulator/fake-openai.ts, no latency, ${CHUNKS} content chunks per stream (plus role, finish and usage chunks); the request asks for include_usage.`,
+        `Gateway: bin/ai-proxy-multi.js start with one route and two openai-compatible instances on the same upstream; log level ${LOG_LEVEL}.`,
+        'req/s counts 2xx responses over the measured window; p50/p99 are over every 2xx response time (a stream counts until its last byte).',
+        'Peak RSS: VmHWM of the target process, reset before each cell via /proc/<pid>/clear_refs.',
+      ],
+    },
+    scenarios, cells, notes,
+  );
+  const out = join(root, 'bench/results/latest.md');
+  writeFileSync(`${out}.tmp`, report);
+  renameSync(`${out}.tmp`, out);
+  console.log(report);
+  console.error(`written to ${out}`);
+}
+
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+main().catch((err: unknown) => {
+  console.error(err);
+  killAll();
+  process.exitCode = 1;
+});

@@ -1,0 +1,158 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { checkConfigText, loadConfigFile } from '../lib/config/load.ts';
+import type { GatewayConfig } from '../lib/config/types.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { createGateway } from '../lib/gateway.ts';
+import { createLogger } from '../lib/observe/logger.ts';
+
+const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const usage = `Usage: ai-proxy-multi <command> [options]
+
+Commands:
+  start    [-c|--config FILE]                   run the gateway (default: $AI_PROXY_CONFIG or config/config.json)
+  validate  -c|--config FILE                    check a config file; exit 2 and list every error with its path
+  status   [--admin URL] [--api-key KEY]        show the instances of a running gateway (admin API)
+  schema                                        print the config JSON Schema
+`;
+
+function defaultConfigPath(): string {
+  if (process.env['AI_PROXY_CONFIG']) return process.env['AI_PROXY_CONFIG'];
+  const local = resolve('config/config.json');
+  return existsSync(local) ? local : resolve(packageDir, 'config/config.json');
+}
+
+function printProblems(err: ConfigError, file: string): void {
+  process.stderr.write(`${file}: ${err.code === 'CONFIG_ENV_MISSING' ? 'missing environment variables' : 'invalid configuration'}\n`);
+  for (const p of err.problems) process.stderr.write(`  ${p.path || '(root)'}: ${p.message}\n`);
+}
+
+/** Empty credentials are allowed (a local endpoint may need none) but usually a forgotten variable. */
+function warnEmptyCredentials(config: GatewayConfig, warn: (msg: string) => void): void {
+  for (const route of config.routes) {
+    for (const instance of route.plugin.instances) {
+      for (const [name, value] of Object.entries(instance.auth.header)) {
+        if (value.replace(/^Bearer\s*/i, '').trim() === '') {
+          warn(`route ${route.id}, instance ${instance.name}: auth.header.${name} is empty; the provider will refuse it`);
+        }
+      }
+    }
+  }
+}
+
+async function start(file: string): Promise<number> {
+  let config: GatewayConfig;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printProblems(err, file);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.log.level);
+  warnEmptyCredentials(config, (msg) => log.warn(msg));
+  const gateway = await createGateway(config, { logger: log });
+  try {
+    await gateway.listen();
+  } catch (err) {
+    log.fatal({ err }, 'cannot listen');
+    await gateway.close();
+    return 1;
+  }
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info(`${signal} received: draining`);
+      gateway.close().then(
+        () => done(0),
+        (err: unknown) => {
+          log.error({ err }, 'error while shutting down');
+          done(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function validate(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    process.stderr.write(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+    return 2;
+  }
+  const { problems, config } = checkConfigText(text);
+  if (problems.length > 0 || !config) {
+    process.stderr.write(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    for (const p of problems) process.stderr.write(`  ${p.path || '(root)'}: ${p.message}\n`);
+    return 2;
+  }
+  const instances = config.routes.reduce((n, r) => n + r.plugin.instances.length, 0);
+  process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'}, ${instances} instance${instances === 1 ? '' : 's'})\n`);
+  return 0;
+}
+
+async function schema(): Promise<number> {
+  const { configSchema } = await import('../lib/config/schema.ts');
+  process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
+  return 0;
+}
+
+async function status(adminUrl: string, apiKey: string | undefined): Promise<number> {
+  const { printStatus } = await import('./status.ts');
+  return printStatus(adminUrl, apiKey);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let values: { config?: string; admin?: string; 'api-key'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', short: 'c' },
+        admin: { type: 'string' },
+        'api-key': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help || command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(usage);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'start':
+      return start(values.config ?? defaultConfigPath());
+    case 'validate':
+      if (!values.config) {
+        process.stderr.write(`validate needs -c FILE\n\n${usage}`);
+        return 2;
+      }
+      return validate(values.config);
+    case 'status':
+      return status(values.admin ?? 'http://127.0.0.1:9180', values['api-key'] ?? process.env['AIPM_ADMIN_KEY']);
+    case 'schema':
+      return schema();
+    default:
+      process.stderr.write(`unknown command ${command}\n\n${usage}`);
+      return 2;
+  }
+}

@@ -1,0 +1,215 @@
+// Turns a validated config file into the shapes of types.ts: every default filled in, every derived
+// value computed once, so the hot path never looks at raw config or checks for `undefined`. The input
+// is copied, never frozen or changed: free-form objects (options, request_body) are cloned.
+import type {
+  ActiveCheckConfig,
+  BalancerAlgorithm,
+  BreakerConfig,
+  FallbackPolicy,
+  GatewayConfig,
+  HashOn,
+  InstanceAuth,
+  InstanceConfig,
+  PluginConfig,
+  RouteConfig,
+} from './types.ts';
+import { configDefaults as d } from './schema.ts';
+
+type Obj = Record<string, unknown>;
+type LogLevel = GatewayConfig['log']['level'];
+
+/** An instance (or `ai-proxy` block) as written in the file, after schema validation. */
+export interface RawInstance {
+  name?: string;
+  provider: string;
+  weight?: number;
+  priority?: number;
+  auth?: {
+    header?: Record<string, string>;
+    query?: Record<string, string>;
+    gcp?: { service_account_json?: string; max_ttl?: number; expire_early_secs?: number; token_url?: string };
+    aws?: { access_key_id: string; secret_access_key: string; session_token?: string };
+  };
+  options?: Obj;
+  override?: { endpoint?: string; llm_options?: Obj; request_body?: Obj; request_body_force_override?: boolean };
+  provider_conf?: { project_id?: string; region?: string; api_version?: string };
+  checks?: { active: RawActiveCheck };
+  breaker?: Partial<BreakerConfig>;
+}
+
+type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> & {
+  healthy?: Partial<ActiveCheckConfig['healthy']>;
+  unhealthy?: Partial<ActiveCheckConfig['unhealthy']>;
+};
+
+type FallbackName = 'rate_limiting' | 'http_429' | 'http_5xx';
+
+type RawPlugin = Omit<Partial<PluginConfig>, 'kind' | 'instances' | 'balancer' | 'fallback' | 'logging'> & {
+  instances?: RawInstance[];
+  balancer?: { algorithm?: BalancerAlgorithm; hash_on?: HashOn; key?: string };
+  fallback_strategy?: 'instance_health_and_rate_limiting' | 'http_429' | 'http_5xx' | FallbackName[];
+  fallback_http_statuses?: number[];
+  logging?: Partial<PluginConfig['logging']>;
+  breaker?: Partial<BreakerConfig>;
+};
+
+interface RawRoute {
+  id: string | number;
+  uri?: string;
+  uris?: string[];
+  methods?: string[];
+  hosts?: string[];
+  plugins: { 'ai-proxy-multi'?: RawPlugin & { instances: RawInstance[] }; 'ai-proxy'?: RawPlugin & RawInstance };
+}
+
+interface RawConfig {
+  server?: Partial<GatewayConfig['server']>;
+  admin?: false | { host?: string; port?: number; api_key?: string };
+  redis?: { url: string; key_prefix?: string };
+  log?: { level?: LogLevel };
+  routes: RawRoute[];
+}
+
+/** Normalises and deep-freezes a config that `validateConfig` accepted; on anything else it may throw. */
+export function normaliseConfig(raw: unknown): GatewayConfig {
+  const config = raw as RawConfig; // the caller validated it against configSchema
+  const admin = config.admin;
+  const redisUrl = config.redis?.url;
+  return deepFreeze({
+    server: { ...d.server, ...config.server },
+    // An empty key or URL is what `${VAR:-}` yields for an unset variable: treat it as "not configured".
+    admin: admin === false ? null : {
+      host: admin?.host ?? d.admin.host,
+      port: admin?.port ?? d.admin.port,
+      ...(admin?.api_key ? { api_key: admin.api_key } : {}),
+    },
+    redis: redisUrl ? { url: redisUrl, key_prefix: config.redis?.key_prefix ?? d.redis.key_prefix } : null,
+    log: { level: config.log?.level ?? d.log.level },
+    routes: config.routes.map(normaliseRoute),
+  });
+}
+
+function normaliseRoute(route: RawRoute): RouteConfig {
+  const uris = [...new Set([...(route.uri === undefined ? [] : [route.uri]), ...(route.uris ?? [])])];
+  const multi = route.plugins['ai-proxy-multi'];
+  const single = route.plugins['ai-proxy'];
+  let plugin: PluginConfig;
+  if (multi) plugin = normalisePlugin('ai-proxy-multi', multi, multi.instances);
+  else if (single) plugin = normalisePlugin('ai-proxy', single, [single]);
+  else throw new Error(`route ${route.id} has no plugin; validate the config first`);
+  return {
+    id: String(route.id),
+    exact: uris.filter((u) => !u.endsWith('*')),
+    prefixes: uris.filter((u) => u.endsWith('*')).map((u) => u.slice(0, -1)),
+    methods: [...new Set((route.methods ?? []).map((m) => m.toUpperCase()))],
+    hosts: [...new Set((route.hosts ?? []).map((h) => h.toLowerCase()))],
+    plugin,
+  };
+}
+
+function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstances: RawInstance[]): PluginConfig {
+  const breaker = { ...d.breaker, ...raw.breaker };
+  // An `ai-proxy` instance is named after its provider: logs and status then read "openai returned 503".
+  const instances = rawInstances.map((inst) => normaliseInstance(inst, inst.provider, breaker));
+  const hashOn = raw.balancer?.hash_on ?? d.balancer.hash_on;
+  const p = d.plugin;
+  return {
+    kind,
+    instances,
+    balancer: { algorithm: raw.balancer?.algorithm ?? d.balancer.algorithm, hash_on: hashOn, key: raw.balancer?.key ?? '' },
+    fallback: fallbackPolicy(raw.fallback_strategy, raw.fallback_http_statuses),
+    max_retries: raw.max_retries ?? Math.max(0, instances.length - 1),
+    retry_on_failure_within_ms: raw.retry_on_failure_within_ms ?? p.retry_on_failure_within_ms,
+    timeout: raw.timeout ?? p.timeout,
+    keepalive: raw.keepalive ?? p.keepalive,
+    keepalive_timeout: raw.keepalive_timeout ?? p.keepalive_timeout,
+    keepalive_pool: raw.keepalive_pool ?? p.keepalive_pool,
+    ssl_verify: raw.ssl_verify ?? p.ssl_verify,
+    max_req_body_size: raw.max_req_body_size ?? p.max_req_body_size,
+    max_stream_duration_ms: raw.max_stream_duration_ms ?? p.max_stream_duration_ms,
+    max_response_bytes: raw.max_response_bytes ?? p.max_response_bytes,
+    logging: { ...d.logging, ...raw.logging },
+    forward_client_credentials: raw.forward_client_credentials ?? p.forward_client_credentials,
+  };
+}
+
+// APISIX documents the string "instance_health_and_rate_limiting" as health-aware picking AND 429/5xx
+// fallback (design.md section 5), and an absent strategy as ["http_429", "http_5xx"].
+export function fallbackPolicy(strategy: RawPlugin['fallback_strategy'], statuses: readonly number[] = []): FallbackPolicy {
+  let names: readonly FallbackName[];
+  if (strategy === undefined) names = d.fallback_strategy;
+  else if (strategy === 'instance_health_and_rate_limiting') names = ['rate_limiting', 'http_429', 'http_5xx'];
+  else if (typeof strategy === 'string') names = [strategy];
+  else names = strategy;
+  return {
+    on429: names.includes('http_429'),
+    on5xx: names.includes('http_5xx'),
+    statuses: [...statuses],
+    healthAware: names.includes('rate_limiting'),
+  };
+}
+
+/** One instance with its defaults; `pluginBreaker` is what the instance's own `breaker` overrides. */
+export function normaliseInstance(raw: RawInstance, defaultName: string, pluginBreaker: BreakerConfig): InstanceConfig {
+  const endpoint = raw.override?.endpoint;
+  const url = endpoint === undefined ? undefined : new URL(endpoint);
+  return {
+    name: raw.name ?? defaultName,
+    provider: raw.provider,
+    weight: raw.weight ?? d.instance.weight,
+    priority: raw.priority ?? d.instance.priority,
+    auth: normaliseAuth(raw.auth),
+    options: structuredClone(raw.options ?? {}),
+    override: {
+      ...(url ? { endpoint: { url, pathGiven: url.pathname !== '' && url.pathname !== '/' } } : {}),
+      llm_options: structuredClone(raw.override?.llm_options ?? {}),
+      request_body: structuredClone(raw.override?.request_body ?? {}),
+      request_body_force_override: raw.override?.request_body_force_override ?? d.override.request_body_force_override,
+    },
+    provider_conf: { ...raw.provider_conf },
+    ...(raw.checks ? { checks: { active: normaliseActiveCheck(raw.checks.active) } } : {}),
+    breaker: { ...pluginBreaker, ...raw.breaker },
+  };
+}
+
+function normaliseAuth(raw: RawInstance['auth']): InstanceAuth {
+  return {
+    header: { ...raw?.header },
+    query: { ...raw?.query },
+    ...(raw?.gcp ? { gcp: { ...raw.gcp, expire_early_secs: raw.gcp.expire_early_secs ?? d.gcp.expire_early_secs } } : {}),
+    ...(raw?.aws ? { aws: { ...raw.aws } } : {}),
+  };
+}
+
+function normaliseActiveCheck(raw: RawActiveCheck): ActiveCheckConfig {
+  const a = d.active;
+  return {
+    ...raw,
+    type: raw.type ?? a.type,
+    timeout: raw.timeout ?? a.timeout,
+    concurrency: raw.concurrency ?? a.concurrency,
+    http_path: raw.http_path ?? a.http_path,
+    http_method: raw.http_method ?? a.http_method,
+    https_verify_certificate: raw.https_verify_certificate ?? a.https_verify_certificate,
+    req_headers: [...(raw.req_headers ?? [])],
+    healthy: {
+      interval: raw.healthy?.interval ?? a.healthy.interval,
+      http_statuses: [...(raw.healthy?.http_statuses ?? a.healthy.http_statuses)],
+      successes: raw.healthy?.successes ?? a.healthy.successes,
+    },
+    unhealthy: {
+      interval: raw.unhealthy?.interval ?? a.unhealthy.interval,
+      http_statuses: [...(raw.unhealthy?.http_statuses ?? a.unhealthy.http_statuses)],
+      http_failures: raw.unhealthy?.http_failures ?? a.unhealthy.http_failures,
+      tcp_failures: raw.unhealthy?.tcp_failures ?? a.unhealthy.tcp_failures,
+      timeouts: raw.unhealthy?.timeouts ?? a.unhealthy.timeouts,
+    },
+  };
+}
+
+/** Freezes every plain object and array reachable from `value`; URL objects are left as they are. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || value instanceof URL || Object.isFrozen(value)) return value;
+  for (const child of Object.values(value)) deepFreeze(child);
+  return Object.freeze(value);
+}

@@ -1,0 +1,286 @@
+// The JSON Schema of the config FILE (before normalisation), published as config/schema.json so
+// editors complete and check it. Field names follow APISIX ai-proxy / ai-proxy-multi
+// (apisix/plugins/ai-proxy/schema.lua) so a plugin block pasted from APISIX validates unchanged.
+// `errorMessage` is a non-standard keyword that VS Code shows and validate.ts uses for the same check.
+import { providerNames } from '../providers/registry.ts';
+
+type JsonSchema = { [keyword: string]: unknown };
+
+/** Every default of the file format, in one place: the schema documents them, normalise applies them. */
+export const configDefaults = {
+  server: { host: '0.0.0.0', port: 9080, shutdown_timeout_ms: 25_000 },
+  admin: { host: '127.0.0.1', port: 9180 },
+  redis: { key_prefix: 'aipm:' },
+  log: { level: 'info' },
+  instance: { weight: 1, priority: 0 },
+  gcp: { expire_early_secs: 60 },
+  override: { request_body_force_override: false },
+  active: {
+    type: 'http',
+    timeout: 1,
+    concurrency: 10,
+    http_path: '/',
+    http_method: 'GET',
+    https_verify_certificate: true,
+    healthy: { interval: 1, http_statuses: [200, 302], successes: 2 },
+    unhealthy: {
+      interval: 1,
+      http_statuses: [429, 404, 500, 501, 502, 503, 504, 505],
+      http_failures: 5,
+      tcp_failures: 2,
+      timeouts: 3,
+    },
+  },
+  balancer: { algorithm: 'roundrobin', hash_on: 'vars' },
+  fallback_strategy: ['http_429', 'http_5xx'],
+  plugin: {
+    retry_on_failure_within_ms: 0,
+    timeout: 30_000,
+    keepalive: true,
+    keepalive_timeout: 60_000,
+    keepalive_pool: 30,
+    ssl_verify: true,
+    max_req_body_size: 64 * 1024 * 1024,
+    max_stream_duration_ms: 0,
+    max_response_bytes: 0,
+    forward_client_credentials: false,
+  },
+  logging: { summaries: false, payloads: false },
+  breaker: {
+    failure_threshold: 5,
+    window_ms: 10_000,
+    reset_timeout_ms: 30_000,
+    error_threshold_percentage: 50,
+    volume_threshold: 10,
+  },
+} as const;
+
+const d = configDefaults;
+const httpMethods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE'];
+
+const str = (description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', description, ...extra });
+const int = (description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'integer', description, ...extra });
+const num = (description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'number', description, ...extra });
+const bool = (description: string, dflt?: boolean): JsonSchema =>
+  dflt === undefined ? { type: 'boolean', description } : { type: 'boolean', description, default: dflt };
+const obj = (description: string, properties: JsonSchema, extra: JsonSchema = {}): JsonSchema => ({
+  type: 'object',
+  description,
+  properties,
+  additionalProperties: false,
+  ...extra,
+});
+const openObj = (description: string, properties: JsonSchema = {}): JsonSchema => ({ type: 'object', description, properties });
+const stringMap = (description: string): JsonSchema => ({ type: 'object', description, additionalProperties: { type: 'string' } });
+const ref = (name: string): JsonSchema => ({ $ref: `#/definitions/${name}` });
+const statuses = (description: string, dflt: readonly number[]): JsonSchema => ({
+  type: 'array',
+  description,
+  items: { type: 'integer', minimum: 200, maximum: 599 },
+  uniqueItems: true,
+  default: dflt,
+});
+const counter = (description: string, dflt: number): JsonSchema => int(description, { minimum: 1, maximum: 254, default: dflt });
+
+const uri = str('Exact path, or a prefix when it ends with "*" ("/v1/*").', {
+  pattern: '^/[^*]*\\*?$',
+  errorMessage: 'must start with "/" and may only end with "*"',
+});
+
+const breaker = obj(
+  'Circuit breaker (fleet-wide with Redis). It opens after `failure_threshold` failures inside `window_ms`, or when `error_threshold_percentage` of at least `volume_threshold` calls failed.',
+  {
+    failure_threshold: int('Failures inside the window that open the breaker.', { minimum: 1, default: d.breaker.failure_threshold }),
+    window_ms: int('Rolling window for counting failures, in ms.', { minimum: 100, default: d.breaker.window_ms }),
+    reset_timeout_ms: int('Time an open breaker waits before letting one trial request through, in ms.', { minimum: 100, default: d.breaker.reset_timeout_ms }),
+    error_threshold_percentage: num('Failure percentage that opens the breaker.', { minimum: 1, maximum: 100, default: d.breaker.error_threshold_percentage }),
+    volume_threshold: int('Calls needed inside the window before the percentage rule applies.', { minimum: 0, default: d.breaker.volume_threshold }),
+  },
+);
+
+const auth = obj('Credentials sent to the provider; the only credentials that are.', {
+  header: stringMap('Headers added to every request, e.g. {"Authorization": "Bearer ${OPENAI_KEY}"}.'),
+  query: stringMap('Query parameters added to every request, e.g. {"key": "${GEMINI_KEY}"}.'),
+  gcp: obj('Google service-account auth (vertex-ai): an OAuth token is fetched and cached.', {
+    service_account_json: str('Service account key JSON (usually "${GCP_SA_JSON}"); absent → GCP_SERVICE_ACCOUNT env.'),
+    max_ttl: int('Upper bound for the token lifetime, in seconds.', { minimum: 1 }),
+    expire_early_secs: int('Refresh the token this many seconds before it expires.', { minimum: 0, default: d.gcp.expire_early_secs }),
+    token_url: str('OAuth token endpoint override.', { pattern: '^https?://' }),
+  }),
+  aws: obj('AWS credentials for SigV4 signing (bedrock).', {
+    access_key_id: str('AWS access key id.', { minLength: 1 }),
+    secret_access_key: str('AWS secret access key.', { minLength: 1 }),
+    session_token: str('Session token for temporary credentials.'),
+  }, { required: ['access_key_id', 'secret_access_key'] }),
+});
+
+const override = obj('Instance-level overrides of where and what is sent.', {
+  endpoint: str('Full provider URL, or scheme + host to keep the provider\'s default path.', {
+    pattern: '^https?://[^/?#\\s]+',
+    errorMessage: 'must be an http:// or https:// URL',
+  }),
+  llm_options: openObj('Model parameters forced onto every request; other keys are passed through.', {
+    max_tokens: int('Mapped to the provider\'s max-tokens field.', { minimum: 1 }),
+    temperature: num('Sampling temperature.', { minimum: 0, maximum: 2 }),
+    top_p: num('Nucleus sampling.', { minimum: 0, maximum: 1 }),
+  }),
+  request_body: openObj('Deep-merged into the request body; may be keyed by target protocol ("openai-chat": {...}).'),
+  request_body_force_override: bool('Let `request_body` replace values the client sent.', d.override.request_body_force_override),
+});
+
+const a = d.active;
+const checks = obj('Health checks (APISIX checks).', {
+  active: obj('Active probes; the instance\'s auth headers and query are added to each probe.', {
+    type: { enum: ['http', 'https', 'tcp'], default: a.type, description: 'Probe kind.' },
+    timeout: num('Probe timeout in seconds.', { exclusiveMinimum: 0, default: a.timeout }),
+    concurrency: int('Probes run at once.', { minimum: 1, default: a.concurrency }),
+    http_path: str('Probe path.', { pattern: '^/', default: a.http_path }),
+    http_method: { enum: ['GET', 'HEAD', 'POST'], default: a.http_method, description: 'Probe method.' },
+    http_req_body: str('Probe body (POST).'),
+    host: str('Host header of the probe.'),
+    port: int('Probe port, when not the endpoint\'s.', { minimum: 1, maximum: 65535 }),
+    https_verify_certificate: bool('Verify TLS certificates of https probes.', a.https_verify_certificate),
+    req_headers: { type: 'array', description: 'Extra probe headers, "Name: value".', items: { type: 'string', pattern: '^[^:\\s]+:' } },
+    healthy: obj('When an unhealthy instance counts as healthy again.', {
+      interval: int('Seconds between probes of a healthy instance.', { minimum: 1, default: a.healthy.interval }),
+      http_statuses: statuses('Statuses that count as a success.', a.healthy.http_statuses),
+      successes: counter('Successes in a row that mark the instance healthy.', a.healthy.successes),
+    }),
+    unhealthy: obj('When a healthy instance counts as unhealthy.', {
+      interval: int('Seconds between probes of an unhealthy instance.', { minimum: 1, default: a.unhealthy.interval }),
+      http_statuses: statuses('Statuses that count as a failure.', a.unhealthy.http_statuses),
+      http_failures: counter('HTTP failures that mark the instance unhealthy.', a.unhealthy.http_failures),
+      tcp_failures: counter('TCP failures that mark the instance unhealthy.', a.unhealthy.tcp_failures),
+      timeouts: counter('Timeouts that mark the instance unhealthy.', a.unhealthy.timeouts),
+    }),
+  }),
+}, { required: ['active'] });
+
+/** What one upstream target is: shared by an `ai-proxy-multi` instance and the `ai-proxy` block. */
+const targetFields: JsonSchema = {
+  provider: { enum: [...providerNames], description: 'Provider of this instance.' },
+  auth: ref('auth'),
+  options: openObj('Merged over the client body, e.g. {"model": "gpt-4o-mini"}.', { model: str('Model (Azure: deployment).') }),
+  override: ref('override'),
+  provider_conf: obj('Provider-specific settings.', {
+    project_id: str('GCP project (vertex-ai).'),
+    region: str('Region (vertex-ai location, bedrock AWS region).'),
+    api_version: str('API version (azure-openai api-version).'),
+  }),
+  checks: ref('checks'),
+};
+
+const instance = obj('One provider + credentials + model + options.', {
+  name: str('Unique name inside the route; shown in logs, metrics and status.', { minLength: 1, maxLength: 100 }),
+  ...targetFields,
+  weight: int('Share of traffic inside its priority group; 0 = only when nothing else is left.', { minimum: 0, default: d.instance.weight }),
+  priority: int('Higher priority groups are used first; lower ones only after all of them failed.', { default: d.instance.priority }),
+  breaker: ref('breaker'),
+}, { required: ['name', 'provider'] });
+
+const p = d.plugin;
+/** Plugin-wide fields of both plugins. */
+const pluginFields: JsonSchema = {
+  fallback_strategy: {
+    description: 'When to try another instance. Absent = ["http_429", "http_5xx"]; "instance_health_and_rate_limiting" also skips unhealthy and rate-limited instances.',
+    oneOf: [
+      { type: 'string', enum: ['instance_health_and_rate_limiting', 'http_429', 'http_5xx'] },
+      { type: 'array', items: { type: 'string', enum: ['rate_limiting', 'http_429', 'http_5xx'] }, uniqueItems: true },
+    ],
+    errorMessage: 'must be "instance_health_and_rate_limiting", "http_429", "http_5xx" or an array of "rate_limiting", "http_429", "http_5xx"',
+  },
+  fallback_http_statuses: { type: 'array', description: 'Further upstream statuses that fall back.', items: { type: 'integer', minimum: 400, maximum: 599 }, uniqueItems: true },
+  max_retries: int('Extra attempts after the first; default: one per other instance.', { minimum: 0 }),
+  retry_on_failure_within_ms: int('Start a further attempt only while the request is younger than this; 0 = no limit.', { minimum: 0, default: p.retry_on_failure_within_ms }),
+  timeout: int('Upstream timeout per attempt, in ms.', { minimum: 1, maximum: 600_000, default: p.timeout }),
+  keepalive: bool('Reuse upstream connections.', p.keepalive),
+  keepalive_timeout: int('Idle time before an upstream connection is closed, in ms.', { minimum: 1000, default: p.keepalive_timeout }),
+  keepalive_pool: int('Connections kept per upstream origin.', { minimum: 1, default: p.keepalive_pool }),
+  ssl_verify: bool('Verify upstream TLS certificates.', p.ssl_verify),
+  max_req_body_size: int('Largest accepted client body, in bytes (413 above).', { minimum: 1, default: p.max_req_body_size }),
+  max_stream_duration_ms: int('Longest a stream may run; 0 = unlimited.', { minimum: 0, default: p.max_stream_duration_ms }),
+  max_response_bytes: int('Largest upstream response; 0 = unlimited.', { minimum: 0, default: p.max_response_bytes }),
+  logging: obj('What the access log records.', {
+    summaries: bool('Log model, token usage and timings.', d.logging.summaries),
+    payloads: bool('Log request and response bodies (debug level).', d.logging.payloads),
+  }),
+  forward_client_credentials: bool('Forward the client\'s Authorization / x-api-key headers instead of dropping them.', p.forward_client_credentials),
+  breaker: ref('breaker'),
+};
+
+const aiProxyMulti = obj('Balance and fall back over several instances.', {
+  instances: { type: 'array', description: 'The instances of this route.', items: ref('instance'), minItems: 1 },
+  balancer: obj('How an instance is picked inside a priority group.', {
+    algorithm: { enum: ['roundrobin', 'chash'], default: d.balancer.algorithm, description: 'Smooth weighted round robin, or consistent hashing.' },
+    hash_on: { enum: ['vars', 'header', 'cookie', 'consumer', 'vars_combinations'], default: d.balancer.hash_on, description: 'What chash hashes.' },
+    key: str('The variable, header or cookie name (chash); falls back to the client address.'),
+  }),
+  ...pluginFields,
+}, { required: ['instances'] });
+
+const aiProxy = obj('Send every request to one provider.', { ...targetFields, ...pluginFields }, { required: ['provider'] });
+
+const route = obj('A path (and optional methods/hosts) served by one plugin.', {
+  id: { type: ['string', 'integer'], minLength: 1, description: 'Unique route id.' },
+  uri: uri,
+  uris: { type: 'array', items: uri, minItems: 1, uniqueItems: true, description: 'Several `uri`s.' },
+  methods: {
+    type: 'array',
+    description: 'Accepted methods; absent = any.',
+    items: { enum: [...httpMethods, ...httpMethods.map((m) => m.toLowerCase())], errorMessage: `must be one of: ${httpMethods.join(', ')}` },
+    uniqueItems: true,
+  },
+  hosts: { type: 'array', description: 'Accepted Host names ("*.example.com" allowed); absent = any.', items: { type: 'string', pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' } },
+  plugins: obj('Exactly one of "ai-proxy-multi" or "ai-proxy".', { 'ai-proxy-multi': ref('aiProxyMulti'), 'ai-proxy': ref('aiProxy') }, {
+    minProperties: 1,
+    maxProperties: 1,
+    errorMessage: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy"',
+  }),
+}, {
+  required: ['id', 'plugins'],
+  anyOf: [{ required: ['uri'] }, { required: ['uris'] }],
+  errorMessage: 'must have "uri" or "uris"',
+});
+
+export const configSchema: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'urn:ai-proxy-multi:config',
+  title: 'ai-proxy-multi gateway configuration',
+  description: 'Strings may reference the environment: ${VAR}, ${VAR:-default}; $${ is a literal ${.',
+  type: 'object',
+  properties: {
+    $schema: str('Path or URL of this schema, for editors.'),
+    server: obj('The data-plane listener.', {
+      host: str('Listen address.', { default: d.server.host }),
+      port: int('Listen port (0 = any free port).', { minimum: 0, maximum: 65535, default: d.server.port }),
+      shutdown_timeout_ms: int('On SIGTERM, how long in-flight requests may finish, in ms.', { minimum: 0, default: d.server.shutdown_timeout_ms }),
+    }),
+    admin: {
+      description: 'Admin listener (/healthz, /readyz, /metrics, /status, /reload). Absent = 127.0.0.1:9180; false = off.',
+      oneOf: [
+        { const: false },
+        obj('Admin listener address and key.', {
+          host: str('Listen address.', { default: d.admin.host }),
+          port: int('Listen port (0 = any free port).', { minimum: 0, maximum: 65535, default: d.admin.port }),
+          api_key: str('Required X-API-KEY; empty or absent = no key (keep the listener on loopback then).'),
+        }),
+      ],
+      errorMessage: 'must be an object, or false to turn the admin listener off',
+    },
+    redis: obj('Shared state for several replicas; absent = in-memory (one process).', {
+      url: str('redis:// or rediss:// URL; empty = in-memory.', { pattern: '^(rediss?://.*)?$', errorMessage: 'must be a redis:// or rediss:// URL' }),
+      key_prefix: str('Prefix of every key the gateway writes.', { default: d.redis.key_prefix }),
+    }, { required: ['url'] }),
+    log: obj('Logging.', {
+      level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: d.log.level, description: 'pino log level.' },
+    }),
+    routes: { type: 'array', description: 'Routes, matched in order.', items: ref('route'), minItems: 1 },
+  },
+  required: ['routes'],
+  additionalProperties: false,
+  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker },
+};
+
+export function configSchemaJson(): string {
+  return `${JSON.stringify(configSchema, null, 2)}\n`;
+}

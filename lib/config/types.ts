@@ -1,0 +1,117 @@
+// The configuration after env substitution, validation and normalisation: every default filled in,
+// every derived value computed once, then deep-frozen. The hot path reads only these shapes.
+
+export type BalancerAlgorithm = 'roundrobin' | 'chash';
+export type HashOn = 'vars' | 'header' | 'cookie' | 'consumer' | 'vars_combinations';
+
+export interface BreakerConfig {
+  /** Failures inside `window_ms` that open the breaker (fleet-wide with Redis). */
+  failure_threshold: number;
+  window_ms: number;
+  reset_timeout_ms: number;
+  /** Percentage of failed calls inside the window that opens the breaker once `volume_threshold` calls were made. */
+  error_threshold_percentage: number;
+  volume_threshold: number;
+}
+
+export interface ActiveCheckConfig {
+  type: 'http' | 'https' | 'tcp';
+  timeout: number; // seconds, as APISIX
+  concurrency: number;
+  http_path: string;
+  http_method: string;
+  http_req_body?: string;
+  host?: string;
+  port?: number;
+  https_verify_certificate: boolean;
+  req_headers: string[];
+  healthy: { interval: number; http_statuses: number[]; successes: number };
+  unhealthy: {
+    interval: number;
+    http_statuses: number[];
+    http_failures: number;
+    tcp_failures: number;
+    timeouts: number;
+  };
+}
+
+export interface InstanceAuth {
+  header: Readonly<Record<string, string>>;
+  query: Readonly<Record<string, string>>;
+  gcp?: { service_account_json?: string; max_ttl?: number; expire_early_secs: number; token_url?: string };
+  aws?: { access_key_id: string; secret_access_key: string; session_token?: string };
+}
+
+export interface InstanceOverride {
+  /** Parsed `override.endpoint`. `pathGiven` false → the provider's path is appended. */
+  endpoint?: { url: URL; pathGiven: boolean };
+  llm_options: Readonly<Record<string, unknown>>;
+  /** Deep-merged into the body; keyed by target protocol name, or applied to all when not keyed. */
+  request_body: Readonly<Record<string, unknown>>;
+  request_body_force_override: boolean;
+}
+
+export interface InstanceConfig {
+  name: string;
+  provider: string;
+  weight: number;
+  priority: number;
+  auth: InstanceAuth;
+  /** Merged over the client body (`model` included). */
+  options: Readonly<Record<string, unknown>>;
+  override: InstanceOverride;
+  provider_conf: { project_id?: string; region?: string; api_version?: string };
+  checks?: { active: ActiveCheckConfig };
+  breaker: BreakerConfig;
+}
+
+export interface FallbackPolicy {
+  on429: boolean;
+  on5xx: boolean;
+  /** `fallback_http_statuses`: further statuses that fall back. */
+  statuses: readonly number[];
+  /** `instance_health_and_rate_limiting` (or `rate_limiting`): health/quota-aware picking. */
+  healthAware: boolean;
+}
+
+export interface PluginConfig {
+  kind: 'ai-proxy-multi' | 'ai-proxy';
+  instances: readonly InstanceConfig[];
+  balancer: { algorithm: BalancerAlgorithm; hash_on: HashOn; key: string };
+  fallback: FallbackPolicy;
+  /** Extra attempts after the first; default: one per remaining instance. */
+  max_retries: number;
+  /** A further attempt starts only while the request is younger than this (ms); 0 = no limit. */
+  retry_on_failure_within_ms: number;
+  timeout: number;
+  keepalive: boolean;
+  keepalive_timeout: number;
+  keepalive_pool: number;
+  ssl_verify: boolean;
+  max_req_body_size: number;
+  max_stream_duration_ms: number; // 0 = unbounded
+  max_response_bytes: number; // 0 = unbounded
+  logging: { summaries: boolean; payloads: boolean };
+  forward_client_credentials: boolean;
+}
+
+export interface RouteConfig {
+  id: string;
+  /** Exact paths. */
+  exact: readonly string[];
+  /** Prefixes (a `uri` ending in `*`, star removed). */
+  prefixes: readonly string[];
+  /** Upper-case methods; empty = any. */
+  methods: readonly string[];
+  /** Lower-case hosts; empty = any. */
+  hosts: readonly string[];
+  plugin: PluginConfig;
+}
+
+export interface GatewayConfig {
+  server: { host: string; port: number; shutdown_timeout_ms: number };
+  admin: { host: string; port: number; api_key?: string } | null;
+  redis: { url: string; key_prefix: string } | null;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  routes: readonly RouteConfig[];
+}

@@ -1,0 +1,169 @@
+// Every error the gateway raises on purpose. Branch on `code` or `instanceof`, never on message text.
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_ENV_MISSING'
+  | 'CONFIG_READ'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'BODY_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'INVALID_JSON'
+  | 'PROTOCOL_NOT_DETECTED'
+  | 'PROTOCOL_NOT_SUPPORTED'
+  | 'NO_INSTANCE_AVAILABLE'
+  | 'UPSTREAM_STATUS'
+  | 'UPSTREAM_CONNECT'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_STREAM'
+  | 'UPSTREAM_RESPONSE_TOO_LARGE'
+  | 'ALL_ATTEMPTS_FAILED'
+  | 'CLIENT_ABORTED'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL';
+
+/** The kind of error a client protocol should render (maps onto OpenAI `type` / Anthropic `error.type`). */
+export type ErrorKind =
+  | 'invalid_request'
+  | 'not_found'
+  | 'rate_limit'
+  | 'server'
+  | 'overloaded'
+  | 'timeout'
+  | 'authentication'
+  | 'permission'
+  | 'too_large';
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly kind: ErrorKind;
+  /** Extra response headers (e.g. Retry-After) the renderer must send. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    status: number,
+    message: string,
+    opts: { kind?: ErrorKind; cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.kind = opts.kind ?? kindForStatus(status);
+    this.headers = opts.headers ?? {};
+  }
+}
+
+export function kindForStatus(status: number): ErrorKind {
+  if (status === 401) return 'authentication';
+  if (status === 403) return 'permission';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'too_large';
+  if (status === 429) return 'rate_limit';
+  if (status === 504 || status === 408) return 'timeout';
+  if (status === 529) return 'overloaded';
+  if (status >= 500) return 'server';
+  return 'invalid_request';
+}
+
+export interface ConfigProblem {
+  /** JSON pointer-ish path such as `/routes/0/plugins/ai-proxy-multi/instances/1/weight`. */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends GatewayError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(code: 'CONFIG_INVALID' | 'CONFIG_ENV_MISSING' | 'CONFIG_READ', problems: ConfigProblem[], cause?: unknown) {
+    const head = code === 'CONFIG_ENV_MISSING' ? 'missing environment variables' : 'invalid configuration';
+    const lines = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
+    super(code, 500, `${head}:\n  ${lines.join('\n  ')}`, { cause });
+    this.problems = problems;
+  }
+}
+
+export class RequestError extends GatewayError {}
+
+export class ProtocolNotSupportedError extends GatewayError {
+  constructor(message: string) {
+    super('PROTOCOL_NOT_SUPPORTED', 400, message);
+  }
+}
+
+export class NoInstanceAvailableError extends GatewayError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super('NO_INSTANCE_AVAILABLE', 503, message, {
+      kind: 'overloaded',
+      headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/** The upstream answered with a non-success status. `body` is a bounded excerpt, never the full body. */
+export class UpstreamStatusError extends GatewayError {
+  readonly instance: string;
+  readonly upstreamStatus: number;
+  readonly body: Buffer;
+  readonly upstreamHeaders: Record<string, string>;
+  constructor(instance: string, status: number, body: Buffer, headers: Record<string, string>) {
+    super('UPSTREAM_STATUS', status, `instance ${instance} returned ${status}`);
+    this.instance = instance;
+    this.upstreamStatus = status;
+    this.body = body;
+    this.upstreamHeaders = headers;
+  }
+}
+
+export class UpstreamConnectError extends GatewayError {
+  readonly instance: string;
+  constructor(instance: string, cause: unknown) {
+    super('UPSTREAM_CONNECT', 502, `instance ${instance} could not be reached (${causeCode(cause)})`, { cause });
+    this.instance = instance;
+  }
+}
+
+export class UpstreamTimeoutError extends GatewayError {
+  readonly instance: string;
+  constructor(instance: string, timeoutMs: number, cause?: unknown) {
+    super('UPSTREAM_TIMEOUT', 504, `instance ${instance} timed out after ${timeoutMs} ms`, { cause });
+    this.instance = instance;
+  }
+}
+
+/** A stream failed mid-way (in-band error event, reset, truncation). */
+export class UpstreamStreamError extends GatewayError {
+  readonly instance: string;
+  constructor(instance: string, message: string, opts: { status?: number; cause?: unknown } = {}) {
+    super('UPSTREAM_STREAM', opts.status ?? 502, message, { cause: opts.cause });
+    this.instance = instance;
+  }
+}
+
+export interface AttemptSummary {
+  instance: string;
+  status: number;
+  reason: string;
+}
+
+export class AllAttemptsFailedError extends GatewayError {
+  readonly attempts: readonly AttemptSummary[];
+  constructor(status: number, attempts: AttemptSummary[], headers: Record<string, string>) {
+    const list = attempts.map((a) => `${a.instance}: ${a.status} ${a.reason}`).join('; ');
+    super('ALL_ATTEMPTS_FAILED', status, `all ${attempts.length} attempts failed (${list})`, { headers });
+    this.attempts = attempts;
+  }
+}
+
+export function causeCode(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause) return causeCode(cause);
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === 'string') return name;
+  }
+  return 'unknown error';
+}

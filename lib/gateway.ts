@@ -1,0 +1,93 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig } from './config/types.ts';
+import { createAdminApp } from './http/admin-app.ts';
+import { createDataApp } from './http/data-app.ts';
+import type { Logger } from './observe/logger.ts';
+import { createLogger } from './observe/logger.ts';
+import { createRouteRuntime } from './pipeline/route-runtime.ts';
+import type { RouteRuntime } from './pipeline/route-runtime.ts';
+import { buildStatus } from './pipeline/status.ts';
+import { PoolRegistry } from './transport/pool-registry.ts';
+
+export interface Gateway {
+  readonly routes: readonly RouteRuntime[];
+  listen(): Promise<{ port: number; adminPort: number | null }>;
+  /** Stop accepting, let in-flight requests and streams finish (bounded), then release everything. */
+  close(): Promise<void>;
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function createGateway(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<Gateway> {
+  const log = opts.logger ?? createLogger(config.log.level);
+  const pools = new PoolRegistry();
+  const routes = config.routes.map((route) => createRouteRuntime(route, pools));
+  let listening = false;
+  let shuttingDown = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const dataApp = createDataApp(routes, log, () => shuttingDown);
+  const dataServer = createServer((req, res) => {
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
+    dataApp(req, res);
+  });
+  // LLM answers can take minutes; the per-upstream `timeout` bounds them, not the server.
+  dataServer.requestTimeout = 0;
+  dataServer.headersTimeout = 60_000;
+  dataServer.keepAliveTimeout = 65_000;
+
+  const adminServer = config.admin
+    ? createServer(createAdminApp({
+        apiKey: config.admin.api_key,
+        isReady: () => listening && !shuttingDown,
+        status: () => buildStatus(routes),
+      }))
+    : undefined;
+
+  return {
+    routes,
+    async listen() {
+      const port = await listenOn(dataServer, config.server.host, config.server.port);
+      let adminPort: number | null = null;
+      if (adminServer && config.admin) adminPort = await listenOn(adminServer, config.admin.host, config.admin.port);
+      listening = true;
+      log.info({ port, adminPort, routes: routes.length }, `ai-proxy-multi listening on ${config.server.host}:${port}`);
+      return { port, adminPort };
+    },
+    async close() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => dataServer.close(() => resolve()));
+      dataServer.closeIdleConnections();
+      if (inFlight > 0) {
+        log.info({ inFlight }, 'draining in-flight requests');
+        const allDone = new Promise<void>((resolve) => (drained = resolve));
+        const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.server.shutdown_timeout_ms).unref());
+        await Promise.race([allDone, timeout]);
+      }
+      dataServer.closeAllConnections();
+      await closed;
+      if (adminServer?.listening) {
+        adminServer.closeAllConnections();
+        await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+      }
+      await pools.destroy();
+      log.info('ai-proxy-multi stopped');
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { timingSafeEqual } from 'node:crypto';
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+
+export interface AdminOptions {
+  apiKey: string | undefined;
+  isReady: () => boolean;
+  status: () => unknown;
+}
+
+function keyMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function sendJson(res: Response, status: number, body: unknown): void {
+  res.status(status).type('application/json').send(JSON.stringify(body));
+}
+
+/** The control plane (design.md 2.4) on its own listener. */
+export function createAdminApp(opts: AdminOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+
+  app.get('/readyz', (_req, res) => {
+    const ready = opts.isReady();
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+  });
+
+  // Liveness and readiness stay open for orchestrators' probes; everything else needs the key.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const expected = opts.apiKey;
+    if (!expected) return next();
+    const given = req.headers['x-api-key'];
+    if (typeof given === 'string' && keyMatches(given, expected)) return next();
+    sendJson(res, 401, { error: { message: 'missing or wrong X-API-KEY', type: 'authentication_error' } });
+  });
+
+  app.get('/status', (_req, res) => sendJson(res, 200, opts.status()));
+
+  app.use((_req: Request, res: Response) => sendJson(res, 404, { error: { message: 'not found', type: 'not_found' } }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    void err;
+    sendJson(res, 500, { error: { message: 'internal error', type: 'server_error' } });
+  });
+  return app;
+}

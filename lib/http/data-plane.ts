@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Request, Response } from 'express';
+import { GatewayError } from '../errors.ts';
+import type { Logger } from '../observe/logger.ts';
+import { handleRequest } from '../pipeline/handle-request.ts';
+import type { RouteRuntime } from '../pipeline/route-runtime.ts';
+import type { ErrorShape } from '../protocols/client-protocol.ts';
+import { clientProtocol, detectProtocol, errorShapeForPath } from '../protocols/detect.ts';
+import { renderError } from '../protocols/render-error.ts';
+import { isJsonObject } from '../protocols/types.ts';
+import { isJsonContentType, readRequestBody } from './read-body.ts';
+import type { RouteMatch } from './route-matcher.ts';
+
+export interface DataPlaneOptions {
+  match: (method: string, host: string | undefined, path: string) => RouteMatch;
+  log: Logger;
+  isShuttingDown: () => boolean;
+}
+
+let sequence = 0;
+const bootId = Date.now().toString(36);
+
+function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): void {
+  if (res.headersSent || res.destroyed) return;
+  const rendered = renderError(shape, err);
+  res.writeHead(rendered.status, { ...rendered.headers, 'content-length': String(Buffer.byteLength(rendered.body)) });
+  res.end(rendered.body);
+}
+
+function remoteAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? '';
+}
+
+/** The Express handler for every data-plane request: route → body → protocol → pipeline. */
+export function createDataPlaneHandler(opts: DataPlaneOptions) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const started = performance.now();
+    const url = req.originalUrl;
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const shape = errorShapeForPath(path);
+    const reqId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : `${bootId}-${++sequence}`;
+    if (opts.isShuttingDown()) res.setHeader('connection', 'close');
+
+    const matched = opts.match(req.method, req.headers.host, path);
+    if (matched.kind !== 'route') {
+      const err =
+        matched.kind === 'not_found'
+          ? new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`)
+          : new GatewayError('METHOD_NOT_ALLOWED', 405, `method ${req.method} is not allowed on ${path}`, {
+              headers: { allow: matched.allow.join(', ') },
+            });
+      req.resume();
+      sendError(res, shape, err);
+      return;
+    }
+    const route: RouteRuntime = matched.route;
+    const log = opts.log.child({ reqId, route: route.config.id });
+
+    let raw: Buffer;
+    try {
+      if (!isJsonContentType(req.headers['content-type'])) {
+        req.resume();
+        throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 415, 'request body must be JSON (Content-Type: application/json)');
+      }
+      raw = await readRequestBody(req, route.config.plugin.max_req_body_size);
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        if (err.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
+        sendError(res, shape, err);
+      } else {
+        res.destroy(); // the client went away while sending
+      }
+      return;
+    }
+
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      sendError(res, shape, new GatewayError('INVALID_JSON', 400, `request body is not valid JSON: ${(err as Error).message}`));
+      return;
+    }
+    if (!isJsonObject(body)) {
+      sendError(res, shape, new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object'));
+      return;
+    }
+    const protocolName = detectProtocol(path, body);
+    const protocol = clientProtocol(protocolName);
+    if (!protocol) {
+      sendError(res, shape, new GatewayError('PROTOCOL_NOT_SUPPORTED', 400, `${protocolName} requests are not supported by this gateway yet`));
+      return;
+    }
+    await handleRequest({
+      reqId,
+      req,
+      res,
+      route,
+      protocol,
+      body,
+      raw,
+      pathAndQuery: url,
+      hash: {
+        path,
+        // Parsed only if a chash `arg_*` key asks for it.
+        get query() {
+          return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+        },
+        headers: req.headers,
+        remoteAddr: remoteAddress(req),
+        host: req.headers.host,
+        method: req.method,
+      },
+      log,
+      started,
+    });
+  };
+}

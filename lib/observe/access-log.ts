@@ -1,0 +1,45 @@
+import type { Logger } from './logger.ts';
+
+export interface AttemptLog {
+  instance: string;
+  status: number;
+  reason?: string;
+  duration_ms: number;
+}
+
+/** One record per client request (design.md 3.2 step 5). */
+export interface AccessRecord {
+  route: string;
+  method: string;
+  path: string;
+  client_ip: string;
+  status: number;
+  request_type: 'ai_chat' | 'ai_stream';
+  client_protocol: string;
+  upstream_protocol?: string;
+  request_llm_model?: string;
+  llm_model?: string;
+  instance?: string;
+  attempts: AttemptLog[];
+  fallbacks: number;
+  ttft_ms?: number;
+  duration_ms: number;
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+  error?: string;
+  request_body?: unknown;
+  response_text?: string;
+}
+
+export function logAccess(log: Logger, record: AccessRecord): void {
+  const level = record.status >= 500 ? 'error' : 'info';
+  log[level]({ access: record }, 'request completed');
+}
+
+/** Milliseconds with two decimals, for log fields. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

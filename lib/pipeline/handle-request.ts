@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { HashRequest } from '../balancer/hash-key.ts';
+import { GatewayError, NoInstanceAvailableError, ProtocolNotSupportedError } from '../errors.ts';
+import type { AccessRecord } from '../observe/access-log.ts';
+import { logAccess, roundMs } from '../observe/access-log.ts';
+import type { Logger } from '../observe/logger.ts';
+import type { ClientProtocol } from '../protocols/client-protocol.ts';
+import { renderError } from '../protocols/render-error.ts';
+import type { JsonObject } from '../protocols/types.ts';
+import { ClientAbortedError } from '../transport/send.ts';
+import { runAttempt } from './attempt.ts';
+import type { AttemptOutcome } from './attempt.ts';
+import { classifyOutcome } from './classify-outcome.ts';
+import type { FailedAttempt } from './final-failure.ts';
+import { allAttemptsFailed } from './final-failure.ts';
+import { sendWhole } from './client-writer.ts';
+import type { RouteRuntime } from './route-runtime.ts';
+
+export interface RequestContext {
+  reqId: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: RouteRuntime;
+  protocol: ClientProtocol;
+  body: JsonObject;
+  raw: Buffer;
+  /** Path and query as the client sent them (passthrough forwards them). */
+  pathAndQuery: string;
+  hash: HashRequest;
+  log: Logger;
+  started: number;
+}
+
+/** One client request → N upstream attempts → one response (design.md 3.2). */
+export async function handleRequest(ctx: RequestContext): Promise<void> {
+  const { route, protocol, res } = ctx;
+  const plugin = route.config.plugin;
+  const stream = protocol.isStream(ctx.body, ctx.hash.path);
+  const client = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) client.abort(new ClientAbortedError());
+  });
+
+  const record: AccessRecord = {
+    route: route.config.id,
+    method: ctx.req.method ?? 'POST',
+    path: ctx.hash.path,
+    client_ip: ctx.hash.remoteAddr,
+    status: 0,
+    request_type: stream ? 'ai_stream' : 'ai_chat',
+    client_protocol: protocol.name,
+    request_llm_model: protocol.requestModel(ctx.body),
+    attempts: [],
+    fallbacks: 0,
+    duration_ms: 0,
+  };
+  if (plugin.logging.payloads) record.request_body = ctx.body;
+
+  const tried = new Set<string>();
+  const failures: FailedAttempt[] = [];
+  let lastFailure: { error: GatewayError; outcome: AttemptOutcome } | undefined;
+  const maxAttempts = 1 + plugin.max_retries;
+
+  try {
+    while (tried.size < maxAttempts && !client.signal.aborted) {
+      const elapsed = performance.now() - ctx.started;
+      if (tried.size > 0 && plugin.retry_on_failure_within_ms > 0 && elapsed >= plugin.retry_on_failure_within_ms) break;
+      const instance = route.pick(tried, protocol.name, ctx.hash);
+      if (!instance) break;
+      if (lastFailure) {
+        const prev = failures[failures.length - 1];
+        ctx.log.warn(
+          { instance: prev?.instance, next: instance.config.name, status: prev?.status },
+          `instance ${prev?.instance} returned ${prev?.status} (${prev?.reason}), falling back to ${instance.config.name}`,
+        );
+        record.fallbacks += 1;
+        const prevStats = prev ? route.instances.get(prev.instance)?.stats : undefined;
+        if (prevStats) prevStats.fallbacks += 1;
+      }
+      tried.add(instance.config.name);
+
+      const outcome = await runAttempt(ctx, instance, stream, client.signal, record);
+      record.attempts.push(outcome.log);
+      if (outcome.kind === 'responded') return;
+
+      const verdict = classifyOutcome(outcome.error, plugin.fallback);
+      if (verdict.countsAsFailure) {
+        instance.stats.failures += 1;
+        instance.stats.lastError = { at: Date.now(), reason: verdict.reason };
+      }
+      if (outcome.error.code === 'CLIENT_ABORTED') break;
+      failures.push({
+        instance: instance.config.name,
+        status: verdict.status,
+        reason: verdict.reason,
+        retryAfterSec: verdict.retryAfterSec,
+        timedOut: verdict.timedOut,
+      });
+      lastFailure = { error: outcome.error, outcome };
+      if (!verdict.retryable) break;
+    }
+
+    if (client.signal.aborted) {
+      record.status = 499;
+      return;
+    }
+    if (!lastFailure) {
+      const anyCapable = [...route.instances.values()].some((i) => i.target.supports(protocol.name));
+      throw anyCapable
+        ? new NoInstanceAvailableError(`no instance of route ${route.config.id} is available`)
+        : new ProtocolNotSupportedError(`no instance of route ${route.config.id} serves ${protocol.name} requests`);
+    }
+    if (failures.length === 1 && lastFailure.outcome.kind === 'failed' && lastFailure.outcome.relay) {
+      // A single failed attempt: the client gets the provider's own answer.
+      const relay = lastFailure.outcome.relay;
+      record.status = relay.status;
+      sendWhole(res, relay.status, relay.headers, relay.body);
+      return;
+    }
+    throw failures.length === 1 ? lastFailure.error : allAttemptsFailed(failures);
+  } catch (err) {
+    const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 500, 'internal gateway error', { cause: err });
+    if (error.code === 'INTERNAL') ctx.log.error({ err }, 'unexpected error while handling a request');
+    record.status = error.status;
+    record.error = error.message;
+    if (failures.length > 1) ctx.log.error({ attempts: failures.length }, `all instances failed for route ${route.config.id}`);
+    const rendered = renderError(protocol.errorShape, error);
+    sendWhole(res, rendered.status, rendered.headers, rendered.body);
+  } finally {
+    record.duration_ms = roundMs(performance.now() - ctx.started);
+    if (record.status === 0) record.status = client.signal.aborted ? 499 : res.statusCode;
+    logAccess(ctx.log, record);
+  }
+}

@@ -1,0 +1,38 @@
+import type { SseEvent } from '../transport/sse-decoder.ts';
+import type { JsonObject, ProtocolName, Usage } from './types.ts';
+
+/** How one decoded stream event matters to the commit point (design.md 3.2 step 4). */
+export type StreamEventClass =
+  | 'lifecycle' // role-only chunk, message_start...: held until content arrives
+  | 'content' // the first one commits the response to the client
+  | 'usage' // a usage-only chunk
+  | 'error' // an in-band error
+  | 'done'; // the terminal marker
+
+export interface StreamObserver {
+  classify(event: SseEvent): StreamEventClass;
+  /** True once the stream carried what its protocol calls a proper end. */
+  finished(): boolean;
+  usage(): Usage | undefined;
+  model(): string | undefined;
+  /** Generated text so far (for `logging.payloads`). */
+  text(): string;
+  /** Message of the last in-band error event, if any. */
+  errorMessage(): string | undefined;
+}
+
+export type ErrorShape = 'openai' | 'anthropic' | 'bedrock';
+
+export interface ClientProtocol {
+  name: ProtocolName;
+  errorShape: ErrorShape;
+  isStream(body: JsonObject, path: string): boolean;
+  requestModel(body: JsonObject): string | undefined;
+  usageFromJson(body: unknown): Usage | undefined;
+  modelFromJson(body: unknown): string | undefined;
+  textFromJson(body: unknown): string | undefined;
+  /** `capturePayload`: also accumulate generated text (costs a JSON.parse per event after commit). */
+  createStreamObserver(capturePayload: boolean): StreamObserver;
+  /** The frame that ends a stream after the commit point when the upstream failed. */
+  streamErrorFrame(message: string): string;
+}

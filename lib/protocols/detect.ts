@@ -1,0 +1,33 @@
+import type { ClientProtocol, ErrorShape } from './client-protocol.ts';
+import type { JsonObject, ProtocolName } from './types.ts';
+import { openaiChat } from './openai-chat.ts';
+import { openaiEmbeddings } from './openai-embeddings.ts';
+import { passthrough } from './passthrough.ts';
+
+/** design.md 2.3: first match wins. */
+export function detectProtocol(path: string, body: JsonObject): ProtocolName {
+  const hasMessages = Array.isArray(body['messages']);
+  if ((path.endsWith('/converse') || path.endsWith('/converse-stream')) && hasMessages) return 'bedrock-converse';
+  if (path.endsWith('/v1/messages')) return 'anthropic-messages';
+  if (path.endsWith('/v1/responses') && 'input' in body) return 'openai-responses';
+  if (hasMessages) return 'openai-chat';
+  if ('input' in body) return 'openai-embeddings';
+  return 'passthrough';
+}
+
+const implemented: Partial<Record<ProtocolName, ClientProtocol>> = {
+  'openai-chat': openaiChat,
+  'openai-embeddings': openaiEmbeddings,
+  passthrough,
+};
+
+export function clientProtocol(name: ProtocolName): ClientProtocol | undefined {
+  return implemented[name];
+}
+
+/** The error shape for a request we could not (yet) classify by body: decided by path alone. */
+export function errorShapeForPath(path: string): ErrorShape {
+  if (path.endsWith('/converse') || path.endsWith('/converse-stream')) return 'bedrock';
+  if (path.endsWith('/v1/messages')) return 'anthropic';
+  return 'openai';
+}

@@ -1,0 +1,110 @@
+import type { SseEvent } from '../transport/sse-decoder.ts';
+import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
+import type { JsonObject, Usage } from './types.ts';
+import { isJsonObject } from './types.ts';
+import { openaiUsage } from './usage.ts';
+
+// https://platform.openai.com/docs/api-reference/chat — wire shapes in protocols.md section 1.
+
+function firstChoice(body: unknown): JsonObject | undefined {
+  if (!isJsonObject(body) || !Array.isArray(body['choices'])) return undefined;
+  const choice: unknown = body['choices'][0];
+  return isJsonObject(choice) ? choice : undefined;
+}
+
+function deltaHasContent(delta: JsonObject): boolean {
+  const content = delta['content'];
+  if (typeof content === 'string' && content.length > 0) return true;
+  if (Array.isArray(delta['tool_calls']) && delta['tool_calls'].length > 0) return true;
+  if (typeof delta['refusal'] === 'string' && delta['refusal'].length > 0) return true;
+  if (isJsonObject(delta['function_call'])) return true;
+  const reasoning = delta['reasoning_content'] ?? delta['reasoning'];
+  return typeof reasoning === 'string' && reasoning.length > 0;
+}
+
+function errorMessageOf(payload: JsonObject): string {
+  const error = payload['error'];
+  if (isJsonObject(error) && typeof error['message'] === 'string') return error['message'];
+  return typeof error === 'string' ? error : 'upstream stream error';
+}
+
+function createChatStreamObserver(capturePayload: boolean): StreamObserver {
+  let committed = false;
+  let done = false;
+  let sawFinish = false;
+  let usage: Usage | undefined;
+  let model: string | undefined;
+  let text = '';
+  let error: string | undefined;
+
+  const inspect = (payload: JsonObject): StreamEventClass => {
+    if ('error' in payload && payload['error'] != null) {
+      error = errorMessageOf(payload);
+      return 'error';
+    }
+    if (model === undefined && typeof payload['model'] === 'string') model = payload['model'];
+    if (payload['usage'] != null) usage = openaiUsage(payload['usage']) ?? usage;
+    const choices = payload['choices'];
+    if (!Array.isArray(choices) || choices.length === 0) return usage ? 'usage' : 'lifecycle';
+    let cls: StreamEventClass = 'lifecycle';
+    for (const choice of choices) {
+      if (!isJsonObject(choice)) continue;
+      if (choice['finish_reason'] != null) {
+        sawFinish = true;
+        cls = 'content';
+      }
+      const delta = choice['delta'];
+      if (!isJsonObject(delta)) continue;
+      if (deltaHasContent(delta)) cls = 'content';
+      if (capturePayload && typeof delta['content'] === 'string') text += delta['content'];
+    }
+    return cls;
+  };
+
+  return {
+    classify(event: SseEvent): StreamEventClass {
+      const data = event.data;
+      if (data === '[DONE]') {
+        done = true;
+        return 'done';
+      }
+      // After the commit point only usage and errors matter: skip the parse for plain content chunks.
+      if (committed && !capturePayload && !data.includes('"usage":{') && !data.includes('"error"')) {
+        if (data.includes('"finish_reason":"')) sawFinish = true;
+        return 'content';
+      }
+      let payload: unknown;
+      try {
+        payload = JSON.parse(data);
+      } catch {
+        return event.event === 'error' ? 'error' : 'lifecycle';
+      }
+      if (!isJsonObject(payload)) return 'lifecycle';
+      const cls = event.event === 'error' ? 'error' : inspect(payload);
+      if (cls === 'error' && error === undefined) error = errorMessageOf(payload);
+      if (cls === 'content') committed = true;
+      return cls;
+    },
+    finished: () => done || sawFinish,
+    usage: () => usage,
+    model: () => model,
+    text: () => text,
+    errorMessage: () => error,
+  };
+}
+
+export const openaiChat: ClientProtocol = {
+  name: 'openai-chat',
+  errorShape: 'openai',
+  isStream: (body) => body['stream'] === true,
+  requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
+  usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
+  modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
+  textFromJson: (body) => {
+    const message = firstChoice(body)?.['message'];
+    return isJsonObject(message) && typeof message['content'] === 'string' ? message['content'] : undefined;
+  },
+  createStreamObserver: createChatStreamObserver,
+  streamErrorFrame: (message) =>
+    `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: 'upstream_stream_error' } })}\n\n`,
+};

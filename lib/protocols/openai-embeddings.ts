@@ -1,0 +1,26 @@
+import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
+import { isJsonObject } from './types.ts';
+import { openaiUsage } from './usage.ts';
+import { openaiChat } from './openai-chat.ts';
+
+// https://platform.openai.com/docs/api-reference/embeddings — never streamed.
+const noStream: StreamObserver = {
+  classify: () => 'content',
+  finished: () => true,
+  usage: () => undefined,
+  model: () => undefined,
+  text: () => '',
+  errorMessage: () => undefined,
+};
+
+export const openaiEmbeddings: ClientProtocol = {
+  name: 'openai-embeddings',
+  errorShape: 'openai',
+  isStream: () => false,
+  requestModel: openaiChat.requestModel,
+  usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
+  modelFromJson: openaiChat.modelFromJson,
+  textFromJson: () => undefined,
+  createStreamObserver: () => noStream,
+  streamErrorFrame: openaiChat.streamErrorFrame,
+};

@@ -1,0 +1,47 @@
+import type { SseEvent } from '../transport/sse-decoder.ts';
+import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
+import type { Usage } from './types.ts';
+import { isJsonObject } from './types.ts';
+import { openaiChat } from './openai-chat.ts';
+import { openaiUsage } from './usage.ts';
+
+// Any other JSON body: forwarded to the client's own path. We do not know its stream grammar,
+// so every event counts as content (commit at once) and usage is picked up where it looks like OpenAI's.
+function createPassthroughObserver(): StreamObserver {
+  let usage: Usage | undefined;
+  let done = false;
+  return {
+    classify(event: SseEvent) {
+      if (event.data === '[DONE]') {
+        done = true;
+        return 'done';
+      }
+      if (event.data.includes('"usage":{')) {
+        try {
+          const payload: unknown = JSON.parse(event.data);
+          if (isJsonObject(payload)) usage = openaiUsage(payload['usage']) ?? usage;
+        } catch {
+          // not JSON: nothing to count
+        }
+      }
+      return 'content';
+    },
+    finished: () => true,
+    usage: () => usage,
+    model: () => undefined,
+    text: () => '',
+    errorMessage: () => undefined,
+  };
+}
+
+export const passthrough: ClientProtocol = {
+  name: 'passthrough',
+  errorShape: 'openai',
+  isStream: (body) => body['stream'] === true,
+  requestModel: openaiChat.requestModel,
+  usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
+  modelFromJson: openaiChat.modelFromJson,
+  textFromJson: () => undefined,
+  createStreamObserver: createPassthroughObserver,
+  streamErrorFrame: openaiChat.streamErrorFrame,
+};

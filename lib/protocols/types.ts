@@ -1,0 +1,23 @@
+// What the CLIENT speaks. Detection order lives in lib/protocols/detect.ts.
+
+export type ProtocolName =
+  | 'bedrock-converse'
+  | 'anthropic-messages'
+  | 'openai-responses'
+  | 'openai-chat'
+  | 'openai-embeddings'
+  | 'passthrough';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+}
+
+export function isJsonObject(x: unknown): x is JsonObject {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}

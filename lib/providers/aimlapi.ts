@@ -1,0 +1,8 @@
+import { defineProvider, openaiChatPaths } from './define-provider.ts';
+
+export const aimlapi = defineProvider({
+  name: 'aimlapi',
+  baseUrl: 'https://api.aimlapi.com',
+  capabilities: openaiChatPaths('/v1'),
+  maxTokensField: 'max_tokens',
+});

@@ -1,0 +1,119 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { InstanceConfig } from '../config/types.ts';
+import type { JsonObject, ProtocolName } from '../protocols/types.ts';
+import { isJsonObject } from '../protocols/types.ts';
+import type { ProviderDefinition } from './define-provider.ts';
+
+export interface UpstreamBody {
+  /** The body to send: the client's own bytes when nothing changed. */
+  bytes: Buffer;
+  json: JsonObject;
+  changed: boolean;
+  /** We added `stream_options.include_usage`, so the usage-only chunk is ours to drop. */
+  stripUsageChunk: boolean;
+}
+
+/** Copy-on-write view of the client body: the input is never mutated, so a fallback starts clean. */
+class BodyDraft {
+  #source: JsonObject;
+  #draft: JsonObject | undefined;
+  constructor(source: JsonObject) {
+    this.#source = source;
+  }
+  get current(): JsonObject {
+    return this.#draft ?? this.#source;
+  }
+  get changed(): boolean {
+    return this.#draft !== undefined;
+  }
+  set(key: string, value: unknown): void {
+    if (isDeepStrictEqual(this.current[key], value)) return;
+    this.#draft ??= { ...this.#source };
+    this.#draft[key] = value;
+  }
+  delete(key: string): void {
+    if (!(key in this.current)) return;
+    this.#draft ??= { ...this.#source };
+    delete this.#draft[key];
+  }
+}
+
+/** Deep merge returning a new object; `force` decides who wins on a conflict of non-objects. */
+export function deepMerge(base: JsonObject, patch: Readonly<JsonObject>, force: boolean): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const existing = out[key];
+    if (isJsonObject(existing) && isJsonObject(value)) out[key] = deepMerge(existing, value, force);
+    else if (force || existing === undefined) out[key] = value;
+  }
+  return out;
+}
+
+const protocolKeys = new Set<string>([
+  'openai-chat',
+  'openai-embeddings',
+  'openai-responses',
+  'anthropic-messages',
+  'bedrock-converse',
+  'passthrough',
+]);
+
+/** `override.request_body` may be keyed by target protocol (`{"openai-chat": {...}}`) or apply to all. */
+function requestBodyFor(instance: InstanceConfig, protocol: ProtocolName): Readonly<JsonObject> | undefined {
+  const rb = instance.override.request_body;
+  const keys = Object.keys(rb);
+  if (keys.length === 0) return undefined;
+  if (!keys.every((k) => protocolKeys.has(k))) return rb;
+  const scoped = rb[protocol];
+  return isJsonObject(scoped) ? scoped : undefined;
+}
+
+export function buildUpstreamBody(
+  client: JsonObject,
+  raw: Buffer,
+  protocol: ProtocolName,
+  instance: InstanceConfig,
+  provider: Readonly<ProviderDefinition>,
+): UpstreamBody {
+  const draft = new BodyDraft(client);
+  let stripUsageChunk = false;
+
+  if (protocol === 'passthrough') {
+    // Only the model is rewritten on bodies we do not understand.
+    const model = instance.options['model'];
+    if ('model' in client && model !== undefined) draft.set('model', model);
+  } else {
+    for (const [key, value] of Object.entries(instance.options)) draft.set(key, value);
+    for (const [key, value] of Object.entries(instance.override.llm_options)) {
+      if (key === 'max_tokens' && protocol === 'openai-chat') {
+        const field = provider.maxTokensField;
+        draft.set(field, value);
+        if (field !== 'max_tokens') draft.delete('max_tokens');
+      } else {
+        draft.set(key, value);
+      }
+    }
+    const patch = requestBodyFor(instance, protocol);
+    if (patch) {
+      const merged = deepMerge(draft.current, patch, instance.override.request_body_force_override);
+      for (const key of Object.keys(patch)) draft.set(key, merged[key]);
+    }
+    if (protocol === 'openai-chat' && draft.current['stream'] === true) {
+      const so = draft.current['stream_options'];
+      if (!isJsonObject(so) || so['include_usage'] !== true) {
+        // Ask for usage so the access log can count tokens; the client never sees the extra chunk.
+        draft.set('stream_options', { ...(isJsonObject(so) ? so : {}), include_usage: true });
+        stripUsageChunk = true;
+      }
+    }
+    if (provider.dropModel) draft.delete('model');
+  }
+
+  const json = draft.current;
+  return {
+    bytes: draft.changed ? Buffer.from(JSON.stringify(json)) : raw,
+    json,
+    changed: draft.changed,
+    stripUsageChunk,
+  };
+}

@@ -1,0 +1,133 @@
+// Writes the simulator's answers onto the socket: JSON bodies, SSE streams (protocols.md 0 and 1.6),
+// and the broken variants (a stream cut mid-way, an in-band error) a gateway must survive.
+import type { ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecordedRequest } from './fake-openai.ts';
+import {
+  chatChunk,
+  chatCompletion,
+  openAiError,
+  promptText,
+  splitContent,
+  sseFrame,
+  usageChunk,
+  usageFor,
+} from './openai-payloads.ts';
+
+export type Endpoint = 'chat' | 'embeddings' | 'models';
+
+export interface SimInfo {
+  name: string;
+  models: readonly string[];
+  embeddingDims: number;
+}
+
+/** One request being answered: what came in, where the answer goes, and when to give up. */
+export interface Exchange {
+  req: RecordedRequest;
+  res: ServerResponse;
+  sim: SimInfo;
+  endpoint: Endpoint;
+  /** Aborted when the client disconnects or the simulator closes. */
+  signal: AbortSignal;
+  created: number;
+  /** 1-based request number, used in ids so every answer is traceable to one request. */
+  seq: number;
+  baseHeaders: Record<string, string>;
+}
+
+export interface ChatOk {
+  content?: string;
+  chunks?: number;
+  chunkDelayMs?: number;
+  headers?: Record<string, string>;
+}
+
+export interface StreamFault {
+  kind: 'stream-cut' | 'stream-error';
+  afterChunks: number;
+}
+
+export const DEFAULT_CHUNKS = 5;
+
+export function defaultContent(name: string): string {
+  return `Hello from ${name}! This is a simulated completion.`;
+}
+
+/** A string or Buffer body is sent as is (for malformed-body tests); anything else as JSON. */
+export function sendJson(x: Exchange, status: number, body: unknown, headers: Record<string, string>): void {
+  const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  x.res.writeHead(status, {
+    ...x.baseHeaders,
+    'content-type': 'application/json',
+    ...headers,
+    'content-length': Buffer.byteLength(text),
+  });
+  x.res.end(text);
+}
+
+/** Promises the whole body, sends half of it, then closes: a truncated non-streaming answer. */
+export function sendCut(x: Exchange, body: unknown): void {
+  const text = Buffer.from(JSON.stringify(body));
+  const socket = x.res.socket;
+  x.res.writeHead(200, { ...x.baseHeaders, 'content-type': 'application/json', 'content-length': text.length });
+  // Destroy only once the half is flushed, so the client really receives the partial body first.
+  x.res.write(text.subarray(0, text.length >> 1), () => socket?.destroy());
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** A chat completion, plain or streamed per the body's `stream`, optionally broken by `fault`. */
+export async function sendChat(x: Exchange, ok: ChatOk, fault: StreamFault | null): Promise<void> {
+  const body = isRecord(x.req.json) ? x.req.json : {};
+  const model = typeof body.model === 'string' ? body.model : 'gpt-4o-mini';
+  const who = { id: `chatcmpl-${x.sim.name}-${x.seq}`, created: x.created, model, fingerprint: `fp_${x.sim.name}` };
+  const content = ok.content ?? defaultContent(x.sim.name);
+  const usage = usageFor(promptText(body), content);
+
+  if (body.stream !== true) {
+    const completion = chatCompletion(who, content, usage);
+    if (fault?.kind === 'stream-cut') return sendCut(x, completion);
+    if (fault?.kind === 'stream-error') return sendJson(x, 200, openAiError(500), {});
+    return sendJson(x, 200, completion, ok.headers ?? {});
+  }
+
+  const n = fault ? Math.max(DEFAULT_CHUNKS, fault.afterChunks) : Math.max(1, ok.chunks ?? DEFAULT_CHUNKS);
+  const pieces = splitContent(content, n);
+  const shown = fault ? Math.min(fault.afterChunks, n) : n;
+  const frames = [sseFrame(chatChunk(who, { role: 'assistant', content: '' }, null))];
+  for (let i = 0; i < shown; i++) frames.push(sseFrame(chatChunk(who, { content: pieces[i] ?? '' }, null)));
+  if (!fault) {
+    frames.push(sseFrame(chatChunk(who, {}, 'stop')));
+    const streamOptions = body.stream_options;
+    if (isRecord(streamOptions) && streamOptions.include_usage === true) frames.push(sseFrame(usageChunk(who, usage)));
+    frames.push(sseFrame('[DONE]'));
+  } else if (fault.kind === 'stream-error') {
+    // After a 200 the only way to report failure is in-band; the SDK throws on a payload with `error`.
+    frames.push(sseFrame(openAiError(500)));
+  }
+
+  const socket = x.res.socket;
+  x.res.writeHead(200, {
+    ...x.baseHeaders,
+    ...ok.headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+  });
+  const delay = ok.chunkDelayMs ?? 0;
+  for (let i = 0; i < frames.length; i++) {
+    if (i > 1 && delay > 0) await sleep(delay, undefined, { signal: x.signal });
+    const frame = frames[i] ?? '';
+    const last = i === frames.length - 1;
+    if (last && fault?.kind === 'stream-cut') {
+      // No terminating chunk: the client sees the connection close in the middle of the body.
+      x.res.write(frame, () => socket?.destroy());
+      return;
+    }
+    if (!x.res.write(frame)) await once(x.res, 'drain', { signal: x.signal });
+  }
+  x.res.end();
+}
