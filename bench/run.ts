@@ -30,7 +30,7 @@ const CHUNKS = 20;
 // upstream share the other. With 3+ cores the upstream gets its own.
 const LOAD_CORE = 0;
 const TARGET_CORE = 1;
-const UPSTREAM_CORE = availableParallelism() >= 3 ? 2 : 0;
+const UPSTREAM_CORE = cpus().length >= 3 ? 2 : 0;
 
 const scenarios: Scenario[] = [
   { id: 'chat-c50', label: 'chat, 50 conn', stream: false, connections: 50 },
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     : ['Not pinned (taskset unavailable): every process competes for every core.'];
   const report = renderMarkdown(
     {
-      date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown CPU', cores: availableParallelism(),
+      date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown CPU', cores: cpus().length,
       memGb: totalmem() / 2 ** 30, os: `${osType()} ${release()}`, durationS: DURATION, warmupS: WARMUP, pinning,
       extra: [
         'Every target and the upstream run as separate processes; all traffic is HTTP/1.1 keep-alive on 127.0.0.1.',

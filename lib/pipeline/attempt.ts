@@ -139,6 +139,10 @@ export async function runAttempt(
       if (plugin.logging.payloads) record.response_text = result.text;
       if (!result.committed) return failed(result.error ?? new BaseError('INTERNAL', 500, 'stream ended early'));
       record.status = 200;
+      if (result.error?.code === 'CLIENT_ABORTED') {
+        record.status = 499;
+        return { kind: 'responded', log: log(499, result.error.message) };
+      }
       if (result.error) {
         record.error = result.error.message;
         stats.failures += 1;

@@ -61,31 +61,36 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     return true;
   };
 
-  // Returns what to forward for this chunk, or an error that fails the attempt before commit.
-  const process = (chunk: Uint8Array | undefined): { out: string | Buffer; content: boolean; error: boolean } => {
+  // What to forward for this chunk, and whether an error came before any content (events in order).
+  const process = (chunk: Uint8Array | undefined): { out: string | Buffer; content: boolean; errorFirst: boolean; error: boolean } => {
     const events = chunk ? decoder.push(chunk) : decoder.end();
     let out = '';
-    let content = false;
+    let content = committed;
+    let errorFirst = false;
     let error = false;
     for (const event of events) {
       const cls: StreamEventClass = observer.classify(event);
       if (cls === 'content') content = true;
-      if (cls === 'error') error = true;
+      if (cls === 'error') {
+        error = true;
+        if (!content) errorFirst = true;
+      }
       if (input.stripUsageChunk && cls !== 'usage') out += encodeSseEvent(event);
     }
-    return { out: input.stripUsageChunk || !chunk ? out : Buffer.from(chunk), content, error };
+    return { out: input.stripUsageChunk || !chunk ? out : Buffer.from(chunk), content, errorFirst, error };
   };
 
   try {
     for await (const chunk of input.body) {
       const step = process(chunk);
       if (!committed) {
-        if (step.error) {
+        if (step.errorFirst) {
           input.body.destroy();
           return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${observer.errorMessage() ?? ''}`));
         }
         if (step.out.length > 0) held.push(step.out);
         if (step.content && !(await commit())) return result(undefined);
+        if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
         continue;
       }
       if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
@@ -103,7 +108,8 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     return result(mapped);
   }
 
-  if (!observer.finished()) {
+  // An in-band error already told the client; otherwise a stream without its end marker was cut short.
+  if (!observer.finished() && !streamError) {
     const truncated = new UpstreamStreamError(input.instance, `instance ${input.instance} ended the stream without its terminal event`);
     if (!committed) return result(truncated);
     await endWithError(res, protocol, truncated.message, signal);
