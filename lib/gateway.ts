@@ -6,6 +6,7 @@ import { createAdminApp } from './http/admin-app.ts';
 import { createDataApp } from './http/data-app.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
+import { createMetrics } from './observe/metrics.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './pipeline/status.ts';
@@ -37,7 +38,14 @@ export async function createGateway(config: GatewayConfig, opts: { logger?: Logg
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  const dataApp = createDataApp(routes, log, () => shuttingDown);
+  const metrics = createMetrics(function* () {
+    for (const route of routes) {
+      for (const [name, instance] of route.instances) {
+        yield { route: route.config.id, instance: name, inFlight: () => instance.stats.inFlight };
+      }
+    }
+  });
+  const dataApp = createDataApp(routes, log, metrics, () => shuttingDown);
   const dataServer = createServer((req, res) => {
     inFlight += 1;
     res.once('close', () => {
@@ -56,6 +64,7 @@ export async function createGateway(config: GatewayConfig, opts: { logger?: Logg
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
         status: () => buildStatus(routes),
+        metrics: metrics.registry,
       }))
     : undefined;
 

@@ -1,11 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
+import type { Registry } from 'prom-client';
 
 export interface AdminOptions {
   apiKey: string | undefined;
   isReady: () => boolean;
   status: () => unknown;
+  metrics: Registry;
 }
 
 function keyMatches(given: string, expected: string): boolean {
@@ -38,6 +40,10 @@ export function createAdminApp(opts: AdminOptions): Express {
     const given = req.headers['x-api-key'];
     if (typeof given === 'string' && keyMatches(given, expected)) return next();
     sendJson(res, 401, { error: { message: 'missing or wrong X-API-KEY', type: 'authentication_error' } });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.status(200).type(opts.metrics.contentType).send(await opts.metrics.metrics());
   });
 
   app.get('/status', (_req, res) => sendJson(res, 200, opts.status()));

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
+import type { Metrics } from '../observe/metrics.ts';
 import { handleRequest } from '../pipeline/handle-request.ts';
 import type { RouteRuntime } from '../pipeline/route-runtime.ts';
 import type { ErrorShape } from '../protocols/client-protocol.ts';
@@ -15,6 +16,7 @@ import type { RouteMatch } from './route-matcher.ts';
 export interface DataPlaneOptions {
   match: (method: string, host: string | undefined, path: string) => RouteMatch;
   log: Logger;
+  metrics: Metrics;
   isShuttingDown: () => boolean;
 }
 
@@ -113,6 +115,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
         method: req.method,
       },
       log,
+      metrics: opts.metrics,
       started,
     });
   };

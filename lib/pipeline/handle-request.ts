@@ -5,6 +5,7 @@ import { GatewayError, NoInstanceAvailableError, ProtocolNotSupportedError } fro
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import type { Logger } from '../observe/logger.ts';
+import type { Metrics } from '../observe/metrics.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import { renderError } from '../protocols/render-error.ts';
 import type { JsonObject } from '../protocols/types.ts';
@@ -29,6 +30,7 @@ export interface RequestContext {
   pathAndQuery: string;
   hash: HashRequest;
   log: Logger;
+  metrics: Metrics;
   started: number;
 }
 
@@ -131,5 +133,6 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     record.duration_ms = roundMs(performance.now() - ctx.started);
     if (record.status === 0) record.status = client.signal.aborted ? 499 : res.statusCode;
     logAccess(ctx.log, record);
+    ctx.metrics.observe(record);
   }
 }

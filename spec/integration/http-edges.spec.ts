@@ -133,5 +133,9 @@ describe('HTTP edges of the data plane', () => {
     assert.equal(status.status, 200);
     const chat = status.body.routes.find((r: { id: string }) => r.id === 'chat');
     assert.ok(chat.instances[0].requests >= 1);
+    const metrics = await request(gw.adminUrl).get('/metrics').set('x-api-key', 'admin-secret');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /aipm_requests_total\{route="chat",instance="up",status="200",type="ai_chat"\} \d+/);
+    assert.match(metrics.text, /aipm_instance_in_flight\{route="chat",instance="up"\} 0/);
   });
 });

@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AccessRecord } from './access-log.ts';
+
+/** What the metrics read live at scrape time (in-flight gauges stay exact because they are not counted twice). */
+export interface InstanceGaugeSource {
+  route: string;
+  instance: string;
+  inFlight(): number;
+}
+
+export interface Metrics {
+  registry: Registry;
+  observe(record: AccessRecord): void;
+}
+
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10];
+
+/** Prometheus metrics, fed once per request from the access record (design.md 3.2 step 5). */
+export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'aipm_process_' });
+  const requests = new Counter({
+    name: 'aipm_requests_total',
+    help: 'Client requests by route, final instance and status',
+    labelNames: ['route', 'instance', 'status', 'type'],
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'aipm_upstream_attempts_total',
+    help: 'Upstream attempts by instance and upstream status (499 = client gone, 502/504 = connect/timeout)',
+    labelNames: ['route', 'instance', 'status'],
+    registers: [registry],
+  });
+  const fallbacks = new Counter({
+    name: 'aipm_fallbacks_total',
+    help: 'Requests that moved from one instance to another',
+    labelNames: ['route'],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'aipm_tokens_total',
+    help: 'Tokens reported by providers',
+    labelNames: ['route', 'instance', 'kind'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'aipm_request_duration_seconds',
+    help: 'Whole request duration as the client saw it',
+    labelNames: ['route', 'type'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: 'aipm_time_to_first_token_seconds',
+    help: 'Time from request to the first content byte sent to the client (streams)',
+    labelNames: ['route', 'instance'],
+    buckets: TTFT_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'aipm_instance_in_flight',
+    help: 'Upstream requests in flight per instance',
+    labelNames: ['route', 'instance'],
+    registers: [registry],
+    collect() {
+      for (const g of gauges()) this.set({ route: g.route, instance: g.instance }, g.inFlight());
+    },
+  });
+
+  return {
+    registry,
+    observe(r) {
+      const instance = r.instance ?? 'none';
+      requests.inc({ route: r.route, instance, status: String(r.status), type: r.request_type });
+      for (const a of r.attempts) attempts.inc({ route: r.route, instance: a.instance, status: String(a.status) });
+      if (r.fallbacks > 0) fallbacks.inc({ route: r.route }, r.fallbacks);
+      if (r.prompt_tokens) tokens.inc({ route: r.route, instance, kind: 'prompt' }, r.prompt_tokens);
+      if (r.completion_tokens) tokens.inc({ route: r.route, instance, kind: 'completion' }, r.completion_tokens);
+      duration.observe({ route: r.route, type: r.request_type }, r.duration_ms / 1000);
+      if (r.ttft_ms !== undefined) ttft.observe({ route: r.route, instance }, r.ttft_ms / 1000);
+    },
+  };
+}
