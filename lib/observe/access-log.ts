@@ -35,8 +35,11 @@ export interface AccessRecord {
 }
 
 export function logAccess(log: Logger, record: AccessRecord): void {
-  const level = record.status >= 500 ? 'error' : 'info';
-  log[level]({ access: record }, 'request completed');
+  const { request_body, response_text, ...access } = record;
+  const level = access.status >= 500 ? 'error' : 'info';
+  log[level]({ access }, 'request completed');
+  // Bodies only at debug (`logging.payloads`): they may hold personal data.
+  if (request_body !== undefined || response_text !== undefined) log.debug({ request_body, response_text }, 'request payloads');
 }
 
 /** Milliseconds with two decimals, for log fields. */

@@ -16,15 +16,17 @@ export interface Classified {
 }
 
 const MAX_REASON = 200;
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 /** `retry-after-ms` first, then `retry-after` as seconds or an HTTP date (protocols.md section 10). */
 export function retryAfterSeconds(headers: Record<string, string>, now = Date.now()): number | undefined {
-  const ms = Number(headers['retry-after-ms']);
-  if (headers['retry-after-ms'] && Number.isFinite(ms) && ms >= 0) return Math.ceil(ms / 1000);
-  const value = headers['retry-after'];
+  const ms = headers['retry-after-ms']?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms) / 1000);
+  const value = headers['retry-after']?.trim();
   if (!value) return undefined;
-  const secs = Number(value);
-  if (Number.isFinite(secs) && secs >= 0) return Math.ceil(secs);
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value));
+  // RFC 9110 IMF-fixdate only: Date.parse alone would read "-5" or "soon 2030" as dates.
+  if (!HTTP_DATE.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }

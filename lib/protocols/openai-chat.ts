@@ -28,6 +28,10 @@ function errorMessageOf(payload: JsonObject): string {
   return typeof error === 'string' ? error : 'upstream stream error';
 }
 
+// Cheap scans used after the commit point; tolerant of the spaces some servers put after colons.
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+const FINISH_REASON = /"finish_reason"\s*:\s*"/;
+
 function createChatStreamObserver(capturePayload: boolean): StreamObserver {
   let committed = false;
   let done = false;
@@ -69,8 +73,8 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
         return 'done';
       }
       // After the commit point only usage and errors matter: skip the parse for plain content chunks.
-      if (committed && !capturePayload && !data.includes('"usage":{') && !data.includes('"error"')) {
-        if (data.includes('"finish_reason":"')) sawFinish = true;
+      if (committed && !capturePayload && !USAGE_OBJECT.test(data) && !data.includes('"error"')) {
+        if (FINISH_REASON.test(data)) sawFinish = true;
         return 'content';
       }
       let payload: unknown;

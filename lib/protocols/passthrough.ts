@@ -16,7 +16,7 @@ function createPassthroughObserver(): StreamObserver {
         done = true;
         return 'done';
       }
-      if (event.data.includes('"usage":{')) {
+      if (/"usage"\s*:\s*\{/.test(event.data)) {
         try {
           const payload: unknown = JSON.parse(event.data);
           if (isJsonObject(payload)) usage = openaiUsage(payload['usage']) ?? usage;

@@ -5,5 +5,6 @@ export const deepseek = defineProvider({
   name: 'deepseek',
   baseUrl: 'https://api.deepseek.com',
   capabilities: { 'openai-chat': { path: '/chat/completions' } },
+  passthroughBase: '',
   maxTokensField: 'max_tokens',
 });

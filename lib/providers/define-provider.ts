@@ -13,6 +13,11 @@ export interface ProviderDefinition {
   /** Default base URL (scheme + host [+ port]); absent → the instance must set `override.endpoint`. */
   baseUrl?: string;
   capabilities: Partial<Record<ProtocolName, Capability>>;
+  /**
+   * Where the provider's OpenAI-style `/v1` tree lives, for passthrough: a client path `/v1/models` goes
+   * to `${passthroughBase}/models`. Absent → the client's path is used as it is.
+   */
+  passthroughBase?: string;
   /** Field that `override.llm_options.max_tokens` maps to in chat bodies. */
   maxTokensField: MaxTokensField;
   /** Azure routes by deployment in the path and wants no `model` in the body. */

@@ -5,5 +5,6 @@ export const gemini = defineProvider({
   name: 'gemini',
   baseUrl: 'https://generativelanguage.googleapis.com',
   capabilities: openaiChatPaths('/v1beta/openai'),
+  passthroughBase: '/v1beta/openai',
   maxTokensField: 'max_completion_tokens',
 });

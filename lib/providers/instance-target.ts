@@ -23,8 +23,8 @@ function withQuery(path: string, extra: string): string {
 export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   const provider = getProvider(instance.provider);
   const endpoint = instance.override.endpoint;
-  const base = endpoint ? endpoint.url : provider.baseUrl ? new URL(provider.baseUrl) : undefined;
-  if (!base) throw new Error(`instance ${instance.name}: provider ${provider.name} needs override.endpoint`);
+  const origin = endpoint ? endpoint.url : provider.baseUrl ? new URL(provider.baseUrl) : undefined;
+  if (!origin) throw new Error(`instance ${instance.name}: provider ${provider.name} needs override.endpoint`);
   const authQuery = new URLSearchParams(Object.entries(instance.auth.query)).toString();
   const authHeaders = Object.entries(instance.auth.header).map(([k, v]) => [k.toLowerCase(), v] as const);
 
@@ -45,15 +45,20 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
     paths.set(protocol, withQuery(path, authQuery));
   }
 
+  // Passthrough maps the client's `/v1/...` onto the provider's own tree, unless a full endpoint says where.
+  const base = endpoint?.pathGiven ? undefined : provider.passthroughBase;
+  const passthroughPath = (clientPath: string): string =>
+    base !== undefined && clientPath.startsWith('/v1/') ? base + clientPath.slice(3) : clientPath;
+
   return {
     provider,
-    origin: base.origin,
+    origin: origin.origin,
     authHeaders,
     supports: (protocol) => protocol === 'passthrough' || paths.has(protocol),
     pathFor(protocol, clientPathAndQuery) {
       const path = paths.get(protocol);
       if (path !== undefined) return path;
-      return withQuery(clientPathAndQuery, authQuery);
+      return withQuery(passthroughPath(clientPathAndQuery), authQuery);
     },
   };
 }

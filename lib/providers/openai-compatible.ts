@@ -4,6 +4,7 @@ import { defineProvider, openaiChatPaths } from './define-provider.ts';
 export const openaiCompatible = defineProvider({
   name: 'openai-compatible',
   capabilities: openaiChatPaths('/v1'),
+  passthroughBase: '/v1',
   maxTokensField: 'max_tokens',
   validate: (instance) =>
     instance.override.endpoint ? [] : [['override/endpoint', 'is required for provider openai-compatible']],

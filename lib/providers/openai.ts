@@ -5,5 +5,6 @@ export const openai = defineProvider({
   name: 'openai',
   baseUrl: 'https://api.openai.com',
   capabilities: { ...openaiChatPaths('/v1'), 'openai-responses': { path: '/v1/responses' } },
+  passthroughBase: '/v1',
   maxTokensField: 'max_completion_tokens',
 });

@@ -5,5 +5,6 @@ export const openrouter = defineProvider({
   name: 'openrouter',
   baseUrl: 'https://openrouter.ai',
   capabilities: openaiChatPaths('/api/v1'),
+  passthroughBase: '/api/v1',
   maxTokensField: 'max_tokens',
 });

@@ -88,7 +88,8 @@ export function buildUpstreamBody(
       if (key === 'max_tokens' && protocol === 'openai-chat') {
         const field = provider.maxTokensField;
         draft.set(field, value);
-        if (field !== 'max_tokens') draft.delete('max_tokens');
+        // Never send both limits: the provider would pick one we did not mean.
+        draft.delete(field === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens');
       } else {
         draft.set(key, value);
       }

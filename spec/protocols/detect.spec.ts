@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { clientProtocol, detectProtocol, errorShapeForPath } from '../../lib/protocols/detect.ts';
+import type { ProtocolName } from '../../lib/protocols/types.ts';
+
+const messages = [{ role: 'user', content: 'hi' }];
+
+describe('detectProtocol', () => {
+  // design.md 2.3: first match wins, in this order.
+  const cases: Array<[string, string, Record<string, unknown>, ProtocolName]> = [
+    ['Converse with messages', '/model/anthropic.claude-3-haiku/converse', { messages }, 'bedrock-converse'],
+    ['ConverseStream with messages', '/model/amazon.nova-lite-v1:0/converse-stream', { messages }, 'bedrock-converse'],
+    ['a Converse path without messages, as passthrough', '/model/m/converse', { inferenceConfig: {} }, 'passthrough'],
+    ['/v1/messages with messages, before openai-chat', '/v1/messages', { model: 'claude', messages, max_tokens: 5 }, 'anthropic-messages'],
+    ['/v1/messages under a prefix', '/anthropic/v1/messages', { messages }, 'anthropic-messages'],
+    ['/v1/messages by path alone', '/v1/messages', { model: 'claude' }, 'anthropic-messages'],
+    ['/v1/responses with input', '/v1/responses', { model: 'gpt-4o', input: 'hi' }, 'openai-responses'],
+    ['/v1/responses with input and messages, before openai-chat', '/v1/responses', { input: 'hi', messages }, 'openai-responses'],
+    ['/v1/responses without input but with messages, as openai-chat', '/v1/responses', { messages }, 'openai-chat'],
+    ['/v1/chat/completions with messages', '/v1/chat/completions', { model: 'gpt-4o', messages }, 'openai-chat'],
+    ['any path with messages, by body', '/llm/anything', { messages }, 'openai-chat'],
+    ['messages and input together, as openai-chat', '/v1/chat/completions', { messages, input: 'x' }, 'openai-chat'],
+    ['/v1/embeddings with input', '/v1/embeddings', { model: 'text-embedding-3-small', input: ['a', 'b'] }, 'openai-embeddings'],
+    ['any path with input, by body', '/embed', { input: 'a' }, 'openai-embeddings'],
+    ['an image request, as passthrough', '/v1/images/generations', { prompt: 'a cat' }, 'passthrough'],
+    ['an empty object, as passthrough', '/v1/chat/completions', {}, 'passthrough'],
+  ];
+  for (const [what, path, body, expected] of cases) {
+    it(`detects ${what} → ${expected}`, () => {
+      assert.equal(detectProtocol(path, body), expected);
+    });
+  }
+
+  it('has a client protocol for openai-chat, openai-embeddings and passthrough', () => {
+    for (const name of ['openai-chat', 'openai-embeddings', 'passthrough'] as const) {
+      assert.equal(clientProtocol(name)?.name, name);
+    }
+  });
+});
+
+describe('errorShapeForPath', () => {
+  const cases: Array<[string, 'openai' | 'anthropic' | 'bedrock']> = [
+    ['/model/m/converse', 'bedrock'],
+    ['/model/m/converse-stream', 'bedrock'],
+    ['/v1/messages', 'anthropic'],
+    ['/proxy/v1/messages', 'anthropic'],
+    ['/v1/chat/completions', 'openai'],
+    ['/v1/embeddings', 'openai'],
+    ['/v1/responses', 'openai'],
+    ['/unknown', 'openai'],
+  ];
+  for (const [path, shape] of cases) {
+    it(`answers errors on ${path} in the ${shape} shape`, () => {
+      assert.equal(errorShapeForPath(path), shape);
+    });
+  }
+});
