@@ -120,7 +120,15 @@ function gatewayConfig(port: number, adminPort: number, upstream: string): objec
     server: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: LOG_LEVEL },
-    routes: [{ id: 'bench', uris: ['/v1/chat/completions'], plugins: { 'ai-proxy-multi': { instances: [instance('up-a'), instance('up-b')] } } }],
+    // keepalive_pool 64: like the minimal proxy's unbounded Pool, more upstream connections than the
+    // 50 client connections, so neither proxy queues for a socket.
+    routes: [
+      {
+        id: 'bench',
+        uris: ['/v1/chat/completions'],
+        plugins: { 'ai-proxy-multi': { keepalive_pool: 64, instances: [instance('up-a'), instance('up-b')] } },
+      },
+    ],
   };
 }
 

@@ -52,12 +52,15 @@ export async function runAttempt(
   const name = instance.config.name;
   const started = performance.now();
   const stats = instance.stats;
-  const deadline = new AbortController();
-  const signal = AbortSignal.any([clientSignal, deadline.signal]);
-  const timer =
-    stream && plugin.max_stream_duration_ms > 0
-      ? setTimeout(() => deadline.abort(new UpstreamTimeoutError(name, plugin.max_stream_duration_ms)), plugin.max_stream_duration_ms)
-      : undefined;
+  // A composite signal costs a listener pair per request: only streams with a duration cap need one.
+  let signal = clientSignal;
+  let timer: NodeJS.Timeout | undefined;
+  if (stream && plugin.max_stream_duration_ms > 0) {
+    const deadline = new AbortController();
+    signal = AbortSignal.any([clientSignal, deadline.signal]);
+    const cap = plugin.max_stream_duration_ms;
+    timer = setTimeout(() => deadline.abort(new UpstreamTimeoutError(name, cap)), cap);
+  }
   const log = (status: number, reason?: string): AttemptLog => ({
     instance: name,
     status,
