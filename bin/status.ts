@@ -19,15 +19,18 @@ export async function printStatus(adminUrl: string, apiKey: string | undefined):
     process.stderr.write(`cannot reach ${adminUrl} (${(err as Error).message})\n`);
     return 1;
   }
+  process.stdout.write(`state store: ${report.state_store}\n\n`);
   for (const route of report.routes) {
     process.stdout.write(`route ${route.id}\n`);
-    const rows = [['INSTANCE', 'PROVIDER', 'PRIO', 'WEIGHT', 'IN-FLIGHT', 'REQUESTS', 'FAILURES', 'FALLBACKS', 'LATENCY', 'SHARE', 'LAST ERROR']];
+    const rows = [['INSTANCE', 'PROVIDER', 'PRIO', 'WEIGHT', 'HEALTH', 'BREAKER', 'IN-FLIGHT', 'REQUESTS', 'FAILURES', 'FALLBACKS', 'LATENCY', 'SHARE', 'LAST ERROR']];
     for (const i of route.instances) {
       rows.push([
         i.name,
         i.provider,
         String(i.priority),
         String(i.weight),
+        i.health,
+        i.breaker.state === 'closed' ? `closed (${i.breaker.failures_in_window} fails)` : `${i.breaker.state} since ${i.breaker.since?.slice(11, 19) ?? '?'}`,
         String(i.in_flight),
         String(i.requests),
         String(i.failures),

@@ -11,9 +11,13 @@ import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './pipeline/status.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
+import { createStateStore } from './state/create-store.ts';
+import type { Clock, StateStore } from './state/state-store.ts';
+import { systemClock } from './state/state-store.ts';
 
 export interface Gateway {
   readonly routes: readonly RouteRuntime[];
+  readonly store: StateStore;
   listen(): Promise<{ port: number; adminPort: number | null }>;
   /** Stop accepting, let in-flight requests and streams finish (bounded), then release everything. */
   close(): Promise<void>;
@@ -29,10 +33,19 @@ function listenOn(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-export async function createGateway(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<Gateway> {
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Injected in tests; defaults to the store `config.redis` asks for. */
+  store?: StateStore;
+  clock?: Clock;
+}
+
+export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.logger ?? createLogger(config.log.level);
+  const clock = opts.clock ?? systemClock;
+  const store = opts.store ?? createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
-  const routes = config.routes.map((route) => createRouteRuntime(route, pools));
+  const routes = config.routes.map((route) => createRouteRuntime(route, { pools, store, clock, log }));
   let listening = false;
   let shuttingDown = false;
   let inFlight = 0;
@@ -63,18 +76,22 @@ export async function createGateway(config: GatewayConfig, opts: { logger?: Logg
     ? createServer(createAdminApp({
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
-        status: () => buildStatus(routes),
+        status: () => buildStatus(routes, store),
         metrics: metrics.registry,
       }))
     : undefined;
 
   return {
     routes,
+    store,
     async listen() {
+      // Bounded: with Redis down the store starts offline and keeps reconnecting.
+      await store.start();
       const port = await listenOn(dataServer, config.server.host, config.server.port);
       let adminPort: number | null = null;
       if (adminServer && config.admin) adminPort = await listenOn(adminServer, config.admin.host, config.admin.port);
       listening = true;
+      for (const route of routes) route.start();
       log.info({ port, adminPort, routes: routes.length }, `ai-proxy-multi listening on ${config.server.host}:${port}`);
       return { port, adminPort };
     },
@@ -95,6 +112,8 @@ export async function createGateway(config: GatewayConfig, opts: { logger?: Logg
         adminServer.closeAllConnections();
         await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       }
+      await Promise.all(routes.map((route) => route.stop()));
+      await store.close();
       await pools.destroy();
       log.info('ai-proxy-multi stopped');
     },

@@ -11,6 +11,7 @@ import type {
   InstanceAuth,
   InstanceConfig,
   PluginConfig,
+  RedisConfig,
   RouteConfig,
 } from './types.ts';
 import { configDefaults as d } from './schema.ts';
@@ -65,7 +66,16 @@ interface RawRoute {
 interface RawConfig {
   server?: Partial<GatewayConfig['server']>;
   admin?: false | { host?: string; port?: number; api_key?: string };
-  redis?: { url: string; key_prefix?: string };
+  redis?: {
+    url?: string;
+    sentinels?: { host: string; port: number }[];
+    name?: string;
+    cluster?: string[];
+    options?: Obj;
+    key_prefix?: string;
+    reconcile_interval_ms?: number;
+    command_timeout_ms?: number;
+  };
   log?: { level?: LogLevel };
   routes: RawRoute[];
 }
@@ -74,7 +84,6 @@ interface RawConfig {
 export function normaliseConfig(raw: unknown): GatewayConfig {
   const config = raw as RawConfig; // the caller validated it against configSchema
   const admin = config.admin;
-  const redisUrl = config.redis?.url;
   return deepFreeze({
     server: { ...d.server, ...config.server },
     // An empty key or URL is what `${VAR:-}` yields for an unset variable: treat it as "not configured".
@@ -83,10 +92,24 @@ export function normaliseConfig(raw: unknown): GatewayConfig {
       port: admin?.port ?? d.admin.port,
       ...(admin?.api_key ? { api_key: admin.api_key } : {}),
     },
-    redis: redisUrl ? { url: redisUrl, key_prefix: config.redis?.key_prefix ?? d.redis.key_prefix } : null,
+    redis: config.redis ? normaliseRedis(config.redis) : null,
     log: { level: config.log?.level ?? d.log.level },
     routes: config.routes.map(normaliseRoute),
   });
+}
+
+// Timing fields stay absent unless written, so a plain `{url}` block normalises to `{url, key_prefix}`;
+// createStateStore applies their defaults.
+function normaliseRedis(redis: NonNullable<RawConfig['redis']>): RedisConfig | null {
+  const common = {
+    key_prefix: redis.key_prefix ?? d.redis.key_prefix,
+    ...(redis.options ? { options: structuredClone(redis.options) } : {}),
+    ...(redis.reconcile_interval_ms === undefined ? {} : { reconcile_interval_ms: redis.reconcile_interval_ms }),
+    ...(redis.command_timeout_ms === undefined ? {} : { command_timeout_ms: redis.command_timeout_ms }),
+  };
+  if (redis.sentinels && redis.name) return { sentinels: redis.sentinels.map((s) => ({ ...s })), name: redis.name, ...common };
+  if (redis.cluster) return { cluster: [...redis.cluster], ...common };
+  return redis.url ? { url: redis.url, ...common } : null;
 }
 
 function normaliseRoute(route: RawRoute): RouteConfig {

@@ -10,7 +10,7 @@ type JsonSchema = { [keyword: string]: unknown };
 export const configDefaults = {
   server: { host: '0.0.0.0', port: 9080, shutdown_timeout_ms: 25_000 },
   admin: { host: '127.0.0.1', port: 9180 },
-  redis: { key_prefix: 'aipm:' },
+  redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
   log: { level: 'info' },
   instance: { weight: 1, priority: 0 },
   gcp: { expire_early_secs: 60 },
@@ -267,10 +267,33 @@ export const configSchema: JsonSchema = {
       ],
       errorMessage: 'must be an object, or false to turn the admin listener off',
     },
-    redis: obj('Shared state for several replicas; absent = in-memory (one process).', {
-      url: str('redis:// or rediss:// URL; empty = in-memory.', { pattern: '^(rediss?://.*)?$', errorMessage: 'must be a redis:// or rediss:// URL' }),
+    redis: obj('Shared state for several replicas; absent = in-memory (one process). Give exactly one of `url`, `sentinels` with `name`, or `cluster`.', {
+      url: str('Standalone redis:// or rediss:// URL; empty = in-memory.', { pattern: '^(rediss?://.*)?$', errorMessage: 'must be a redis:// or rediss:// URL' }),
+      sentinels: {
+        type: 'array',
+        description: 'Redis Sentinel addresses; the gateway asks them for the master called `name`.',
+        items: obj('A sentinel.', {
+          host: str('Sentinel host.', { minLength: 1 }),
+          port: int('Sentinel port.', { minimum: 1, maximum: 65535 }),
+        }, { required: ['host', 'port'] }),
+        minItems: 1,
+      },
+      name: str('Sentinel master name (with `sentinels`).', { minLength: 1 }),
+      cluster: {
+        type: 'array',
+        description: 'Redis Cluster start-up nodes as redis:// or rediss:// URLs. A hash-tag key_prefix such as "{aipm}:" keeps every key in one slot.',
+        items: str('A cluster node URL.', { pattern: '^rediss?://.+', errorMessage: 'must be a redis:// or rediss:// URL' }),
+        minItems: 1,
+      },
+      options: openObj('Passed to ioredis as connection options, e.g. {"password": "${REDIS_PASSWORD}", "db": 1, "tls": {}}.'),
       key_prefix: str('Prefix of every key the gateway writes.', { default: d.redis.key_prefix }),
-    }, { required: ['url'] }),
+      reconcile_interval_ms: int('How often each replica re-reads the shared state to repair missed updates, in ms.', { minimum: 100, default: d.redis.reconcile_interval_ms }),
+      command_timeout_ms: int('A Redis command slower than this counts as Redis being unavailable, in ms.', { minimum: 10, default: d.redis.command_timeout_ms }),
+    }, {
+      oneOf: [{ required: ['url'] }, { required: ['sentinels'] }, { required: ['cluster'] }],
+      dependencies: { sentinels: ['name'], name: ['sentinels'] },
+      errorMessage: 'needs exactly one of url, sentinels with name, or cluster',
+    }),
     log: obj('Logging.', {
       level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: d.log.level, description: 'pino log level.' },
     }),

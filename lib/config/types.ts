@@ -108,10 +108,23 @@ export interface RouteConfig {
   plugin: PluginConfig;
 }
 
+/** Where the shared state lives: one of a standalone URL, Sentinel, or Cluster. */
+export type RedisConfig = RedisConfigCommon &
+  ({ url: string } | { sentinels: readonly { host: string; port: number }[]; name: string } | { cluster: readonly string[] });
+
+interface RedisConfigCommon {
+  key_prefix: string;
+  /** ioredis connection options (password, tls, db, ...). */
+  options?: Readonly<Record<string, unknown>>;
+  /** Absent = configDefaults.redis (applied by createStateStore). */
+  reconcile_interval_ms?: number;
+  command_timeout_ms?: number;
+}
+
 export interface GatewayConfig {
   server: { host: string; port: number; shutdown_timeout_ms: number };
   admin: { host: string; port: number; api_key?: string } | null;
-  redis: { url: string; key_prefix: string } | null;
+  redis: RedisConfig | null;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   routes: readonly RouteConfig[];
 }

@@ -25,7 +25,8 @@ export interface Relay {
 }
 
 export type AttemptOutcome =
-  | { kind: 'responded'; log: AttemptLog }
+  /** The client got its answer; `error` when a stream failed after the commit point or the client left. */
+  | { kind: 'responded'; log: AttemptLog; error?: GatewayError }
   | { kind: 'failed'; error: GatewayError; log: AttemptLog; relay?: Relay };
 
 const MAX_ERROR_BODY = 1024 * 1024;
@@ -144,14 +145,10 @@ export async function runAttempt(
       record.status = 200;
       if (result.error?.code === 'CLIENT_ABORTED') {
         record.status = 499;
-        return { kind: 'responded', log: log(499, result.error.message) };
+        return { kind: 'responded', log: log(499, result.error.message), error: result.error };
       }
-      if (result.error) {
-        record.error = result.error.message;
-        stats.failures += 1;
-        stats.lastError = { at: Date.now(), reason: result.error.message };
-      }
-      return { kind: 'responded', log: log(200, result.error?.message) };
+      if (result.error) record.error = result.error.message;
+      return { kind: 'responded', log: log(200, result.error?.message), ...(result.error && { error: result.error }) };
     }
 
     let payload: Buffer;

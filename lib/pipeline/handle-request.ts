@@ -16,7 +16,34 @@ import { classifyOutcome } from './classify-outcome.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
 import { sendWhole } from './client-writer.ts';
-import type { RouteRuntime } from './route-runtime.ts';
+import type { InstanceRuntime, RouteRuntime } from './route-runtime.ts';
+import type { FallbackPolicy } from '../config/types.ts';
+import type { Classified } from './classify-outcome.ts';
+
+/**
+ * Feeds one attempt's outcome to the instance's breaker and counters; returns the verdict for a
+ * failure, undefined for a success or a client that left.
+ */
+function settle(instance: InstanceRuntime, error: GatewayError | undefined, policy: FallbackPolicy): Classified | undefined {
+  if (!error) {
+    instance.breaker.onSuccess();
+    return undefined;
+  }
+  if (error.code === 'CLIENT_ABORTED') {
+    instance.breaker.onAbandoned();
+    return undefined;
+  }
+  const verdict = classifyOutcome(error, policy);
+  if (verdict.countsAsFailure) {
+    instance.stats.failures += 1;
+    instance.stats.lastError = { at: Date.now(), reason: verdict.reason };
+    instance.breaker.onFailure(verdict.reason, verdict.status === 429 ? verdict.retryAfterSec : undefined);
+  } else {
+    // The instance answered; the request itself was at fault (a 400, say).
+    instance.breaker.onSuccess();
+  }
+  return verdict;
+}
 
 export interface RequestContext {
   reqId: string;
@@ -84,14 +111,9 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
 
       const outcome = await runAttempt(ctx, instance, stream, client.signal, record);
       record.attempts.push(outcome.log);
+      const verdict = settle(instance, outcome.error, plugin.fallback);
       if (outcome.kind === 'responded') return;
-
-      const verdict = classifyOutcome(outcome.error, plugin.fallback);
-      if (verdict.countsAsFailure) {
-        instance.stats.failures += 1;
-        instance.stats.lastError = { at: Date.now(), reason: verdict.reason };
-      }
-      if (outcome.error.code === 'CLIENT_ABORTED') break;
+      if (!verdict) break; // the client left
       failures.push({
         instance: instance.config.name,
         status: verdict.status,
@@ -108,6 +130,13 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
       return;
     }
     if (!lastFailure) {
+      const waitMs = route.breakerWaitMs(tried, protocol.name);
+      if (waitMs !== undefined) {
+        throw new NoInstanceAvailableError(
+          `every instance of route ${route.config.id} is held out by its circuit breaker`,
+          Math.ceil(waitMs / 1000),
+        );
+      }
       const anyCapable = [...route.instances.values()].some((i) => i.target.supports(protocol.name));
       throw anyCapable
         ? new NoInstanceAvailableError(`no instance of route ${route.config.id} is available`)

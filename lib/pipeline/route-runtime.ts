@@ -3,9 +3,15 @@ import type { InstanceConfig, RouteConfig } from '../config/types.ts';
 import type { HashRequest } from '../balancer/hash-key.ts';
 import { createHashKeyExtractor } from '../balancer/hash-key.ts';
 import { createPicker } from '../balancer/picker.ts';
+import { InstanceBreaker } from '../breaker/instance-breaker.ts';
+import type { ActiveChecker } from '../health/active-checker.ts';
+import { createActiveChecker } from '../health/active-checker.ts';
+import { probeOnce } from '../health/probe.ts';
+import type { Logger } from '../observe/logger.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
 import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
+import type { Clock, StateStore } from '../state/state-store.ts';
 import type { PoolRegistry } from '../transport/pool-registry.ts';
 
 /** Live counters of one instance; read by /status and metrics. */
@@ -25,6 +31,9 @@ export interface InstanceRuntime {
   target: InstanceTarget;
   pool: Pool;
   stats: InstanceStats;
+  breaker: InstanceBreaker;
+  /** Active health checks, when `checks.active` is configured. */
+  health: ActiveChecker | undefined;
 }
 
 export interface RouteRuntime {
@@ -32,6 +41,17 @@ export interface RouteRuntime {
   instances: ReadonlyMap<string, InstanceRuntime>;
   /** Next instance for this request, or undefined when none is left. */
   pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest): InstanceRuntime | undefined;
+  /** When every untried instance for `protocol` is held out by its breaker: ms until the first one admits a request. */
+  breakerWaitMs(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeDeps {
+  pools: PoolRegistry;
+  store: StateStore;
+  clock: Clock;
+  log: Logger;
 }
 
 const EWMA_WEIGHT = 0.2;
@@ -40,34 +60,48 @@ export function recordLatency(stats: InstanceStats, ms: number): void {
   stats.latencyEwmaMs = stats.latencyEwmaMs === undefined ? ms : stats.latencyEwmaMs + EWMA_WEIGHT * (ms - stats.latencyEwmaMs);
 }
 
-export function createRouteRuntime(route: RouteConfig, pools: PoolRegistry): RouteRuntime {
+function newStats(): InstanceStats {
+  return {
+    inFlight: 0,
+    requests: 0,
+    failures: 0,
+    fallbacks: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    latencyEwmaMs: undefined,
+    lastError: undefined,
+  };
+}
+
+export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): RouteRuntime {
   const plugin = route.plugin;
   const instances = new Map<string, InstanceRuntime>();
   for (const config of plugin.instances) {
     const target = createInstanceTarget(config);
-    const pool = pools.get(target.origin, {
+    const key = `${route.id}/${config.name}`;
+    const pool = deps.pools.get(target.origin, {
       keepalive: plugin.keepalive,
       keepaliveTimeoutMs: plugin.keepalive_timeout,
       connections: plugin.keepalive_pool,
       timeoutMs: plugin.timeout,
       sslVerify: plugin.ssl_verify,
     });
-    instances.set(config.name, {
-      config,
-      target,
-      pool,
-      stats: {
-        inFlight: 0,
-        requests: 0,
-        failures: 0,
-        fallbacks: 0,
-        promptTokens: 0,
-        completionTokens: 0,
-        latencyEwmaMs: undefined,
-        lastError: undefined,
-      },
+    const log = deps.log.child({ route: route.id, instance: config.name });
+    const breaker = new InstanceBreaker({
+      key,
+      config: config.breaker,
+      store: deps.store,
+      clock: deps.clock,
+      log,
+      trialLeaseMs: plugin.timeout + 5000,
     });
+    const check = config.checks?.active;
+    const health = check
+      ? createActiveChecker({ key, check, probe: (signal) => probeOnce(target, check, signal), store: deps.store, clock: deps.clock, log })
+      : undefined;
+    instances.set(config.name, { config, target, pool, stats: newStats(), breaker, health });
   }
+  const all = [...instances.values()];
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
   const hashKey =
     plugin.balancer.algorithm === 'chash'
@@ -78,12 +112,40 @@ export function createRouteRuntime(route: RouteConfig, pools: PoolRegistry): Rou
     config: route,
     instances,
     pick(tried, protocol, req) {
+      // Better a possibly-sick instance than none: when every capable one is unhealthy, use them all.
+      const allUnhealthy = all.every((i) => !i.target.supports(protocol) || i.health?.healthy() === false);
       const name = picker.pick({
         exclude: tried,
-        eligible: (n) => instances.get(n)?.target.supports(protocol) === true,
+        eligible: (n) => {
+          const i = instances.get(n);
+          if (!i || !i.target.supports(protocol)) return false;
+          if (!allUnhealthy && i.health?.healthy() === false) return false;
+          return i.breaker.allows();
+        },
         hashKey: hashKey?.(req),
       });
-      return name === undefined ? undefined : instances.get(name);
+      const picked = name === undefined ? undefined : instances.get(name);
+      picked?.breaker.onDispatch();
+      return picked;
+    },
+    breakerWaitMs(tried, protocol) {
+      let wait: number | undefined;
+      for (const i of all) {
+        if (tried.has(i.config.name) || !i.target.supports(protocol) || i.breaker.allows()) continue;
+        // Half-open but the trial belongs to another replica: worth retrying soon.
+        const ms = Math.max(i.breaker.waitMs(), 1000);
+        wait = wait === undefined ? ms : Math.min(wait, ms);
+      }
+      return wait;
+    },
+    start() {
+      for (const i of all) i.health?.start();
+    },
+    async stop() {
+      await Promise.all(all.map(async (i) => {
+        await i.health?.stop();
+        await i.breaker.close();
+      }));
     },
   };
 }

@@ -1,10 +1,22 @@
-import type { RouteRuntime } from './route-runtime.ts';
+import type { StateStore } from '../state/state-store.ts';
+import type { InstanceRuntime, RouteRuntime } from './route-runtime.ts';
 
 export interface InstanceStatus {
   name: string;
   provider: string;
   weight: number;
   priority: number;
+  /** Active checks' verdict (shared by the fleet); `unchecked` when no `checks.active` is configured. */
+  health: 'healthy' | 'unhealthy' | 'unknown' | 'unchecked';
+  breaker: {
+    state: 'closed' | 'open' | 'half_open';
+    since: string | null;
+    /** When an open breaker admits its trial request. */
+    until: string | null;
+    reason: string | null;
+    failures_in_window: number;
+    calls_in_window: number;
+  };
   in_flight: number;
   requests: number;
   failures: number;
@@ -19,34 +31,58 @@ export interface InstanceStatus {
 
 export interface StatusReport {
   generated_at: string;
+  state_store: 'memory' | 'redis' | 'redis-offline';
   routes: Array<{ id: string; instances: InstanceStatus[] }>;
 }
 
 /** The JSON behind `GET /status` and `ai-proxy-multi status`. */
-export function buildStatus(routes: readonly RouteRuntime[]): StatusReport {
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+function healthOf(instance: InstanceRuntime): InstanceStatus['health'] {
+  if (!instance.health) return 'unchecked';
+  const healthy = instance.health.healthy();
+  return healthy === undefined ? 'unknown' : healthy ? 'healthy' : 'unhealthy';
+}
+
+function instanceStatus(instance: InstanceRuntime, routeRequests: number): InstanceStatus {
+  const { config, stats } = instance;
+  const breaker = instance.breaker.snapshot();
+  return {
+    name: config.name,
+    provider: config.provider,
+    weight: config.weight,
+    priority: config.priority,
+    health: healthOf(instance),
+    breaker: {
+      state: breaker.state,
+      since: iso(breaker.since),
+      until: iso(breaker.until),
+      reason: breaker.reason ?? null,
+      failures_in_window: breaker.failuresInWindow,
+      calls_in_window: breaker.callsInWindow,
+    },
+    in_flight: stats.inFlight,
+    requests: stats.requests,
+    failures: stats.failures,
+    fallbacks: stats.fallbacks,
+    prompt_tokens: stats.promptTokens,
+    completion_tokens: stats.completionTokens,
+    latency_ewma_ms: stats.latencyEwmaMs === undefined ? null : Math.round(stats.latencyEwmaMs * 10) / 10,
+    traffic_share: routeRequests === 0 ? 0 : Math.round((stats.requests / routeRequests) * 1000) / 1000,
+    last_error: stats.lastError ? { at: new Date(stats.lastError.at).toISOString(), reason: stats.lastError.reason } : null,
+  };
+}
+
+export function buildStatus(routes: readonly RouteRuntime[], store: StateStore): StatusReport {
   return {
     generated_at: new Date().toISOString(),
+    state_store: store.mode(),
     routes: routes.map((route) => {
       const all = [...route.instances.values()];
       const total = all.reduce((n, i) => n + i.stats.requests, 0);
-      return {
-        id: route.config.id,
-        instances: all.map(({ config, stats }) => ({
-          name: config.name,
-          provider: config.provider,
-          weight: config.weight,
-          priority: config.priority,
-          in_flight: stats.inFlight,
-          requests: stats.requests,
-          failures: stats.failures,
-          fallbacks: stats.fallbacks,
-          prompt_tokens: stats.promptTokens,
-          completion_tokens: stats.completionTokens,
-          latency_ewma_ms: stats.latencyEwmaMs === undefined ? null : Math.round(stats.latencyEwmaMs * 10) / 10,
-          traffic_share: total === 0 ? 0 : Math.round((stats.requests / total) * 1000) / 1000,
-          last_error: stats.lastError ? { at: new Date(stats.lastError.at).toISOString(), reason: stats.lastError.reason } : null,
-        })),
-      };
+      return { id: route.config.id, instances: all.map((instance) => instanceStatus(instance, total)) };
     }),
   };
 }

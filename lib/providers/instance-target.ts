@@ -10,6 +10,8 @@ export interface InstanceTarget {
   origin: string;
   /** Lower-case header names with the instance's credentials. */
   authHeaders: ReadonlyArray<readonly [string, string]>;
+  /** `auth.query` as an encoded query string ('' when none). */
+  authQuery: string;
   supports(protocol: ProtocolName): boolean;
   /** Path and query to request on `origin`; `clientPathAndQuery` is used for passthrough. */
   pathFor(protocol: ProtocolName, clientPathAndQuery: string): string;
@@ -54,6 +56,7 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
     provider,
     origin: origin.origin,
     authHeaders,
+    authQuery,
     supports: (protocol) => protocol === 'passthrough' || paths.has(protocol),
     pathFor(protocol, clientPathAndQuery) {
       const path = paths.get(protocol);
