@@ -1,11 +1,12 @@
 // Turns bench cells into the markdown written to bench/results/latest.md (and printed).
 
-export type TargetId = 'direct' | 'minimal' | 'gateway';
+export type TargetId = 'direct' | 'minimal' | 'gateway' | 'gateway-redis';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct (fake upstream)',
   minimal: 'minimal proxy',
   gateway: 'ai-proxy-multi',
+  'gateway-redis': 'ai-proxy-multi + Redis',
 };
 
 export interface Scenario {
@@ -98,6 +99,17 @@ export function renderMarkdown(
     lines.push(
       `| ${s.label} | ${fmtRatio(ratio(g, m))} | ${fmtRatio(ratio(g, d))} | ${fmtDelta(delta(g, m))} | ${fmtDelta(delta(g, d))} |`,
     );
+  }
+  if (cells.some((c) => c.target === 'gateway-redis')) {
+    lines.push('', '## Redis-backed state vs in-memory', '');
+    lines.push('| Scenario | req/s Redis ÷ memory | p50 Redis − memory | p99 Redis − memory |');
+    lines.push('|---|---:|---:|---:|');
+    for (const s of scenarios) {
+      const r = find(cells, 'gateway-redis', s.id);
+      const g = find(cells, 'gateway', s.id);
+      const ratio = r && g && g.rps > 0 ? r.rps / g.rps : Number.NaN;
+      lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${fmtDelta(r && g ? r.p50 - g.p50 : Number.NaN)} | ${fmtDelta(r && g ? r.p99 - g.p99 : Number.NaN)} |`);
+    }
   }
   lines.push('');
   lines.push('The 1-connection rows are the unloaded latency a single client sees; the 50-connection rows are throughput under load.');

@@ -4,6 +4,9 @@
 // BENCH_LOG_LEVEL (gateway log level, warn). See bench/README.md.
 import autocannon from 'autocannon';
 import type { AutocannonResult } from 'autocannon';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +23,7 @@ const num = (v: string | undefined, d: number): number => (v !== undefined && Nu
 const DURATION = num(process.env.BENCH_DURATION, 10) || 10;
 const WARMUP = num(process.env.BENCH_WARMUP, 2);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
-const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway')
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway,gateway-redis')
   .split(',')
   .map((t) => t.trim())
   .filter((t): t is TargetId => t in TARGET_LABELS);
@@ -107,7 +110,7 @@ async function upstreamBehindProxy(): Promise<string> {
   return sharedUpstream.url;
 }
 
-function gatewayConfig(port: number, adminPort: number, upstream: string): object {
+function gatewayConfig(port: number, adminPort: number, upstream: string, redisUrl?: string): object {
   const instance = (name: string) => ({
     name,
     provider: 'openai-compatible',
@@ -120,6 +123,7 @@ function gatewayConfig(port: number, adminPort: number, upstream: string): objec
     server: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: LOG_LEVEL },
+    ...(redisUrl && { redis: { url: redisUrl, key_prefix: `bench${Date.now()}:` } }),
     // keepalive_pool 64: like the minimal proxy's unbounded Pool, more upstream connections than the
     // 50 client connections, so neither proxy queues for a socket.
     routes: [
@@ -144,11 +148,33 @@ async function startTarget(target: TargetId, tmp: string): Promise<{ child: Chil
   }
   if (!existsSync(join(root, 'bin/ai-proxy-multi.js'))) throw new Error('bin/ai-proxy-multi.js does not exist yet');
   const [port, adminPort] = [await freePort(), await freePort()];
+  const redisUrl = target === 'gateway-redis' ? await startRedis(tmp) : undefined;
   const file = join(tmp, 'gateway.json');
-  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream), null, 2));
+  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream, redisUrl), null, 2));
   const child = spawnNode('gateway', TARGET_CORE, ['bin/ai-proxy-multi.js', 'start', '-c', file], root);
   await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`);
   return { child, url: `http://127.0.0.1:${port}` };
+}
+
+let redisServer: ChildProcess | undefined;
+
+/** A private redis-server for the Redis-backed gateway, on the load generator's core. */
+async function startRedis(tmp: string): Promise<string> {
+  const port = await freePort();
+  const argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp];
+  redisServer = hasTaskset ? spawn('taskset', ['-c', String(LOAD_CORE), 'redis-server', ...argv], { stdio: 'ignore' }) : spawn('redis-server', argv, { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return `redis://127.0.0.1:${port}/0`;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('redis-server did not start (is it installed?)');
 }
 
 async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[]): Promise<void> {
@@ -179,7 +205,8 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
     }
   } finally {
     const stop = await stopChild(child);
-    if (target === 'gateway' && (stop.code !== 0 || stop.forced)) {
+    if (target === 'gateway-redis') redisServer?.kill('SIGKILL');
+    if ((target === 'gateway' || target === 'gateway-redis') && (stop.code !== 0 || stop.forced)) {
       notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
     }
   }
@@ -195,6 +222,7 @@ async function main(): Promise<void> {
     for (const target of TARGETS) await benchTarget(target, tmp, cells, notes);
   } finally {
     if (sharedUpstream) await stopChild(sharedUpstream.child);
+    redisServer?.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   }
   const pinning = pinned

@@ -306,6 +306,8 @@ async function loadRecords(client: Client, kvPrefix: string): Promise<Map<string
   const pattern = `${kvPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
   const keys = new Set<string>();
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  // A cluster that never connected has no nodes yet; an empty scan must not count as "Redis answered".
+  if (nodes.length === 0) throw new Error('no cluster master is connected');
   for (const node of nodes) {
     let cursor = '0';
     do {
