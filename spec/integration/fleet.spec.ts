@@ -130,16 +130,20 @@ describe('two gateway replicas sharing one Redis', function () {
     await sleep(3500);
     const probes = a.calls('/v1/models');
     assert.ok(probes >= 2 && probes <= 5, `${probes} probes in 3.5 s from two replicas (one per interval expected)`);
-    const prober = a.requests.filter((r) => r.path === '/v1/models').at(-1);
-    assert.equal(prober?.headers['authorization'], 'Bearer sk-a-secret-key-123456', 'the probe carries the instance key');
+    const probeRequest = a.requests.filter((r) => r.path === '/v1/models').at(-1);
+    assert.equal(probeRequest?.headers['authorization'], 'Bearer sk-a-secret-key-123456', 'the probe carries the instance key');
 
-    // Stop whichever replica probes; the other must take over.
-    await g1.close();
-    gateways.splice(gateways.indexOf(g1), 1);
+    // Stop the replica that probes; the other must take over.
+    const probing = (g: TestGateway) => g.gateway.routes[0]?.instances.get('a')?.health?.snapshot().probing === true;
+    assert.equal([g1, g2].filter(probing).length, 1, 'exactly one replica holds the probe lease');
+    const [prober, other] = probing(g1) ? [g1, g2] : [g2, g1];
+    await prober.close();
+    gateways.splice(gateways.indexOf(prober), 1);
     const afterStop = a.calls('/v1/models');
     await sleep(3500);
     assert.ok(a.calls('/v1/models') - afterStop >= 2, 'the remaining replica probes');
-    assert.notEqual(g2.gateway.routes[0]?.instances.get('a')?.health?.healthy(), false);
+    assert.equal(probing(other), true);
+    assert.equal(other.gateway.routes[0]?.instances.get('a')?.health?.healthy(), true);
   });
 
   // These two send plenty of successful traffic first: a huge volume_threshold keeps the breaker on its
