@@ -33,7 +33,7 @@ export interface RawInstance {
   };
   options?: Obj;
   override?: { endpoint?: string; llm_options?: Obj; request_body?: Obj; request_body_force_override?: boolean };
-  provider_conf?: { project_id?: string; region?: string; api_version?: string };
+  provider_conf?: InstanceConfig['provider_conf'];
   checks?: { active: RawActiveCheck };
   breaker?: Partial<BreakerConfig>;
 }

@@ -166,6 +166,8 @@ const targetFields: JsonSchema = {
     project_id: str('GCP project (vertex-ai).'),
     region: str('Region (vertex-ai location, bedrock AWS region).'),
     api_version: str('API version (azure-openai api-version).'),
+    anthropic_version: str('anthropic-version header sent when the client sends none (anthropic; default 2023-06-01).'),
+    openai_compat: bool('anthropic: serve OpenAI chat requests on Anthropic\'s OpenAI-compatible endpoint instead of converting them to Messages.'),
   }),
   checks: ref('checks'),
 };

@@ -60,7 +60,13 @@ export interface InstanceConfig {
   /** Merged over the client body (`model` included). */
   options: Readonly<Record<string, unknown>>;
   override: InstanceOverride;
-  provider_conf: { project_id?: string; region?: string; api_version?: string };
+  provider_conf: {
+    project_id?: string;
+    region?: string;
+    api_version?: string;
+    anthropic_version?: string;
+    openai_compat?: boolean;
+  };
   checks?: { active: ActiveCheckConfig };
   breaker: BreakerConfig;
 }

@@ -90,10 +90,6 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     }
     const protocolName = detectProtocol(path, body);
     const protocol = clientProtocol(protocolName);
-    if (!protocol) {
-      sendError(res, shape, new GatewayError('PROTOCOL_NOT_SUPPORTED', 400, `${protocolName} requests are not supported by this gateway yet`));
-      return;
-    }
     await handleRequest({
       reqId,
       req,

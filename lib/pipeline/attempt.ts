@@ -4,25 +4,22 @@ import { GatewayError as BaseError, UpstreamStatusError, UpstreamTimeoutError } 
 import type { AccessRecord, AttemptLog } from '../observe/access-log.ts';
 import { roundMs as round } from '../observe/access-log.ts';
 import { scrubSecrets } from '../observe/logger.ts';
-import { buildUpstreamBody } from '../providers/request-body.ts';
-import { renderError } from '../protocols/render-error.ts';
 import type { Usage } from '../protocols/types.ts';
-import { relayedHeaders, upstreamHeaders } from '../transport/headers.ts';
+import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
+import { relayedHeaders } from '../transport/headers.ts';
 import { mapTransportError, readBody, sendUpstream } from '../transport/send.ts';
 import type { UpstreamResponse } from '../transport/send.ts';
+import { createSseDecoder } from '../transport/sse-decoder.ts';
+import { buildUpstreamCall } from './build-request.ts';
+import type { UpstreamCall } from './build-request.ts';
 import { upstreamReason } from './classify-outcome.ts';
-import { sendWhole } from './client-writer.ts';
 import type { RequestContext } from './handle-request.ts';
+import type { Plan } from './plan.ts';
 import { relayStream } from './relay-stream.ts';
+import { relayOf, respondJson } from './respond-json.ts';
+import type { Relay } from './respond-json.ts';
 import type { InstanceRuntime } from './route-runtime.ts';
 import { recordLatency } from './route-runtime.ts';
-
-/** What the client would get if this failure turns out to be the only attempt. */
-export interface Relay {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer | string;
-}
 
 export type AttemptOutcome =
   /** The client got its answer; `error` when a stream failed after the commit point or the client left. */
@@ -39,12 +36,19 @@ function flatHeaders(headers: UpstreamResponse['headers']): Record<string, strin
 
 function secretsOf(instance: InstanceRuntime): string[] {
   const auth = instance.config.auth;
-  return [...Object.values(auth.header), ...Object.values(auth.query)].flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]);
+  const values = [...Object.values(auth.header), ...Object.values(auth.query)];
+  if (auth.aws) values.push(auth.aws.secret_access_key, auth.aws.access_key_id);
+  return values.flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]);
+}
+
+function isStreamType(contentType: string): boolean {
+  return contentType.includes('text/event-stream') || contentType.includes('application/vnd.amazon.eventstream');
 }
 
 export async function runAttempt(
   ctx: RequestContext,
   instance: InstanceRuntime,
+  plan: Plan,
   stream: boolean,
   clientSignal: AbortSignal,
   record: AccessRecord,
@@ -68,36 +72,44 @@ export async function runAttempt(
     ...(reason !== undefined && { reason: scrubSecrets(reason, secretsOf(instance)) }),
     duration_ms: round(performance.now() - started),
   });
-  const failed = (error: GatewayError, relay?: Relay): AttemptOutcome => ({
+  const failed = (error: GatewayError, relay?: Relay, reason = error.message): AttemptOutcome => ({
     kind: 'failed',
     error,
-    log: log(error.status, error.message),
+    log: log(error.status, reason),
     ...(relay && { relay }),
   });
 
-  const body = buildUpstreamBody(ctx.body, ctx.raw, ctx.protocol.name, instance.config, instance.target.provider);
   record.instance = name;
-  record.upstream_protocol = ctx.protocol.name;
-  record.llm_model = typeof body.json['model'] === 'string' ? body.json['model'] : record.request_llm_model;
+  record.upstream_protocol = plan.upstream;
   stats.inFlight += 1;
   stats.requests += 1;
   try {
+    let call: UpstreamCall;
     let upstream: UpstreamResponse;
     try {
+      call = await buildUpstreamCall(
+        {
+          body: ctx.body,
+          raw: ctx.raw,
+          pathAndQuery: ctx.pathAndQuery,
+          headers: ctx.req.headers,
+          model: record.request_llm_model,
+          stream,
+        },
+        instance,
+        plan,
+        plugin,
+        signal,
+      );
+      record.llm_model = call.model;
       upstream = await sendUpstream(
         instance.pool,
-        {
-          path: instance.target.pathFor(ctx.protocol.name, ctx.pathAndQuery),
-          headers: upstreamHeaders(ctx.req.headers, instance.target.authHeaders, plugin.forward_client_credentials),
-          body: body.bytes,
-          signal,
-          keepalive: plugin.keepalive,
-        },
+        { path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive },
         name,
         plugin.timeout,
       );
     } catch (err) {
-      return failed(err as GatewayError);
+      return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
 
     const headers = flatHeaders(upstream.headers);
@@ -109,32 +121,36 @@ export async function runAttempt(
       } catch (err) {
         return failed(mapTransportError(err, name, plugin.timeout, signal));
       }
-      const error = new UpstreamStatusError(name, upstream.statusCode, errorBody, headers);
-      const outcome = failed(error, relayOf(ctx, upstream.statusCode, headers, errorBody));
-      outcome.log.reason = scrubSecrets(
-        upstreamReason(errorBody) ? `HTTP ${upstream.statusCode}: ${upstreamReason(errorBody)}` : `HTTP ${upstream.statusCode}`,
-        secretsOf(instance),
+      if (upstream.statusCode === 401) instance.target.authorizer?.invalidate?.();
+      const detail = upstreamReason(errorBody);
+      return failed(
+        new UpstreamStatusError(name, upstream.statusCode, errorBody, headers),
+        relayOf(ctx.protocol, plan, upstream.statusCode, headers, errorBody),
+        detail ? `HTTP ${upstream.statusCode}: ${detail}` : `HTTP ${upstream.statusCode}`,
       );
-      return outcome;
     }
 
-    const clientHeaders = relayedHeaders(upstream.headers);
-    if (stream && contentType.includes('text/event-stream')) {
+    if (stream && isStreamType(contentType)) {
+      const upstreamProtocol = plan.upstreamProtocol ?? ctx.protocol;
+      const clientHeaders = relayedHeaders(upstream.headers);
+      if (plan.converter) clientHeaders['content-type'] = ctx.protocol.streamContentType;
       clientHeaders['cache-control'] = 'no-cache';
       clientHeaders['x-accel-buffering'] = 'no';
       const result = await relayStream({
         res: ctx.res,
         body: upstream.body,
-        protocol: ctx.protocol,
         instance: name,
         headers: clientHeaders,
-        stripUsageChunk: body.stripUsageChunk,
-        capturePayload: plugin.logging.payloads,
+        decoder: upstreamProtocol.framing === 'aws-event-stream' ? createEventStreamDecoder() : createSseDecoder(),
+        observer: upstreamProtocol.createStreamObserver(plugin.logging.payloads),
+        converter: plan.converter?.stream?.(call.conversion),
+        encode: ctx.protocol.encodeEvent,
+        errorFrame: ctx.protocol.streamErrorFrame,
+        stripUsageChunk: call.stripUsageChunk,
         signal,
         timeoutMs: plugin.timeout,
         onCommit: () => {
-          const ttft = performance.now() - ctx.started;
-          record.ttft_ms = round(ttft);
+          record.ttft_ms = round(performance.now() - ctx.started);
           recordLatency(stats, performance.now() - started);
         },
       });
@@ -157,34 +173,18 @@ export async function runAttempt(
     } catch (err) {
       return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
-    if (contentType.includes('json')) {
-      try {
-        const parsed: unknown = JSON.parse(payload.toString('utf8'));
-        applyUsage(record, instance, ctx.protocol.usageFromJson(parsed));
-        record.llm_model = ctx.protocol.modelFromJson(parsed) ?? record.llm_model;
-        if (plugin.logging.payloads) record.response_text = ctx.protocol.textFromJson(parsed);
-      } catch {
-        // Not JSON after all: relayed unchanged, nothing to count.
-      }
-    }
+    const sent = respondJson(ctx, plan, call, upstream.statusCode, headers, payload);
+    if (sent.error) return failed(sent.error);
+    applyUsage(record, instance, sent.usage);
+    if (sent.model) record.llm_model = sent.model;
+    if (plugin.logging.payloads) record.response_text = sent.text;
     recordLatency(stats, performance.now() - started);
     record.status = upstream.statusCode;
-    sendWhole(ctx.res, upstream.statusCode, clientHeaders, payload);
     return { kind: 'responded', log: log(upstream.statusCode) };
   } finally {
     if (timer) clearTimeout(timer);
     stats.inFlight -= 1;
   }
-}
-
-function relayOf(ctx: RequestContext, status: number, headers: Record<string, string>, body: Buffer): Relay {
-  const relayed = relayedHeaders(headers);
-  if ((headers['content-type'] ?? '').includes('json') && upstreamReason(body) !== '') {
-    return { status, headers: relayed, body };
-  }
-  // Not an error body the client's SDK could read (an HTML page from a proxy, say): say it in its protocol.
-  const rendered = renderError(ctx.protocol.errorShape, new BaseError('UPSTREAM_STATUS', status, `upstream returned HTTP ${status}`));
-  return { status, headers: { ...relayed, ...rendered.headers }, body: rendered.body };
 }
 
 function applyUsage(record: AccessRecord, instance: InstanceRuntime, usage: Usage | undefined): void {

@@ -74,6 +74,16 @@ export function classifyOutcome(err: GatewayError, policy: FallbackPolicy): Clas
         retryAfterSec: undefined,
         timedOut: false,
       };
+    case 'PROTOCOL_NOT_SUPPORTED':
+      // This provider cannot express the request (after conversion); another instance may serve it.
+      return {
+        retryable: true,
+        countsAsFailure: false,
+        status: err.status,
+        reason: err.message,
+        retryAfterSec: undefined,
+        timedOut: false,
+      };
     case 'UPSTREAM_TIMEOUT':
       return {
         retryable: policy.on5xx || listed(504),

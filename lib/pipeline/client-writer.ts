@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 
 /** Writes to the client with backpressure; resolves false once the client is gone. */
-export async function writeToClient(res: ServerResponse, data: string | Buffer, signal: AbortSignal): Promise<boolean> {
+export async function writeToClient(res: ServerResponse, data: string | Uint8Array, signal: AbortSignal): Promise<boolean> {
   if (res.destroyed || signal.aborted) return false;
   if (res.write(data)) return true;
   try {

@@ -79,7 +79,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     status: 0,
     request_type: stream ? 'ai_stream' : 'ai_chat',
     client_protocol: protocol.name,
-    request_llm_model: protocol.requestModel(ctx.body),
+    request_llm_model: protocol.requestModel(ctx.body, ctx.hash.path),
     attempts: [],
     fallbacks: 0,
     duration_ms: 0,
@@ -109,7 +109,9 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
       }
       tried.add(instance.config.name);
 
-      const outcome = await runAttempt(ctx, instance, stream, client.signal, record);
+      const plan = instance.plans.get(protocol.name);
+      if (!plan) break; // the balancer only picks instances that have a plan
+      const outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
       record.attempts.push(outcome.log);
       const verdict = settle(instance, outcome.error, plugin.fallback);
       if (outcome.kind === 'responded') return;
@@ -137,7 +139,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
           Math.ceil(waitMs / 1000),
         );
       }
-      const anyCapable = [...route.instances.values()].some((i) => i.target.supports(protocol.name));
+      const anyCapable = [...route.instances.values()].some((i) => i.plans.has(protocol.name));
       throw anyCapable
         ? new NoInstanceAvailableError(`no instance of route ${route.config.id} is available`)
         : new ProtocolNotSupportedError(`no instance of route ${route.config.id} serves ${protocol.name} requests`);

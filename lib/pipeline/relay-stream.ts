@@ -1,22 +1,31 @@
 import type { ServerResponse } from 'node:http';
 import type { GatewayError } from '../errors.ts';
 import { UpstreamStreamError } from '../errors.ts';
-import type { ClientProtocol, StreamEventClass } from '../protocols/client-protocol.ts';
+import type { StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
+import type { ClientEvent, StreamConverter, UpstreamEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
-import { createSseDecoder } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import { mapTransportError } from '../transport/send.ts';
 import { writeToClient } from './client-writer.ts';
 
+type Frame = string | Uint8Array;
+
 export interface StreamRelayInput {
   res: ServerResponse;
   body: AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
-  protocol: ClientProtocol;
   instance: string;
   headers: Record<string, string>;
-  /** Drop usage-only chunks: the gateway asked for them, not the client. */
+  /** Bytes → upstream events (SSE, or Bedrock's binary event-stream). */
+  decoder: { push(chunk: Uint8Array): UpstreamEvent[]; end(): UpstreamEvent[] };
+  /** The UPSTREAM protocol's grammar: decides the commit point, counts usage, spots in-band errors. */
+  observer: StreamObserver;
+  /** Present when the client speaks another protocol: upstream events → client events. */
+  converter: StreamConverter | undefined;
+  /** The CLIENT protocol's encoder for converted events and its end-of-stream error frame. */
+  encode: (event: ClientEvent) => Frame;
+  errorFrame: (message: string) => Frame;
+  /** Drop usage-only chunks of a native OpenAI stream: the gateway asked for them, not the client. */
   stripUsageChunk: boolean;
-  capturePayload: boolean;
   signal: AbortSignal;
   timeoutMs: number;
   /** Called once, just before the first byte goes to the client. */
@@ -33,17 +42,16 @@ export interface StreamRelayResult {
 }
 
 /**
- * Relays an upstream SSE stream. Lifecycle frames are held until the first content frame (the commit
- * point); an error before it returns without writing anything so the caller can fall back.
- * Without usage stripping the client receives the upstream's bytes unchanged.
+ * Relays an upstream stream. Lifecycle frames are held until the first content event (the commit
+ * point); an error before it returns without writing anything so the caller can fall back. A native
+ * stream reaches the client as the upstream's own bytes; a converted one is re-encoded event by event.
  */
 export async function relayStream(input: StreamRelayInput): Promise<StreamRelayResult> {
-  const { res, protocol, signal } = input;
-  const decoder = createSseDecoder();
-  const observer = protocol.createStreamObserver(input.capturePayload);
-  const held: Array<string | Buffer> = [];
+  const { res, signal, observer, converter } = input;
+  const held: Frame[] = [];
   let committed = false;
   let streamError: GatewayError | undefined;
+  const reencode = converter !== undefined || input.stripUsageChunk;
 
   const result = (error: GatewayError | undefined): StreamRelayResult => ({
     committed,
@@ -62,9 +70,9 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   };
 
   // What to forward for this chunk, and whether an error came before any content (events in order).
-  const process = (chunk: Uint8Array | undefined): { out: string | Buffer; content: boolean; errorFirst: boolean; error: boolean } => {
-    const events = chunk ? decoder.push(chunk) : decoder.end();
-    let out = '';
+  const process = (chunk: Uint8Array | undefined) => {
+    const events = chunk ? input.decoder.push(chunk) : input.decoder.end();
+    const out: Frame[] = [];
     let content = committed;
     let errorFirst = false;
     let error = false;
@@ -75,9 +83,16 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
         error = true;
         if (!content) errorFirst = true;
       }
-      if (input.stripUsageChunk && cls !== 'usage') out += encodeSseEvent(event);
+      if (converter) for (const ev of converter.push(event)) out.push(input.encode(ev));
+      else if (input.stripUsageChunk && cls !== 'usage') out.push(encodeSseEvent(event));
     }
-    return { out: input.stripUsageChunk || !chunk ? out : Buffer.from(chunk), content, errorFirst, error };
+    if (!reencode && chunk) out.push(chunk);
+    return { out, content, errorFirst, error };
+  };
+
+  const write = async (frames: Frame[]): Promise<boolean> => {
+    for (const frame of frames) if (!(await writeToClient(res, frame, signal))) return false;
+    return true;
   };
 
   try {
@@ -88,40 +103,46 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
           input.body.destroy();
           return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${observer.errorMessage() ?? ''}`));
         }
-        if (step.out.length > 0) held.push(step.out);
+        held.push(...step.out);
         if (step.content && !(await commit())) return result(undefined);
         if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
         continue;
       }
       if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
-      if (step.out.length > 0 && !(await writeToClient(res, step.out, signal))) {
+      if (!(await write(step.out))) {
         input.body.destroy();
         return result(undefined);
       }
     }
-    const tail = process(undefined);
-    if (tail.out.length > 0) held.push(tail.out);
   } catch (err) {
     const mapped = mapTransportError(err, input.instance, input.timeoutMs, signal);
     if (!committed || mapped.code === 'CLIENT_ABORTED') return result(mapped);
-    await endWithError(res, protocol, `upstream stream failed: ${mapped.message}`, signal);
+    await endWithError(res, input.errorFrame(`upstream stream failed: ${mapped.message}`), signal);
     return result(mapped);
   }
 
+  const tail = process(undefined);
+  if (!committed && tail.errorFirst) {
+    return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${observer.errorMessage() ?? ''}`));
+  }
+  held.push(...tail.out);
+  if (tail.error) streamError ??= new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
   // An in-band error already told the client; otherwise a stream without its end marker was cut short.
   if (!observer.finished() && !streamError) {
     const truncated = new UpstreamStreamError(input.instance, `instance ${input.instance} ended the stream without its terminal event`);
     if (!committed) return result(truncated);
-    await endWithError(res, protocol, truncated.message, signal);
+    await write(held.splice(0));
+    await endWithError(res, input.errorFrame(truncated.message), signal);
     return result(truncated);
   }
+  if (converter) for (const ev of converter.end()) held.push(input.encode(ev));
   if (!committed && !(await commit())) return result(undefined);
-  for (const piece of held.splice(0)) await writeToClient(res, piece, signal);
+  await write(held.splice(0));
   res.end();
   return result(streamError);
 }
 
-async function endWithError(res: ServerResponse, protocol: ClientProtocol, message: string, signal: AbortSignal): Promise<void> {
-  await writeToClient(res, protocol.streamErrorFrame(message), signal);
+async function endWithError(res: ServerResponse, frame: Frame, signal: AbortSignal): Promise<void> {
+  await writeToClient(res, frame, signal);
   res.end();
 }

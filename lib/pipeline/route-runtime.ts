@@ -13,6 +13,8 @@ import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
 import type { Clock, StateStore } from '../state/state-store.ts';
 import type { PoolRegistry } from '../transport/pool-registry.ts';
+import type { Plan } from './plan.ts';
+import { planAll } from './plan.ts';
 
 /** Live counters of one instance; read by /status and metrics. */
 export interface InstanceStats {
@@ -31,6 +33,8 @@ export interface InstanceRuntime {
   target: InstanceTarget;
   pool: Pool;
   stats: InstanceStats;
+  /** How each client protocol reaches this instance (native or converted); absent = cannot serve it. */
+  plans: ReadonlyMap<ProtocolName, Plan>;
   breaker: InstanceBreaker;
   /** Active health checks, when `checks.active` is configured. */
   health: ActiveChecker | undefined;
@@ -99,7 +103,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     const health = check
       ? createActiveChecker({ key, check, probe: (signal) => probeOnce(target, check, signal), store: deps.store, clock: deps.clock, log })
       : undefined;
-    instances.set(config.name, { config, target, pool, stats: newStats(), breaker, health });
+    instances.set(config.name, { config, target, pool, stats: newStats(), plans: planAll(target), breaker, health });
   }
   const all = [...instances.values()];
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
@@ -113,12 +117,12 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     instances,
     pick(tried, protocol, req) {
       // Better a possibly-sick instance than none: when every capable one is unhealthy, use them all.
-      const allUnhealthy = all.every((i) => !i.target.supports(protocol) || i.health?.healthy() === false);
+      const allUnhealthy = all.every((i) => !i.plans.has(protocol) || i.health?.healthy() === false);
       const name = picker.pick({
         exclude: tried,
         eligible: (n) => {
           const i = instances.get(n);
-          if (!i || !i.target.supports(protocol)) return false;
+          if (!i || !i.plans.has(protocol)) return false;
           if (!allUnhealthy && i.health?.healthy() === false) return false;
           return i.breaker.allows();
         },
@@ -131,7 +135,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     breakerWaitMs(tried, protocol) {
       let wait: number | undefined;
       for (const i of all) {
-        if (tried.has(i.config.name) || !i.target.supports(protocol) || i.breaker.allows()) continue;
+        if (tried.has(i.config.name) || !i.plans.has(protocol) || i.breaker.allows()) continue;
         // Half-open but the trial belongs to another replica: worth retrying soon.
         const ms = Math.max(i.breaker.waitMs(), 1000);
         wait = wait === undefined ? ms : Math.min(wait, ms);

@@ -1,4 +1,5 @@
 import type { SseEvent } from '../transport/sse-decoder.ts';
+import type { ClientEvent } from './converters/converter.ts';
 import type { JsonObject, ProtocolName, Usage } from './types.ts';
 
 /** How one decoded stream event matters to the commit point (design.md 3.2 step 4). */
@@ -23,16 +24,25 @@ export interface StreamObserver {
 
 export type ErrorShape = 'openai' | 'anthropic' | 'bedrock';
 
+/** How a protocol's streams are framed on the wire. */
+export type StreamFraming = 'sse' | 'aws-event-stream';
+
 export interface ClientProtocol {
   name: ProtocolName;
   errorShape: ErrorShape;
+  framing: StreamFraming;
+  /** Content type of this protocol's streamed responses. */
+  streamContentType: string;
   isStream(body: JsonObject, path: string): boolean;
-  requestModel(body: JsonObject): string | undefined;
+  /** The model the client asked for (Bedrock puts it in the path). */
+  requestModel(body: JsonObject, path?: string): string | undefined;
   usageFromJson(body: unknown): Usage | undefined;
   modelFromJson(body: unknown): string | undefined;
   textFromJson(body: unknown): string | undefined;
   /** `capturePayload`: also accumulate generated text (costs a JSON.parse per event after commit). */
   createStreamObserver(capturePayload: boolean): StreamObserver;
   /** The frame that ends a stream after the commit point when the upstream failed. */
-  streamErrorFrame(message: string): string;
+  streamErrorFrame(message: string): string | Uint8Array;
+  /** Encodes one converted event for this protocol's stream. */
+  encodeEvent(event: ClientEvent): string | Uint8Array;
 }

@@ -3,6 +3,9 @@ import type { JsonObject, ProtocolName } from './types.ts';
 import { openaiChat } from './openai-chat.ts';
 import { openaiEmbeddings } from './openai-embeddings.ts';
 import { passthrough } from './passthrough.ts';
+import { anthropicMessages } from './anthropic-messages.ts';
+import { bedrockConverse } from './bedrock-converse.ts';
+import { openaiResponses } from './openai-responses.ts';
 
 /** design.md 2.3: first match wins. */
 export function detectProtocol(path: string, body: JsonObject): ProtocolName {
@@ -15,13 +18,16 @@ export function detectProtocol(path: string, body: JsonObject): ProtocolName {
   return 'passthrough';
 }
 
-const implemented: Partial<Record<ProtocolName, ClientProtocol>> = {
+const implemented: Record<ProtocolName, ClientProtocol> = {
+  'bedrock-converse': bedrockConverse,
+  'anthropic-messages': anthropicMessages,
+  'openai-responses': openaiResponses,
   'openai-chat': openaiChat,
   'openai-embeddings': openaiEmbeddings,
   passthrough,
 };
 
-export function clientProtocol(name: ProtocolName): ClientProtocol | undefined {
+export function clientProtocol(name: ProtocolName): ClientProtocol {
   return implemented[name];
 }
 

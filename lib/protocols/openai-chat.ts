@@ -1,4 +1,5 @@
 import type { SseEvent } from '../transport/sse-decoder.ts';
+import { encodeSseData, SSE_DONE } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
@@ -100,6 +101,8 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
 export const openaiChat: ClientProtocol = {
   name: 'openai-chat',
   errorShape: 'openai',
+  framing: 'sse',
+  streamContentType: 'text/event-stream',
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
@@ -109,6 +112,7 @@ export const openaiChat: ClientProtocol = {
     return isJsonObject(message) && typeof message['content'] === 'string' ? message['content'] : undefined;
   },
   createStreamObserver: createChatStreamObserver,
+  encodeEvent: (event) => (event.data === '[DONE]' ? SSE_DONE : encodeSseData(event.data)),
   streamErrorFrame: (message) =>
     `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: 'upstream_stream_error' } })}\n\n`,
 };

@@ -16,6 +16,8 @@ const noStream: StreamObserver = {
 export const openaiEmbeddings: ClientProtocol = {
   name: 'openai-embeddings',
   errorShape: 'openai',
+  framing: 'sse',
+  streamContentType: 'text/event-stream',
   isStream: () => false,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
@@ -23,4 +25,5 @@ export const openaiEmbeddings: ClientProtocol = {
   textFromJson: () => undefined,
   createStreamObserver: () => noStream,
   streamErrorFrame: openaiChat.streamErrorFrame,
+  encodeEvent: openaiChat.encodeEvent,
 };

@@ -37,6 +37,8 @@ function createPassthroughObserver(): StreamObserver {
 export const passthrough: ClientProtocol = {
   name: 'passthrough',
   errorShape: 'openai',
+  framing: 'sse',
+  streamContentType: 'text/event-stream',
   isStream: (body) => body['stream'] === true,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
@@ -44,4 +46,5 @@ export const passthrough: ClientProtocol = {
   textFromJson: () => undefined,
   createStreamObserver: createPassthroughObserver,
   streamErrorFrame: openaiChat.streamErrorFrame,
+  encodeEvent: openaiChat.encodeEvent,
 };

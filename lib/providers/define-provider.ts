@@ -1,5 +1,8 @@
-import type { ProtocolName } from '../protocols/types.ts';
 import type { InstanceConfig } from '../config/types.ts';
+import type { ProtocolName } from '../protocols/types.ts';
+
+/** What a provider can be sent: the client protocols, plus provider-only ones such as Vertex's `:predict`. */
+export type UpstreamProtocol = ProtocolName | 'vertex-predict';
 
 /** Where one protocol lives on a provider: a path under the provider's base URL. */
 export interface Capability {
@@ -8,11 +11,37 @@ export interface Capability {
 
 export type MaxTokensField = 'max_completion_tokens' | 'max_tokens';
 
+/** What the path of one upstream request may depend on. */
+export interface PathRequest {
+  model: string | undefined;
+  stream: boolean;
+}
+
+/** The request as it will be sent, for authorizers that sign it (SigV4) or fetch a token (GCP). */
+export interface OutgoingRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Per-instance credentials that are not plain headers: computed for each request. */
+export interface Authorizer {
+  headers(req: OutgoingRequest, signal: AbortSignal): Promise<Record<string, string>>;
+  /** The provider said 401: drop cached credentials (a token) so the next request gets fresh ones. */
+  invalidate?(): void;
+}
+
 export interface ProviderDefinition {
   name: string;
-  /** Default base URL (scheme + host [+ port]); absent → the instance must set `override.endpoint`. */
+  /** Default base URL (scheme + host [+ port]); absent → `baseUrlFor` or the instance's `override.endpoint`. */
   baseUrl?: string;
-  capabilities: Partial<Record<ProtocolName, Capability>>;
+  /** Base URL that depends on the instance (Bedrock's and Vertex's region). */
+  baseUrlFor?: (instance: InstanceConfig) => string | undefined;
+  /** Protocols the provider speaks natively, in order of preference for conversions. */
+  capabilities: Partial<Record<UpstreamProtocol, Capability>>;
+  /** Capabilities an instance may switch on or off (Anthropic's OpenAI-compatible endpoint). */
+  capabilitiesFor?: (instance: InstanceConfig) => Partial<Record<UpstreamProtocol, Capability>>;
   /**
    * Where the provider's OpenAI-style `/v1` tree lives, for passthrough: a client path `/v1/models` goes
    * to `${passthroughBase}/models`. Absent → the client's path is used as it is.
@@ -20,10 +49,14 @@ export interface ProviderDefinition {
   passthroughBase?: string;
   /** Field that `override.llm_options.max_tokens` maps to in chat bodies. */
   maxTokensField: MaxTokensField;
-  /** Azure routes by deployment in the path and wants no `model` in the body. */
+  /** The model is in the URL (Azure deployments, Bedrock model ids), not in the body. */
   dropModel?: boolean;
-  /** Build the target path for an instance whose endpoint is host-only (e.g. Azure deployments). */
-  pathFor?: (protocol: ProtocolName, instance: InstanceConfig) => string;
+  /** Build the target path when it depends on the instance or the request (Azure, Bedrock, Vertex). */
+  pathFor?: (protocol: UpstreamProtocol, instance: InstanceConfig, req: PathRequest) => string;
+  /** Headers the provider needs on every request unless the client sent them (anthropic-version). */
+  defaultHeaders?: (instance: InstanceConfig) => Record<string, string>;
+  /** Credentials computed per request (SigV4, OAuth tokens). */
+  createAuthorizer?: (instance: InstanceConfig) => Authorizer;
   /** Validation of provider-specific required fields; returns problems as [relative path, message]. */
   validate?: (instance: InstanceConfig) => Array<[string, string]>;
 }

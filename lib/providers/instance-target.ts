@@ -1,20 +1,33 @@
 import type { InstanceConfig } from '../config/types.ts';
-import type { ProtocolName } from '../protocols/types.ts';
-import type { ProviderDefinition } from './define-provider.ts';
+import type { Authorizer, ProviderDefinition, UpstreamProtocol } from './define-provider.ts';
 import { getProvider } from './registry.ts';
+
+/** What one request's path depends on. */
+export interface TargetRequest {
+  /** The client's own path and query (passthrough forwards them). */
+  clientPathAndQuery: string;
+  model: string | undefined;
+  stream: boolean;
+}
 
 /** Where and how one instance is called; computed once at config load. */
 export interface InstanceTarget {
   provider: Readonly<ProviderDefinition>;
   /** scheme://host[:port] — the key of the connection pool. */
   origin: string;
-  /** Lower-case header names with the instance's credentials. */
+  /** Lower-case header names with the instance's credentials and the provider's required headers. */
   authHeaders: ReadonlyArray<readonly [string, string]>;
+  /** Headers sent unless the client sent its own (anthropic-version). */
+  defaultHeaders: ReadonlyArray<readonly [string, string]>;
   /** `auth.query` as an encoded query string ('' when none). */
   authQuery: string;
-  supports(protocol: ProtocolName): boolean;
-  /** Path and query to request on `origin`; `clientPathAndQuery` is used for passthrough. */
-  pathFor(protocol: ProtocolName, clientPathAndQuery: string): string;
+  /** Per-request credentials (SigV4 signature, OAuth token), when the provider needs them. */
+  authorizer: Authorizer | undefined;
+  /** Native protocols, in the provider's order of preference. */
+  protocols: readonly UpstreamProtocol[];
+  supports(protocol: UpstreamProtocol): boolean;
+  /** Path and query to request on `origin`. */
+  pathFor(protocol: UpstreamProtocol, req: TargetRequest): string;
 }
 
 function withQuery(path: string, extra: string): string {
@@ -25,26 +38,26 @@ function withQuery(path: string, extra: string): string {
 export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   const provider = getProvider(instance.provider);
   const endpoint = instance.override.endpoint;
-  const origin = endpoint ? endpoint.url : provider.baseUrl ? new URL(provider.baseUrl) : undefined;
+  const defaultBase = provider.baseUrlFor?.(instance) ?? provider.baseUrl;
+  const origin = endpoint ? endpoint.url : defaultBase ? new URL(defaultBase) : undefined;
   if (!origin) throw new Error(`instance ${instance.name}: provider ${provider.name} needs override.endpoint`);
   const authQuery = new URLSearchParams(Object.entries(instance.auth.query)).toString();
   const authHeaders = Object.entries(instance.auth.header).map(([k, v]) => [k.toLowerCase(), v] as const);
+  const defaultHeaders = Object.entries(provider.defaultHeaders?.(instance) ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
+  const capabilities = provider.capabilitiesFor?.(instance) ?? provider.capabilities;
+  const protocols = Object.keys(capabilities) as UpstreamProtocol[];
 
   // A full endpoint URL is used verbatim (APISIX); only the chat ↔ embeddings tail is swapped so one
   // instance can serve both.
   const verbatim = endpoint?.pathGiven ? endpoint.url.pathname + endpoint.url.search : undefined;
-  const paths = new Map<ProtocolName, string>();
-  for (const [protocol, capability] of Object.entries(provider.capabilities) as [ProtocolName, { path: string }][]) {
-    let path: string;
+  const staticPaths = new Map<UpstreamProtocol, string>();
+  for (const protocol of protocols) {
     if (verbatim !== undefined) {
-      path =
-        protocol === 'openai-embeddings'
-          ? verbatim.replace(/\/chat\/completions(?=\?|$)/, '/embeddings')
-          : verbatim;
-    } else {
-      path = provider.pathFor?.(protocol, instance) ?? capability.path;
+      const path = protocol === 'openai-embeddings' ? verbatim.replace(/\/chat\/completions(?=\?|$)/, '/embeddings') : verbatim;
+      staticPaths.set(protocol, withQuery(path, authQuery));
+    } else if (!provider.pathFor) {
+      staticPaths.set(protocol, withQuery(capabilities[protocol]?.path ?? '/', authQuery));
     }
-    paths.set(protocol, withQuery(path, authQuery));
   }
 
   // Passthrough maps the client's `/v1/...` onto the provider's own tree, unless a full endpoint says where.
@@ -56,12 +69,18 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
     provider,
     origin: origin.origin,
     authHeaders,
+    defaultHeaders,
     authQuery,
-    supports: (protocol) => protocol === 'passthrough' || paths.has(protocol),
-    pathFor(protocol, clientPathAndQuery) {
-      const path = paths.get(protocol);
-      if (path !== undefined) return path;
-      return withQuery(passthroughPath(clientPathAndQuery), authQuery);
+    authorizer: provider.createAuthorizer?.(instance),
+    protocols,
+    supports: (protocol) => protocol === 'passthrough' || protocols.includes(protocol),
+    pathFor(protocol, req) {
+      const fixed = staticPaths.get(protocol);
+      if (fixed !== undefined) return fixed;
+      if (protocol !== 'passthrough' && provider.pathFor && protocols.includes(protocol)) {
+        return withQuery(provider.pathFor(protocol, instance, { model: req.model, stream: req.stream }), authQuery);
+      }
+      return withQuery(passthroughPath(req.clientPathAndQuery), authQuery);
     },
   };
 }

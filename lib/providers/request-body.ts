@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { InstanceConfig } from '../config/types.ts';
-import type { JsonObject, ProtocolName } from '../protocols/types.ts';
+import type { JsonObject } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
-import type { ProviderDefinition } from './define-provider.ts';
+import type { ProviderDefinition, UpstreamProtocol } from './define-provider.ts';
 
 export interface UpstreamBody {
   /** The body to send: the client's own bytes when nothing changed. */
@@ -56,10 +56,11 @@ const protocolKeys = new Set<string>([
   'anthropic-messages',
   'bedrock-converse',
   'passthrough',
+  'vertex-predict',
 ]);
 
 /** `override.request_body` may be keyed by target protocol (`{"openai-chat": {...}}`) or apply to all. */
-function requestBodyFor(instance: InstanceConfig, protocol: ProtocolName): Readonly<JsonObject> | undefined {
+function requestBodyFor(instance: InstanceConfig, protocol: UpstreamProtocol): Readonly<JsonObject> | undefined {
   const rb = instance.override.request_body;
   const keys = Object.keys(rb);
   if (keys.length === 0) return undefined;
@@ -70,8 +71,9 @@ function requestBodyFor(instance: InstanceConfig, protocol: ProtocolName): Reado
 
 export function buildUpstreamBody(
   client: JsonObject,
-  raw: Buffer,
-  protocol: ProtocolName,
+  /** The client's bytes, when `client` is exactly what they parse to (no conversion happened). */
+  raw: Buffer | undefined,
+  protocol: UpstreamProtocol,
   instance: InstanceConfig,
   provider: Readonly<ProviderDefinition>,
 ): UpstreamBody {
@@ -112,7 +114,7 @@ export function buildUpstreamBody(
 
   const json = draft.current;
   return {
-    bytes: draft.changed ? Buffer.from(JSON.stringify(json)) : raw,
+    bytes: draft.changed || raw === undefined ? Buffer.from(JSON.stringify(json)) : raw,
     json,
     changed: draft.changed,
     stripUsageChunk,

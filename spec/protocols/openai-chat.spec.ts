@@ -113,7 +113,7 @@ describe('openaiChat stream observer', () => {
   });
 
   it('classifies the error frame it writes itself as an in-band error', () => {
-    const frame = openaiChat.streamErrorFrame('upstream stream failed: reset');
+    const frame = String(openaiChat.streamErrorFrame('upstream stream failed: reset'));
     assert.ok(frame.startsWith('data: ') && frame.endsWith('\n\n'));
     const data = frame.slice('data: '.length, -2);
     assert.deepEqual(JSON.parse(data), {

@@ -15,6 +15,7 @@ function instance(fields: JsonObject): InstanceConfig {
 }
 
 const target = (fields: JsonObject) => createInstanceTarget(instance(fields));
+const req = (clientPathAndQuery: string) => ({ clientPathAndQuery, model: undefined, stream: false });
 
 describe('createInstanceTarget', () => {
   describe('default endpoints', () => {
@@ -34,10 +35,10 @@ describe('createInstanceTarget', () => {
       it(`sends ${provider} chat to ${origin}${chat}${embeddings ? ` and embeddings to ${embeddings}` : ', with no embeddings'}`, () => {
         const t = target({ provider });
         assert.equal(t.origin, origin);
-        assert.equal(t.pathFor('openai-chat', '/ignored'), chat);
+        assert.equal(t.pathFor('openai-chat', req('/ignored')), chat);
         assert.equal(t.supports('openai-chat'), true);
         assert.equal(t.supports('openai-embeddings'), embeddings !== undefined);
-        if (embeddings) assert.equal(t.pathFor('openai-embeddings', '/ignored'), embeddings);
+        if (embeddings) assert.equal(t.pathFor('openai-embeddings', req('/ignored')), embeddings);
       });
     }
 
@@ -53,14 +54,14 @@ describe('createInstanceTarget', () => {
     it('with only a host keeps the provider path on that origin', () => {
       const t = target({ provider: 'openai', override: { endpoint: 'http://127.0.0.1:8000' } });
       assert.equal(t.origin, 'http://127.0.0.1:8000');
-      assert.equal(t.pathFor('openai-chat', '/x'), '/v1/chat/completions');
-      assert.equal(t.pathFor('openai-embeddings', '/x'), '/v1/embeddings');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/v1/chat/completions');
+      assert.equal(t.pathFor('openai-embeddings', req('/x')), '/v1/embeddings');
     });
 
     it('with a trailing slash counts as host-only for an openai-compatible server', () => {
       const t = target({ provider: 'openai-compatible', override: { endpoint: 'http://vllm.local:8001/' } });
       assert.equal(t.origin, 'http://vllm.local:8001');
-      assert.equal(t.pathFor('openai-chat', '/x'), '/v1/chat/completions');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/v1/chat/completions');
     });
 
     it('with a full URL is used verbatim, query included, and swaps chat/completions for embeddings', () => {
@@ -69,15 +70,15 @@ describe('createInstanceTarget', () => {
         override: { endpoint: 'https://gw.example.com/tenant-7/v1/chat/completions?region=eu' },
       });
       assert.equal(t.origin, 'https://gw.example.com');
-      assert.equal(t.pathFor('openai-chat', '/x'), '/tenant-7/v1/chat/completions?region=eu');
-      assert.equal(t.pathFor('openai-embeddings', '/x'), '/tenant-7/v1/embeddings?region=eu');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/tenant-7/v1/chat/completions?region=eu');
+      assert.equal(t.pathFor('openai-embeddings', req('/x')), '/tenant-7/v1/embeddings?region=eu');
     });
   });
 
   describe('auth.query', () => {
     it('is appended as the query of a default path', () => {
       const t = target({ provider: 'gemini', auth: { query: { key: 'g-secret' } } });
-      assert.equal(t.pathFor('openai-chat', '/x'), '/v1beta/openai/chat/completions?key=g-secret');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/v1beta/openai/chat/completions?key=g-secret');
     });
 
     it('is appended after a query the endpoint already has', () => {
@@ -86,13 +87,13 @@ describe('createInstanceTarget', () => {
         override: { endpoint: 'https://gw.example.com/v1/chat/completions?region=eu' },
         auth: { query: { key: 'k1' } },
       });
-      assert.equal(t.pathFor('openai-chat', '/x'), '/v1/chat/completions?region=eu&key=k1');
-      assert.equal(t.pathFor('openai-embeddings', '/x'), '/v1/embeddings?region=eu&key=k1');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/v1/chat/completions?region=eu&key=k1');
+      assert.equal(t.pathFor('openai-embeddings', req('/x')), '/v1/embeddings?region=eu&key=k1');
     });
 
     it('is URL-encoded so a secret cannot add parameters of its own', () => {
       const t = target({ provider: 'gemini', auth: { query: { key: 'a b&admin=1' } } });
-      assert.equal(t.pathFor('openai-chat', '/x'), '/v1beta/openai/chat/completions?key=a+b%26admin%3D1');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/v1beta/openai/chat/completions?key=a+b%26admin%3D1');
     });
   });
 
@@ -104,8 +105,8 @@ describe('createInstanceTarget', () => {
         options: { model: 'gpt-4o-prod' },
       });
       assert.equal(t.origin, 'https://my-res.openai.azure.com');
-      assert.equal(t.pathFor('openai-chat', '/x'), '/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21');
-      assert.equal(t.pathFor('openai-embeddings', '/x'), '/openai/deployments/gpt-4o-prod/embeddings?api-version=2024-10-21');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21');
+      assert.equal(t.pathFor('openai-embeddings', req('/x')), '/openai/deployments/gpt-4o-prod/embeddings?api-version=2024-10-21');
     });
 
     it('uses provider_conf.api_version and keeps auth.query after it', () => {
@@ -117,7 +118,7 @@ describe('createInstanceTarget', () => {
         auth: { query: { 'api-key': 'az' } },
       });
       assert.equal(
-        t.pathFor('openai-chat', '/x'),
+        t.pathFor('openai-chat', req('/x')),
         '/openai/deployments/gpt-4o-prod/chat/completions?api-version=2025-01-01-preview&api-key=az',
       );
     });
@@ -125,7 +126,7 @@ describe('createInstanceTarget', () => {
     it('with a full endpoint URL uses it verbatim', () => {
       const endpoint = 'https://my-res.openai.azure.com/openai/deployments/d1/chat/completions?api-version=2024-06-01';
       const t = target({ provider: 'azure-openai', override: { endpoint } });
-      assert.equal(t.pathFor('openai-chat', '/x'), '/openai/deployments/d1/chat/completions?api-version=2024-06-01');
+      assert.equal(t.pathFor('openai-chat', req('/x')), '/openai/deployments/d1/chat/completions?api-version=2024-06-01');
     });
   });
 
@@ -133,20 +134,20 @@ describe('createInstanceTarget', () => {
     it("sends the client's path and query to the instance origin", () => {
       const t = target({ provider: 'openai-compatible', override: { endpoint: 'http://10.0.0.5:9000/v1/chat/completions' } });
       assert.equal(t.origin, 'http://10.0.0.5:9000');
-      assert.equal(t.pathFor('passthrough', '/v1/models?limit=5'), '/v1/models?limit=5');
+      assert.equal(t.pathFor('passthrough', req('/v1/models?limit=5')), '/v1/models?limit=5');
     });
 
     it("maps the client's /v1 tree onto the provider's own (OpenRouter /api/v1, Gemini /v1beta/openai, DeepSeek /)", () => {
-      assert.equal(target({ provider: 'openrouter' }).pathFor('passthrough', '/v1/models'), '/api/v1/models');
-      assert.equal(target({ provider: 'gemini' }).pathFor('passthrough', '/v1/models'), '/v1beta/openai/models');
-      assert.equal(target({ provider: 'deepseek' }).pathFor('passthrough', '/v1/models'), '/models');
-      assert.equal(target({ provider: 'openai' }).pathFor('passthrough', '/v1/models'), '/v1/models');
+      assert.equal(target({ provider: 'openrouter' }).pathFor('passthrough', req('/v1/models')), '/api/v1/models');
+      assert.equal(target({ provider: 'gemini' }).pathFor('passthrough', req('/v1/models')), '/v1beta/openai/models');
+      assert.equal(target({ provider: 'deepseek' }).pathFor('passthrough', req('/v1/models')), '/models');
+      assert.equal(target({ provider: 'openai' }).pathFor('passthrough', req('/v1/models')), '/v1/models');
     });
 
     it('adds auth.query to the client path, after its own query if any', () => {
       const t = target({ provider: 'gemini', auth: { query: { key: 'g' } } });
-      assert.equal(t.pathFor('passthrough', '/v1beta/models'), '/v1beta/models?key=g');
-      assert.equal(t.pathFor('passthrough', '/v1beta/models?pageSize=2'), '/v1beta/models?pageSize=2&key=g');
+      assert.equal(t.pathFor('passthrough', req('/v1beta/models')), '/v1beta/models?key=g');
+      assert.equal(t.pathFor('passthrough', req('/v1beta/models?pageSize=2')), '/v1beta/models?pageSize=2&key=g');
     });
   });
 

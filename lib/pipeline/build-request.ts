@@ -1,0 +1,71 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { PluginConfig } from '../config/types.ts';
+import type { ConversionContext } from '../protocols/converters/converter.ts';
+import type { JsonObject } from '../protocols/types.ts';
+import { buildUpstreamBody } from '../providers/request-body.ts';
+import { upstreamHeaders } from '../transport/headers.ts';
+import type { Plan } from './plan.ts';
+import type { InstanceRuntime } from './route-runtime.ts';
+
+export interface UpstreamCall {
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** We added `stream_options.include_usage`: the usage-only chunk is ours to drop (native OpenAI streams). */
+  stripUsageChunk: boolean;
+  /** The model sent (in the body or, for Bedrock and Vertex predict, in the path). */
+  model: string | undefined;
+  conversion: ConversionContext;
+}
+
+export interface ClientRequest {
+  body: JsonObject;
+  raw: Buffer;
+  pathAndQuery: string;
+  headers: IncomingHttpHeaders;
+  /** The model the client asked for. */
+  model: string | undefined;
+  stream: boolean;
+}
+
+/**
+ * Everything one attempt sends, from a fresh copy of the client request: convert to the upstream
+ * protocol when the plan says so, then `options` → `llm_options` → `request_body`, then URL and headers,
+ * then per-request credentials (SigV4 signs the final bytes). Throws ProtocolNotSupportedError when the
+ * request cannot be expressed for this provider.
+ */
+export async function buildUpstreamCall(
+  client: ClientRequest,
+  instance: InstanceRuntime,
+  plan: Plan,
+  plugin: PluginConfig,
+  signal: AbortSignal,
+): Promise<UpstreamCall> {
+  const option = instance.config.options['model'];
+  const model = typeof option === 'string' ? option : client.model;
+  const conversion: ConversionContext = { model, stream: client.stream };
+  const source = plan.converter ? plan.converter.request(client.body, conversion) : client.body;
+  const raw = plan.converter ? undefined : client.raw;
+  const target = instance.target;
+  const built = buildUpstreamBody(source, raw, plan.upstream, instance.config, target.provider);
+  const sentModel = typeof built.json['model'] === 'string' ? built.json['model'] : model;
+
+  const headers = upstreamHeaders(client.headers, target.authHeaders, plugin.forward_client_credentials);
+  for (const [name, value] of target.defaultHeaders) if (client.headers[name] === undefined) headers[name] = value;
+  const path = target.pathFor(plan.upstream, { clientPathAndQuery: client.pathAndQuery, model: sentModel, stream: client.stream });
+  if (target.authorizer) {
+    const extra = await target.authorizer.headers(
+      { method: 'POST', url: new URL(path, target.origin), headers, body: built.bytes },
+      signal,
+    );
+    Object.assign(headers, extra);
+  }
+  return {
+    path,
+    headers,
+    body: built.bytes,
+    stripUsageChunk: built.stripUsageChunk && !plan.converter,
+    model: sentModel,
+    conversion,
+  };
+}

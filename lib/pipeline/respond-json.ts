@@ -1,0 +1,94 @@
+import type { GatewayError } from '../errors.ts';
+import { GatewayError as BaseError } from '../errors.ts';
+import type { ClientProtocol } from '../protocols/client-protocol.ts';
+import { toBase64Embeddings } from '../protocols/converters/openai-embeddings-to-vertex-predict.ts';
+import { renderError } from '../protocols/render-error.ts';
+import type { Usage } from '../protocols/types.ts';
+import { isJsonObject } from '../protocols/types.ts';
+import { relayedHeaders } from '../transport/headers.ts';
+import type { UpstreamCall } from './build-request.ts';
+import { upstreamReason } from './classify-outcome.ts';
+import { sendWhole } from './client-writer.ts';
+import type { RequestContext } from './handle-request.ts';
+import type { Plan } from './plan.ts';
+
+/** What the client would get if this failure turns out to be the only attempt. */
+export interface Relay {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+}
+
+/**
+ * An upstream error answer in the client's protocol: the provider's own body when it already has the
+ * client's shape, else its message re-rendered in the client's shape with the same status.
+ */
+export function relayOf(client: ClientProtocol, plan: Plan, status: number, headers: Record<string, string>, body: Buffer): Relay {
+  const relayed = relayedHeaders(headers);
+  const reason = upstreamReason(body);
+  if (plan.upstreamErrorShape === client.errorShape && (headers['content-type'] ?? '').includes('json') && reason !== '') {
+    return { status, headers: relayed, body };
+  }
+  const rendered = renderError(client.errorShape, new BaseError('UPSTREAM_STATUS', status, reason || `upstream returned HTTP ${status}`));
+  return { status, headers: { ...relayed, ...rendered.headers }, body: rendered.body };
+}
+
+export interface JsonAnswer {
+  usage: Usage | undefined;
+  model: string | undefined;
+  text: string | undefined;
+  /** The upstream answer could not be converted: nothing was sent, the attempt failed. */
+  error?: GatewayError;
+}
+
+/** Sends a non-streaming success: the upstream bytes as they are, or converted to the client's protocol. */
+export function respondJson(
+  ctx: RequestContext,
+  plan: Plan,
+  call: UpstreamCall,
+  status: number,
+  headers: Record<string, string>,
+  payload: Buffer,
+): JsonAnswer {
+  const clientHeaders = relayedHeaders(headers);
+  let parsed: unknown;
+  if ((headers['content-type'] ?? '').includes('json') || plan.converter) {
+    try {
+      parsed = JSON.parse(payload.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (!plan.converter) {
+    sendWhole(ctx.res, status, clientHeaders, payload);
+    return {
+      usage: ctx.protocol.usageFromJson(parsed),
+      model: ctx.protocol.modelFromJson(parsed),
+      text: ctx.protocol.textFromJson(parsed),
+    };
+  }
+  if (!isJsonObject(parsed)) {
+    return { usage: undefined, model: undefined, text: undefined, error: new BaseError('UPSTREAM_STATUS', 502, `instance answered ${status} with a body that is not JSON`) };
+  }
+  let converted: unknown;
+  try {
+    converted = plan.converter.response(parsed, call.conversion);
+    if (plan.upstream === 'vertex-predict' && ctx.body['encoding_format'] === 'base64' && isJsonObject(converted)) {
+      converted = toBase64Embeddings(converted);
+    }
+  } catch (err) {
+    return {
+      usage: undefined,
+      model: undefined,
+      text: undefined,
+      error: new BaseError('UPSTREAM_STATUS', 502, `instance answer could not be converted to ${ctx.protocol.name}`, { cause: err }),
+    };
+  }
+  clientHeaders['content-type'] = 'application/json';
+  sendWhole(ctx.res, status, clientHeaders, JSON.stringify(converted));
+  return {
+    usage: plan.upstreamProtocol?.usageFromJson(parsed) ?? ctx.protocol.usageFromJson(converted),
+    model: plan.upstreamProtocol?.modelFromJson(parsed) ?? ctx.protocol.modelFromJson(converted),
+    text: ctx.protocol.textFromJson(converted),
+  };
+}

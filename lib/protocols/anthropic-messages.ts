@@ -1,0 +1,108 @@
+import type { SseEvent } from '../transport/sse-decoder.ts';
+import { encodeSseEvent } from '../transport/sse-encoder.ts';
+import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
+import type { JsonObject, Usage } from './types.ts';
+import { isJsonObject } from './types.ts';
+
+// https://docs.anthropic.com/en/api/messages — shapes in protocols.md section 4.
+
+function num(x: unknown): number {
+  return typeof x === 'number' && Number.isFinite(x) ? x : 0;
+}
+
+/** Anthropic counts only uncached input in `input_tokens`; the prompt is the sum of the three (4.2). */
+export function anthropicUsage(usage: unknown, base?: Usage): Usage | undefined {
+  if (!isJsonObject(usage)) return base;
+  const cacheRead = usage['cache_read_input_tokens'] ?? undefined;
+  const hasInput = usage['input_tokens'] != null;
+  const prompt = hasInput
+    ? num(usage['input_tokens']) + num(usage['cache_creation_input_tokens']) + num(cacheRead)
+    : (base?.prompt_tokens ?? 0);
+  const completion = usage['output_tokens'] != null ? num(usage['output_tokens']) : (base?.completion_tokens ?? 0);
+  const result: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (cacheRead != null) result.cached_tokens = num(cacheRead);
+  else if (base?.cached_tokens !== undefined) result.cached_tokens = base.cached_tokens;
+  return result;
+}
+
+function parse(data: string): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(data);
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function createMessagesObserver(capturePayload: boolean): StreamObserver {
+  let usage: Usage | undefined;
+  let model: string | undefined;
+  let text = '';
+  let stopped = false;
+  let error: string | undefined;
+  return {
+    classify(event: SseEvent): StreamEventClass {
+      const payload = parse(event.data);
+      const type = event.event ?? (typeof payload?.['type'] === 'string' ? payload['type'] : undefined);
+      switch (type) {
+        case 'message_start': {
+          const message = payload?.['message'];
+          if (isJsonObject(message)) {
+            if (typeof message['model'] === 'string') model = message['model'];
+            usage = anthropicUsage(message['usage'], usage);
+          }
+          return 'lifecycle';
+        }
+        case 'content_block_start': {
+          const block = payload?.['content_block'];
+          // A tool call's start carries its name: that is content. An empty text block is not.
+          return isJsonObject(block) && block['type'] !== 'text' && block['type'] !== 'thinking' ? 'content' : 'lifecycle';
+        }
+        case 'content_block_delta': {
+          const delta = payload?.['delta'];
+          if (capturePayload && isJsonObject(delta) && typeof delta['text'] === 'string') text += delta['text'];
+          return 'content';
+        }
+        case 'message_delta':
+          usage = anthropicUsage(payload?.['usage'], usage);
+          return 'content';
+        case 'message_stop':
+          stopped = true;
+          return 'done';
+        case 'error': {
+          const err = payload?.['error'];
+          error = isJsonObject(err) && typeof err['message'] === 'string' ? err['message'] : 'upstream error event';
+          return 'error';
+        }
+        default:
+          return 'lifecycle'; // ping, content_block_stop, unknown future events
+      }
+    },
+    finished: () => stopped,
+    usage: () => usage,
+    model: () => model,
+    text: () => text,
+    errorMessage: () => error,
+  };
+}
+
+export const anthropicMessages: ClientProtocol = {
+  name: 'anthropic-messages',
+  errorShape: 'anthropic',
+  framing: 'sse',
+  streamContentType: 'text/event-stream',
+  isStream: (body) => body['stream'] === true,
+  requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
+  usageFromJson: (body) => (isJsonObject(body) ? anthropicUsage(body['usage']) : undefined),
+  modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
+  textFromJson: (body) => {
+    if (!isJsonObject(body) || !Array.isArray(body['content'])) return undefined;
+    return body['content']
+      .map((b: unknown) => (isJsonObject(b) && typeof b['text'] === 'string' ? b['text'] : ''))
+      .join('');
+  },
+  createStreamObserver: createMessagesObserver,
+  encodeEvent: (event) => encodeSseEvent({ event: event.event ?? 'message', data: JSON.stringify(event.data) }),
+  streamErrorFrame: (message) =>
+    encodeSseEvent({ event: 'error', data: JSON.stringify({ type: 'error', error: { type: 'api_error', message } }) }),
+};

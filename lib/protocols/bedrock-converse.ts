@@ -1,0 +1,118 @@
+import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
+import type { SseEvent } from '../transport/sse-decoder.ts';
+import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
+import type { Usage } from './types.ts';
+import { isJsonObject } from './types.ts';
+
+// AWS Bedrock Converse / ConverseStream: protocols.md section 6. The model id is a path segment
+// (`/model/{modelId}/converse[-stream]`), never in the body.
+
+function num(x: unknown): number {
+  return typeof x === 'number' && Number.isFinite(x) ? x : 0;
+}
+
+export function bedrockUsage(usage: unknown): Usage | undefined {
+  if (!isJsonObject(usage)) return undefined;
+  const prompt = num(usage['inputTokens']) + num(usage['cacheReadInputTokens']) + num(usage['cacheWriteInputTokens']);
+  const completion = num(usage['outputTokens']);
+  const result: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (usage['cacheReadInputTokens'] != null) result.cached_tokens = num(usage['cacheReadInputTokens']);
+  return result;
+}
+
+/** `/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream` → the decoded model id. */
+export function bedrockModelFromPath(path: string): string | undefined {
+  const match = /\/model\/([^/]+)\/converse(?:-stream)?$/.exec(path);
+  if (!match?.[1]) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];
+  }
+}
+
+function createConverseObserver(capturePayload: boolean): StreamObserver {
+  let usage: Usage | undefined;
+  let text = '';
+  let done = false;
+  let error: string | undefined;
+  return {
+    classify(event: SseEvent): StreamEventClass {
+      const type = event.event ?? '';
+      if (type.startsWith('exception:') || type.startsWith('error:')) {
+        try {
+          const payload: unknown = JSON.parse(event.data);
+          error = isJsonObject(payload) && typeof payload['message'] === 'string' ? payload['message'] : type;
+        } catch {
+          error = type;
+        }
+        return 'error';
+      }
+      switch (type) {
+        case 'messageStart':
+        case 'contentBlockStop':
+          return 'lifecycle';
+        case 'contentBlockStart':
+          return 'content'; // only tool calls open a block explicitly
+        case 'contentBlockDelta':
+          if (capturePayload) {
+            try {
+              const payload: unknown = JSON.parse(event.data);
+              const delta = isJsonObject(payload) ? payload['delta'] : undefined;
+              if (isJsonObject(delta) && typeof delta['text'] === 'string') text += delta['text'];
+            } catch {
+              // not JSON: nothing to keep
+            }
+          }
+          return 'content';
+        case 'messageStop':
+          return 'content';
+        case 'metadata':
+          done = true;
+          try {
+            const payload: unknown = JSON.parse(event.data);
+            if (isJsonObject(payload)) usage = bedrockUsage(payload['usage']) ?? usage;
+          } catch {
+            // keep what we had
+          }
+          return 'done';
+        default:
+          return 'lifecycle';
+      }
+    },
+    finished: () => done,
+    usage: () => usage,
+    model: () => undefined,
+    text: () => text,
+    errorMessage: () => error,
+  };
+}
+
+export const bedrockConverse: ClientProtocol = {
+  name: 'bedrock-converse',
+  errorShape: 'bedrock',
+  framing: 'aws-event-stream',
+  streamContentType: 'application/vnd.amazon.eventstream',
+  isStream: (body, path) => path.endsWith('/converse-stream') || body['stream'] === true,
+  requestModel: (_body, path) => (path === undefined ? undefined : bedrockModelFromPath(path)),
+  usageFromJson: (body) => (isJsonObject(body) ? bedrockUsage(body['usage']) : undefined),
+  modelFromJson: () => undefined,
+  textFromJson: (body) => {
+    const output = isJsonObject(body) ? body['output'] : undefined;
+    const message = isJsonObject(output) ? output['message'] : undefined;
+    const content = isJsonObject(message) ? message['content'] : undefined;
+    if (!Array.isArray(content)) return undefined;
+    return content.map((b: unknown) => (isJsonObject(b) && typeof b['text'] === 'string' ? b['text'] : '')).join('');
+  },
+  createStreamObserver: createConverseObserver,
+  encodeEvent: (event) => {
+    const type = event.event ?? '';
+    if (type.startsWith('exception:')) {
+      const data = event.data;
+      const message = isJsonObject(data) && typeof data['message'] === 'string' ? data['message'] : 'upstream error';
+      return encodeEventStreamException(type.slice('exception:'.length), message);
+    }
+    return encodeEventStreamMessage(type, event.data);
+  },
+  streamErrorFrame: (message) => encodeEventStreamException('modelStreamErrorException', message),
+};

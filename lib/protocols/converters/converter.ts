@@ -1,0 +1,51 @@
+import type { JsonObject, ProtocolName } from '../types.ts';
+
+// One translator interface for every pair of protocols (envoy ai-gateway's shape). Converters are pure:
+// plain objects in, new objects out, never mutating their input, so a fallback attempt can run them
+// again for another provider. Stream converters keep per-request state in their closure only.
+
+/**
+ * One upstream stream event. For SSE upstreams it is the decoded SSE event. For Bedrock's binary
+ * event-stream, `event` is the `:event-type` header (or `exception:<:exception-type>` for an exception
+ * message) and `data` the payload decoded as UTF-8 JSON text.
+ */
+export interface UpstreamEvent {
+  event?: string;
+  data: string;
+}
+
+/**
+ * One event for the client, before encoding: the client protocol's encoder turns it into an SSE frame
+ * (`event:` line when `event` is set, `data:` = JSON of `data`) or a Bedrock event-stream message
+ * (`:event-type` = `event`). `data: '[DONE]'` is OpenAI chat's end-of-stream sentinel, written raw.
+ */
+export interface ClientEvent {
+  event?: string;
+  data: unknown;
+}
+
+export interface StreamConverter {
+  /** One upstream event in, zero or more client events out, in order. */
+  push(event: UpstreamEvent): ClientEvent[];
+  /** The upstream stream ended normally: flush what is still open (closing blocks, terminal events). */
+  end(): ClientEvent[];
+}
+
+export interface ConversionContext {
+  /** The model the gateway decided on (instance `options.model`, else the client's own). */
+  model: string | undefined;
+  stream: boolean;
+}
+
+export interface Converter {
+  /** What the client speaks. */
+  from: ProtocolName;
+  /** What the provider is sent. */
+  to: ProtocolName | 'vertex-predict';
+  /** Client request body → upstream request body. Throws ProtocolNotSupportedError (400) for what cannot be expressed. */
+  request(body: JsonObject, ctx: ConversionContext): JsonObject;
+  /** Upstream JSON response (2xx) → client JSON response. */
+  response(body: JsonObject, ctx: ConversionContext): JsonObject;
+  /** Upstream stream events → client stream events (absent for protocols that never stream). */
+  stream?(ctx: ConversionContext): StreamConverter;
+}

@@ -1,0 +1,172 @@
+import type { SseEvent } from '../transport/sse-decoder.ts';
+import { encodeSseEvent } from '../transport/sse-encoder.ts';
+import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
+import type { JsonObject, Usage } from './types.ts';
+import { isJsonObject } from './types.ts';
+
+// https://platform.openai.com/docs/api-reference/responses — wire shapes in protocols.md section 2.
+
+function num(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+}
+
+/** Responses usage (2.2): `input_tokens` includes the cached subset, `output_tokens` the reasoning one. */
+export function responsesUsage(usage: unknown): Usage | undefined {
+  if (!isJsonObject(usage)) return undefined;
+  const prompt = num(usage['input_tokens']) ?? 0;
+  const completion = num(usage['output_tokens']) ?? 0;
+  const result: Usage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: num(usage['total_tokens']) ?? prompt + completion,
+  };
+  const inputDetails = usage['input_tokens_details'];
+  const cached = isJsonObject(inputDetails) ? num(inputDetails['cached_tokens']) : undefined;
+  if (cached !== undefined) result.cached_tokens = cached;
+  const outputDetails = usage['output_tokens_details'];
+  const reasoning = isJsonObject(outputDetails) ? num(outputDetails['reasoning_tokens']) : undefined;
+  if (reasoning !== undefined) result.reasoning_tokens = reasoning;
+  return result;
+}
+
+/** `output_text` is an SDK-side convenience (2.2): the wire response only has the output items. */
+export function responsesOutputText(body: unknown): string | undefined {
+  if (!isJsonObject(body) || !Array.isArray(body['output'])) return undefined;
+  let text = '';
+  for (const item of body['output']) {
+    if (!isJsonObject(item) || item['type'] !== 'message' || !Array.isArray(item['content'])) continue;
+    for (const part of item['content']) {
+      if (isJsonObject(part) && part['type'] === 'output_text' && typeof part['text'] === 'string') text += part['text'];
+    }
+  }
+  return text;
+}
+
+// Events that only announce structure: held until content arrives (design.md 3.2 step 4).
+const LIFECYCLE = new Set([
+  'response.created',
+  'response.queued',
+  'response.in_progress',
+  'response.output_item.added',
+  'response.content_part.added',
+  'response.reasoning_summary_part.added',
+]);
+const TERMINAL_OK = new Set(['response.completed', 'response.incomplete']);
+// After the commit point, these need no parse unless the generated text is being captured.
+const PLAIN_CONTENT = /\.(delta|done)$/;
+
+function parse(data: string): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(data);
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorMessageOf(payload: JsonObject | undefined, fallback: string): string {
+  if (!payload) return fallback;
+  if (typeof payload['message'] === 'string') return payload['message'];
+  const nested = payload['error'];
+  if (isJsonObject(nested) && typeof nested['message'] === 'string') return nested['message'];
+  return fallback;
+}
+
+function createResponsesObserver(capturePayload: boolean): StreamObserver {
+  let committed = false;
+  let terminal = false;
+  let usage: Usage | undefined;
+  let model: string | undefined;
+  let text = '';
+  let error: string | undefined;
+
+  const fromResponse = (response: unknown): void => {
+    if (!isJsonObject(response)) return;
+    if (typeof response['model'] === 'string') model = response['model'];
+    usage = responsesUsage(response['usage']) ?? usage;
+  };
+
+  const classify = (event: SseEvent): StreamEventClass => {
+    // 2.3: no [DONE] is promised, but one is treated as the end when it appears.
+    if (event.data === '[DONE]') {
+      terminal = true;
+      return 'done';
+    }
+    const named = event.event;
+    if (committed && !capturePayload && named !== undefined && PLAIN_CONTENT.test(named)) return 'content';
+    const payload = parse(event.data);
+    const type = named ?? (typeof payload?.['type'] === 'string' ? payload['type'] : undefined);
+    if (type === undefined) return 'lifecycle'; // keep-alive or garbage: never commits
+    if (type === 'error') {
+      error = errorMessageOf(payload, 'upstream error event');
+      return 'error';
+    }
+    if (type === 'response.failed') {
+      terminal = true;
+      const response = payload?.['response'];
+      fromResponse(response);
+      error = isJsonObject(response) ? errorMessageOf(response, 'response failed') : 'response failed';
+      return 'error';
+    }
+    if (TERMINAL_OK.has(type)) {
+      terminal = true;
+      fromResponse(payload?.['response']);
+      return 'done';
+    }
+    if (LIFECYCLE.has(type)) {
+      if (type === 'response.created' || type === 'response.in_progress') fromResponse(payload?.['response']);
+      return 'lifecycle';
+    }
+    if (capturePayload && type === 'response.output_text.delta' && typeof payload?.['delta'] === 'string') {
+      text += payload['delta'];
+    }
+    return 'content';
+  };
+
+  return {
+    classify(event) {
+      const cls = classify(event);
+      if (cls === 'content') committed = true;
+      return cls;
+    },
+    finished: () => terminal,
+    usage: () => usage,
+    model: () => model,
+    text: () => text,
+    errorMessage: () => error,
+  };
+}
+
+const encode = (type: string, data: unknown): string => encodeSseEvent({ event: type, data: JSON.stringify(data) });
+
+/**
+ * After the commit point: an `error` event (what openai-node throws on) then `response.failed` (the
+ * terminal event raw consumers wait for). The gateway does not know the stream's last sequence number
+ * or response id here, so both are left out rather than invented.
+ */
+function streamErrorFrame(message: string): string {
+  const error = { code: 'server_error', message };
+  return (
+    encode('error', { type: 'error', code: 'upstream_stream_error', message, param: null }) +
+    encode('response.failed', { type: 'response.failed', response: { object: 'response', status: 'failed', error, output: [] } })
+  );
+}
+
+export const openaiResponses: ClientProtocol = {
+  name: 'openai-responses',
+  errorShape: 'openai',
+  framing: 'sse',
+  streamContentType: 'text/event-stream',
+  isStream: (body: JsonObject) => body['stream'] === true,
+  requestModel: (body: JsonObject) => (typeof body['model'] === 'string' ? body['model'] : undefined),
+  usageFromJson: (body) => (isJsonObject(body) ? responsesUsage(body['usage']) : undefined),
+  modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
+  textFromJson: responsesOutputText,
+  createStreamObserver: createResponsesObserver,
+  // Every Responses event carries an `event:` line equal to its `type` (2.3).
+  encodeEvent: (event) => {
+    const type = event.event ?? (isJsonObject(event.data) && typeof event.data['type'] === 'string' ? event.data['type'] : 'message');
+    return encode(type, event.data);
+  },
+  streamErrorFrame,
+};

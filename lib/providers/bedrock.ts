@@ -1,0 +1,29 @@
+import { signBedrockRequest } from '../transport/sigv4.ts';
+import { defineProvider } from './define-provider.ts';
+
+// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html — protocols.md 6–7.
+// The model id is one URL-encoded path segment; the body never names it.
+export const bedrock = defineProvider({
+  name: 'bedrock',
+  baseUrlFor: (instance) =>
+    instance.provider_conf.region ? `https://bedrock-runtime.${instance.provider_conf.region}.amazonaws.com` : undefined,
+  capabilities: { 'bedrock-converse': { path: '/model/{model}/converse' } },
+  maxTokensField: 'max_tokens',
+  dropModel: true,
+  pathFor: (_protocol, _instance, req) =>
+    `/model/${encodeURIComponent(req.model ?? '')}/${req.stream ? 'converse-stream' : 'converse'}`,
+  createAuthorizer: (instance) => {
+    const aws = instance.auth.aws;
+    const region = instance.provider_conf.region ?? '';
+    return {
+      headers: (req) => (aws ? signBedrockRequest(req, aws, region) : Promise.resolve({})),
+    };
+  },
+  validate: (instance) => {
+    const problems: Array<[string, string]> = [];
+    if (!instance.provider_conf.region) problems.push(['provider_conf/region', 'is required for provider bedrock']);
+    if (!instance.auth.aws) problems.push(['auth/aws', 'is required for provider bedrock (access_key_id, secret_access_key)']);
+    if (typeof instance.options['model'] !== 'string') problems.push(['options/model', 'is required for provider bedrock (the model id)']);
+    return problems;
+  },
+});

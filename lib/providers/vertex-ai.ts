@@ -1,0 +1,58 @@
+import type { InstanceConfig } from '../config/types.ts';
+import { createGcpTokenSource } from '../transport/gcp-token.ts';
+import { defineProvider } from './define-provider.ts';
+
+// Vertex AI: OpenAI-compatible chat and the `:predict` embeddings endpoint (protocols.md 8), with an
+// OAuth token from a service account (8.3). `global` has no region prefix in its host.
+function location(instance: InstanceConfig): string {
+  return instance.provider_conf.region ?? 'us-central1';
+}
+
+function serviceAccount(instance: InstanceConfig): string | undefined {
+  return instance.auth.gcp?.service_account_json ?? process.env['GCP_SERVICE_ACCOUNT'];
+}
+
+export const vertexAi = defineProvider({
+  name: 'vertex-ai',
+  baseUrlFor: (instance) => {
+    const region = location(instance);
+    return region === 'global' ? 'https://aiplatform.googleapis.com' : `https://${region}-aiplatform.googleapis.com`;
+  },
+  capabilities: {
+    'openai-chat': { path: '/v1/projects/{project}/locations/{region}/endpoints/openapi/chat/completions' },
+    'vertex-predict': { path: '/v1/projects/{project}/locations/{region}/publishers/google/models/{model}:predict' },
+  },
+  maxTokensField: 'max_tokens',
+  pathFor: (protocol, instance, req) => {
+    const project = encodeURIComponent(instance.provider_conf.project_id ?? '');
+    const region = encodeURIComponent(location(instance));
+    const base = `/v1/projects/${project}/locations/${region}`;
+    if (protocol === 'vertex-predict') return `${base}/publishers/google/models/${encodeURIComponent(req.model ?? '')}:predict`;
+    return `${base}/endpoints/openapi/chat/completions`;
+  },
+  createAuthorizer: (instance) => {
+    const json = serviceAccount(instance);
+    if (!json) return { headers: () => Promise.resolve({}) };
+    const gcp = instance.auth.gcp;
+    const source = createGcpTokenSource({
+      serviceAccountJson: json,
+      expireEarlySecs: gcp?.expire_early_secs ?? 60,
+      ...(gcp?.max_ttl !== undefined && { maxTtlSecs: gcp.max_ttl }),
+      ...(gcp?.token_url !== undefined && { tokenUrl: gcp.token_url }),
+    });
+    return {
+      headers: async () => ({ authorization: `Bearer ${await source.getToken()}` }),
+      invalidate: () => source.invalidate(),
+    };
+  },
+  validate: (instance) => {
+    const problems: Array<[string, string]> = [];
+    if (!instance.override.endpoint && !instance.provider_conf.project_id) {
+      problems.push(['provider_conf/project_id', 'is required for provider vertex-ai (or set override.endpoint)']);
+    }
+    if (!serviceAccount(instance) && Object.keys(instance.auth.header).length === 0) {
+      problems.push(['auth/gcp/service_account_json', 'is required for provider vertex-ai (or env GCP_SERVICE_ACCOUNT, or an auth.header token)']);
+    }
+    return problems;
+  },
+});

@@ -1,0 +1,326 @@
+// A real HTTP server speaking Anthropic Messages (protocols.md 4), with the same scriptable failures as
+// fake-openai.ts, so gateway tests meet Anthropic's exact bytes over real sockets instead of mocks.
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecordedRequest } from './fake-openai.ts';
+import { estimateTokens, promptText, splitContent } from './openai-payloads.ts';
+import { DEFAULT_CHUNKS, defaultContent, sendCut, sendJson } from './write-response.ts';
+import type { Exchange } from './write-response.ts';
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  output_tokens: number;
+}
+
+/** fake-openai's Behavior union; `ok` can also answer with a tool call and fixed usage counts. */
+export type AnthropicBehavior =
+  | {
+      kind: 'ok';
+      content?: string;
+      chunks?: number;
+      chunkDelayMs?: number;
+      headers?: Record<string, string>;
+      /** Appended as a tool_use block (stop_reason tool_use) when the request offers tools. */
+      toolUse?: { name: string; input: Record<string, unknown> };
+      usage?: Partial<AnthropicUsage>;
+    }
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; retryAfter?: number }
+  | { kind: 'delay'; ms: number; then: AnthropicBehavior }
+  | { kind: 'hang' }
+  | { kind: 'drop' }
+  /** Counted in text deltas: the socket closes after that many. */
+  | { kind: 'stream-cut'; afterChunks: number }
+  /** An `event: error` overloaded_error after that many text deltas (0: before any content). */
+  | { kind: 'stream-error'; afterChunks: number }
+  /** Fails with `status` (default 529, Anthropic's overloaded) at the given rate. */
+  | { kind: 'flaky'; failRate: number; status?: number; random?: () => number };
+
+export type AnthropicBehaviorFn = (req: RecordedRequest, callIndex: number) => AnthropicBehavior;
+
+export interface FakeAnthropicOptions {
+  port?: number;
+  host?: string;
+  name?: string;
+  behavior?: AnthropicBehavior | AnthropicBehaviorFn;
+  latencyMs?: number;
+  /** false → `requests` stays empty; `calls()` still counts. */
+  record?: boolean;
+  /** Ids listed by GET /v1/models. */
+  models?: readonly string[];
+}
+
+export interface FakeAnthropic {
+  readonly url: string;
+  readonly port: number;
+  readonly name: string;
+  readonly requests: RecordedRequest[];
+  calls(pathPrefix?: string): number;
+  setBehavior(b: AnthropicBehavior | AnthropicBehaviorFn): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+// Error types by status (4.3); unlisted 4xx are invalid_request_error, unlisted 5xx api_error.
+const ERRORS: Record<number, [type: string, message: string]> = {
+  400: ['invalid_request_error', 'Invalid request.'],
+  401: ['authentication_error', 'invalid x-api-key'],
+  402: ['billing_error', 'Your credit balance is too low.'],
+  403: ['permission_error', 'Your API key does not have permission to use the specified resource.'],
+  404: ['not_found_error', 'Not found.'],
+  413: ['request_too_large', 'Request exceeds the maximum allowed number of bytes.'],
+  429: ['rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit.'],
+  500: ['api_error', 'Internal server error'],
+  504: ['timeout_error', 'Request timed out.'],
+  529: ['overloaded_error', 'Overloaded'],
+};
+
+export function anthropicError(status: number, requestId: string, message?: string): object {
+  const [type, text] = ERRORS[status] ?? (status >= 500 ? ['api_error', 'Upstream error.'] : ['invalid_request_error', 'Request failed.']);
+  return { type: 'error', error: { type, message: message ?? text }, request_id: requestId };
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** The checks whose failure would mean a converter sent something the real API rejects (4.1). */
+function requestProblem(body: unknown): string | undefined {
+  if (!isRecord(body)) return 'The request body is not valid JSON.';
+  if (typeof body['model'] !== 'string') return 'model: Field required';
+  if (typeof body['max_tokens'] !== 'number') return 'max_tokens: Field required';
+  const messages = body['messages'];
+  if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
+  for (const [i, m] of messages.entries()) {
+    if (!isRecord(m) || (m['role'] !== 'user' && m['role'] !== 'assistant')) return `messages.${i}.role: must be user or assistant`;
+    const content = Array.isArray(m['content']) ? m['content'] : [];
+    const firstOther = content.findIndex((b) => !isRecord(b) || b['type'] !== 'tool_result');
+    if (firstOther >= 0 && content.slice(firstOther).some((b) => isRecord(b) && b['type'] === 'tool_result')) {
+      return `messages.${i}: tool_result blocks must come first in the user message`;
+    }
+  }
+  return undefined;
+}
+
+interface Reply {
+  id: string;
+  model: string;
+  text: string;
+  tool: { id: string; name: string; input: Record<string, unknown> } | undefined;
+  usage: AnthropicUsage;
+}
+
+function replyFor(x: Exchange, ok: Extract<AnthropicBehavior, { kind: 'ok' }>): Reply {
+  const body = isRecord(x.req.json) ? x.req.json : {};
+  const text = ok.content ?? defaultContent(x.sim.name);
+  const offersTools = Array.isArray(body['tools']) && body['tools'].length > 0;
+  const tool = ok.toolUse && offersTools ? { id: `toolu_${x.sim.name}_${x.seq}`, ...ok.toolUse } : undefined;
+  const output = estimateTokens(text) + (tool ? estimateTokens(JSON.stringify(tool.input)) : 0);
+  const usage = { input_tokens: estimateTokens(promptText(body)), cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: output, ...ok.usage };
+  return { id: `msg_${x.sim.name}_${x.seq}`, model: String(body['model']), text, tool, usage };
+}
+
+function message(r: Reply): object {
+  const content: object[] = [{ type: 'text', text: r.text }];
+  if (r.tool) content.push({ type: 'tool_use', ...r.tool });
+  const stop_reason = r.tool ? 'tool_use' : 'end_turn';
+  return { id: r.id, type: 'message', role: 'assistant', model: r.model, content, stop_reason, stop_sequence: null, usage: r.usage };
+}
+
+const frame = (type: string, fields: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...fields })}\n\n`;
+
+/** A message as its event stream (4.4), optionally broken: cut or errored after `afterChunks` text deltas. */
+async function sendStream(x: Exchange, ok: Extract<AnthropicBehavior, { kind: 'ok' }>, fault: { kind: 'stream-cut' | 'stream-error'; afterChunks: number } | null): Promise<void> {
+  const r = replyFor(x, ok);
+  const n = fault ? Math.max(DEFAULT_CHUNKS, fault.afterChunks) : Math.max(1, ok.chunks ?? DEFAULT_CHUNKS);
+  const shown = fault ? Math.min(fault.afterChunks, n) : n;
+  const start = { id: r.id, type: 'message', role: 'assistant', model: r.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...r.usage, output_tokens: 1 } };
+  const frames = [frame('message_start', { message: start }), frame('ping', {})];
+  splitContent(r.text, n).slice(0, shown).forEach((text, i) => {
+    // The block opens with its first delta, so an error at 0 chunks comes before any content block.
+    if (i === 0) frames.push(frame('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    frames.push(frame('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
+  });
+  if (fault?.kind === 'stream-error') frames.push(frame('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+  if (!fault) {
+    frames.push(frame('content_block_stop', { index: 0 }));
+    if (r.tool) {
+      const json = JSON.stringify(r.tool.input);
+      frames.push(frame('content_block_start', { index: 1, content_block: { type: 'tool_use', id: r.tool.id, name: r.tool.name, input: {} } }));
+      for (const partial_json of ['', ...splitContent(json, 2)]) frames.push(frame('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
+      frames.push(frame('content_block_stop', { index: 1 }));
+    }
+    frames.push(frame('message_delta', { delta: { stop_reason: r.tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: r.usage.output_tokens } }));
+    frames.push(frame('message_stop', {}));
+  }
+
+  const socket = x.res.socket;
+  x.res.writeHead(200, { ...x.baseHeaders, ...ok.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  const delay = ok.chunkDelayMs ?? 0;
+  for (const [i, f] of frames.entries()) {
+    if (i > 2 && delay > 0) await sleep(delay, undefined, { signal: x.signal });
+    if (i === frames.length - 1 && fault?.kind === 'stream-cut') {
+      x.res.write(f, () => socket?.destroy());
+      return;
+    }
+    if (!x.res.write(f)) await once(x.res, 'drain', { signal: x.signal });
+  }
+  x.res.end();
+}
+
+function modelsPage(models: readonly string[], created: number): object {
+  const created_at = new Date(created * 1000).toISOString();
+  const data = models.map((id) => ({ type: 'model', id, display_name: id, created_at }));
+  return { data, has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null };
+}
+
+async function run(x: Exchange, b: AnthropicBehavior, requestId: string): Promise<void> {
+  switch (b.kind) {
+    case 'ok':
+      if (x.endpoint === 'models') return sendJson(x, 200, modelsPage(x.sim.models, x.created), b.headers ?? {});
+      if (isRecord(x.req.json) && x.req.json['stream'] === true) return sendStream(x, b, null);
+      return sendJson(x, 200, message(replyFor(x, b)), b.headers ?? {});
+    case 'status': {
+      const headers: Record<string, string> = { ...b.headers };
+      if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
+      return sendJson(x, b.status, b.body ?? anthropicError(b.status, requestId), headers);
+    }
+    case 'delay':
+      await sleep(b.ms, undefined, { signal: x.signal });
+      return run(x, b.then, requestId);
+    case 'hang':
+      if (!x.signal.aborted) await once(x.signal, 'abort');
+      return;
+    case 'drop':
+      x.res.socket?.resetAndDestroy();
+      return;
+    case 'stream-cut':
+    case 'stream-error':
+      if (x.endpoint === 'chat' && isRecord(x.req.json) && x.req.json['stream'] === true) return sendStream(x, { kind: 'ok' }, b);
+      // Without a stream: half a body, or (as fake-openai does) a 200 whose body is an error.
+      if (b.kind === 'stream-error') return sendJson(x, 200, anthropicError(529, requestId), {});
+      return sendCut(x, x.endpoint === 'models' ? modelsPage(x.sim.models, x.created) : message(replyFor(x, { kind: 'ok' })));
+    case 'flaky':
+      if ((b.random ?? Math.random)() < b.failRate) return sendJson(x, b.status ?? 529, anthropicError(b.status ?? 529, requestId), {});
+      return run(x, { kind: 'ok' }, requestId);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of req) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
+  const name = opts.name ?? 'fake-anthropic';
+  const record = opts.record ?? true;
+  const initial: AnthropicBehavior | AnthropicBehaviorFn = opts.behavior ?? { kind: 'ok' };
+  // `embeddingDims` is part of the shared Exchange shape; Anthropic has no embeddings endpoint.
+  const sim = { name, models: opts.models ?? ['claude-sonnet-4-5', 'claude-haiku-4-5'], embeddingDims: 0 };
+  let behavior = initial;
+  let callIndex = 0;
+  const counts = new Map<string, number>();
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<AbortController>();
+  let closed = false;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = req.url ?? '/';
+    const path = url.split('?', 1)[0] ?? url;
+    const method = req.method ?? 'GET';
+    const rec: RecordedRequest = { method, url, path, headers: req.headers, body, json: parseJson(body) };
+    const index = callIndex++;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    if (record) requests.push(rec);
+    const gone = new AbortController();
+    inFlight.add(gone);
+    res.on('close', () => {
+      inFlight.delete(gone);
+      gone.abort();
+    });
+    const requestId = `req_${name}_${index + 1}`;
+    const x: Exchange = {
+      req: rec,
+      res,
+      sim,
+      // 'chat' stands for the generation endpoint, /v1/messages here.
+      endpoint: 'chat',
+      signal: gone.signal,
+      created: Math.floor(Date.now() / 1000),
+      seq: index + 1,
+      baseHeaders: { 'request-id': requestId, 'anthropic-ratelimit-requests-limit': '10000' },
+    };
+    const fail = (status: number, message: string): void => sendJson(x, status, anthropicError(status, requestId, message), {});
+    if (method === 'GET' && path.endsWith('/v1/models')) x.endpoint = 'models';
+    else if (method !== 'POST' || !path.endsWith('/v1/messages')) return fail(404, `Not found: ${method} ${path}`);
+    // `x-api-key` (protocols.md 4); SDKs from API version 2026-10-21 send the key as a Bearer token.
+    if (!req.headers['x-api-key'] && !/^Bearer \S/.test(req.headers.authorization ?? '')) {
+      return fail(401, 'x-api-key header is required');
+    }
+    if (!req.headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
+    const problem = x.endpoint === 'chat' ? requestProblem(rec.json) : undefined;
+    if (problem) return fail(400, problem);
+    if ((opts.latencyMs ?? 0) > 0) await sleep(opts.latencyMs, undefined, { signal: x.signal });
+    await run(x, typeof behavior === 'function' ? behavior(rec, index) : behavior, requestId);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent && !closed && !res.destroyed) {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(anthropicError(500, 'req_failed')));
+      } else res.destroy();
+    });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  let closing: Promise<void> | null = null;
+
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    name,
+    requests,
+    calls(pathPrefix?: string): number {
+      let n = 0;
+      for (const [p, c] of counts) if (pathPrefix === undefined || p.startsWith(pathPrefix)) n += c;
+      return n;
+    },
+    setBehavior(b: AnthropicBehavior | AnthropicBehaviorFn): void {
+      behavior = b;
+    },
+    reset(): void {
+      requests.length = 0;
+      counts.clear();
+      callIndex = 0;
+      behavior = initial;
+    },
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve) => {
+        closed = true;
+        for (const c of inFlight) c.abort();
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      return closing;
+    },
+  };
+}
