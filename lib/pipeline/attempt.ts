@@ -4,7 +4,9 @@ import { GatewayError as BaseError, UpstreamStatusError, UpstreamTimeoutError } 
 import type { AccessRecord, AttemptLog } from '../observe/access-log.ts';
 import { roundMs as round } from '../observe/access-log.ts';
 import { scrubSecrets } from '../observe/logger.ts';
+import type { ClientEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
+import { isJsonObject } from '../protocols/types.ts';
 import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
 import { relayedHeaders } from '../transport/headers.ts';
 import { mapTransportError, readBody, sendUpstream } from '../transport/send.ts';
@@ -144,7 +146,7 @@ export async function runAttempt(
         decoder: upstreamProtocol.framing === 'aws-event-stream' ? createEventStreamDecoder() : createSseDecoder(),
         observer: upstreamProtocol.createStreamObserver(plugin.logging.payloads),
         converter: plan.converter?.stream?.(call.conversion),
-        encode: ctx.protocol.encodeEvent,
+        encode: plan.converter && !clientWantsUsage(ctx) ? withoutUsageChunks(ctx.protocol.encodeEvent) : ctx.protocol.encodeEvent,
         errorFrame: ctx.protocol.streamErrorFrame,
         stripUsageChunk: call.stripUsageChunk,
         signal,
@@ -185,6 +187,21 @@ export async function runAttempt(
     if (timer) clearTimeout(timer);
     stats.inFlight -= 1;
   }
+}
+
+/** An OpenAI chat client sees a usage-only chunk only when it asked for one (`stream_options.include_usage`). */
+function clientWantsUsage(ctx: RequestContext): boolean {
+  if (ctx.protocol.name !== 'openai-chat') return true;
+  const options = ctx.body['stream_options'];
+  return isJsonObject(options) && options['include_usage'] === true;
+}
+
+function withoutUsageChunks(encode: (event: ClientEvent) => string | Uint8Array): (event: ClientEvent) => string | Uint8Array {
+  return (event) => {
+    const data = event.data;
+    if (isJsonObject(data) && Array.isArray(data['choices']) && data['choices'].length === 0 && data['usage'] != null) return '';
+    return encode(event);
+  };
 }
 
 function applyUsage(record: AccessRecord, instance: InstanceRuntime, usage: Usage | undefined): void {

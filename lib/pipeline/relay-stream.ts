@@ -83,7 +83,12 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
         error = true;
         if (!content) errorFirst = true;
       }
-      if (converter) for (const ev of converter.push(event)) out.push(input.encode(ev));
+      if (converter) {
+        for (const ev of converter.push(event)) {
+          const frame = input.encode(ev);
+          if (frame.length > 0) out.push(frame);
+        }
+      }
       else if (input.stripUsageChunk && cls !== 'usage') out.push(encodeSseEvent(event));
     }
     if (!reencode && chunk) out.push(chunk);
@@ -135,7 +140,12 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     await endWithError(res, input.errorFrame(truncated.message), signal);
     return result(truncated);
   }
-  if (converter) for (const ev of converter.end()) held.push(input.encode(ev));
+  if (converter) {
+    for (const ev of converter.end()) {
+      const frame = input.encode(ev);
+      if (frame.length > 0) held.push(frame);
+    }
+  }
   if (!committed && !(await commit())) return result(undefined);
   await write(held.splice(0));
   res.end();

@@ -96,6 +96,12 @@ export function buildUpstreamBody(
         draft.set(key, value);
       }
     }
+    // A converted body names its limit `max_tokens`; OpenAI's reasoning models accept only the new field.
+    const maxTokens = draft.current['max_tokens'];
+    if (raw === undefined && protocol === 'openai-chat' && provider.maxTokensField !== 'max_tokens' && maxTokens !== undefined) {
+      draft.set(provider.maxTokensField, maxTokens);
+      draft.delete('max_tokens');
+    }
     const patch = requestBodyFor(instance, protocol);
     if (patch) {
       const merged = deepMerge(draft.current, patch, instance.override.request_body_force_override);

@@ -80,7 +80,8 @@ const ERRORS: Record<number, [type: string, message: string]> = {
 };
 
 export function anthropicError(status: number, requestId: string, message?: string): object {
-  const [type, text] = ERRORS[status] ?? (status >= 500 ? ['api_error', 'Upstream error.'] : ['invalid_request_error', 'Request failed.']);
+  const fallback: [string, string] = status >= 500 ? ['api_error', 'Upstream error.'] : ['invalid_request_error', 'Request failed.'];
+  const [type, text] = ERRORS[status] ?? fallback;
   return { type: 'error', error: { type, message: message ?? text }, request_id: requestId };
 }
 
@@ -94,7 +95,9 @@ function requestProblem(body: unknown): string | undefined {
   const messages = body['messages'];
   if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
   for (const [i, m] of messages.entries()) {
-    if (!isRecord(m) || (m['role'] !== 'user' && m['role'] !== 'assistant')) return `messages.${i}.role: must be user or assistant`;
+    if (!isRecord(m) || (m['role'] !== 'user' && m['role'] !== 'assistant')) {
+      return `messages.${i}.role: must be user or assistant`;
+    }
     const content = Array.isArray(m['content']) ? m['content'] : [];
     const firstOther = content.findIndex((b) => !isRecord(b) || b['type'] !== 'tool_result');
     if (firstOther >= 0 && content.slice(firstOther).some((b) => isRecord(b) && b['type'] === 'tool_result')) {
@@ -118,46 +121,68 @@ function replyFor(x: Exchange, ok: Extract<AnthropicBehavior, { kind: 'ok' }>): 
   const offersTools = Array.isArray(body['tools']) && body['tools'].length > 0;
   const tool = ok.toolUse && offersTools ? { id: `toolu_${x.sim.name}_${x.seq}`, ...ok.toolUse } : undefined;
   const output = estimateTokens(text) + (tool ? estimateTokens(JSON.stringify(tool.input)) : 0);
-  const usage = { input_tokens: estimateTokens(promptText(body)), cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: output, ...ok.usage };
+  const usage: AnthropicUsage = {
+    input_tokens: estimateTokens(promptText(body)),
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    output_tokens: output,
+    ...ok.usage,
+  };
   return { id: `msg_${x.sim.name}_${x.seq}`, model: String(body['model']), text, tool, usage };
 }
+
+const head = (r: Reply) => ({ id: r.id, type: 'message', role: 'assistant', model: r.model, stop_reason: null, stop_sequence: null });
 
 function message(r: Reply): object {
   const content: object[] = [{ type: 'text', text: r.text }];
   if (r.tool) content.push({ type: 'tool_use', ...r.tool });
-  const stop_reason = r.tool ? 'tool_use' : 'end_turn';
-  return { id: r.id, type: 'message', role: 'assistant', model: r.model, content, stop_reason, stop_sequence: null, usage: r.usage };
+  return { ...head(r), content, stop_reason: r.tool ? 'tool_use' : 'end_turn', usage: r.usage };
 }
 
 const frame = (type: string, fields: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...fields })}\n\n`;
 
 /** A message as its event stream (4.4), optionally broken: cut or errored after `afterChunks` text deltas. */
-async function sendStream(x: Exchange, ok: Extract<AnthropicBehavior, { kind: 'ok' }>, fault: { kind: 'stream-cut' | 'stream-error'; afterChunks: number } | null): Promise<void> {
+type Ok = Extract<AnthropicBehavior, { kind: 'ok' }>;
+type Fault = { kind: 'stream-cut' | 'stream-error'; afterChunks: number };
+
+async function sendStream(x: Exchange, ok: Ok, fault: Fault | null): Promise<void> {
   const r = replyFor(x, ok);
   const n = fault ? Math.max(DEFAULT_CHUNKS, fault.afterChunks) : Math.max(1, ok.chunks ?? DEFAULT_CHUNKS);
   const shown = fault ? Math.min(fault.afterChunks, n) : n;
-  const start = { id: r.id, type: 'message', role: 'assistant', model: r.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...r.usage, output_tokens: 1 } };
+  const start = { ...head(r), content: [], usage: { ...r.usage, output_tokens: 1 } };
   const frames = [frame('message_start', { message: start }), frame('ping', {})];
   splitContent(r.text, n).slice(0, shown).forEach((text, i) => {
     // The block opens with its first delta, so an error at 0 chunks comes before any content block.
     if (i === 0) frames.push(frame('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
     frames.push(frame('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
   });
-  if (fault?.kind === 'stream-error') frames.push(frame('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+  if (fault?.kind === 'stream-error') {
+    frames.push(frame('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+  }
   if (!fault) {
     frames.push(frame('content_block_stop', { index: 0 }));
     if (r.tool) {
       const json = JSON.stringify(r.tool.input);
-      frames.push(frame('content_block_start', { index: 1, content_block: { type: 'tool_use', id: r.tool.id, name: r.tool.name, input: {} } }));
-      for (const partial_json of ['', ...splitContent(json, 2)]) frames.push(frame('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
+      const block = { type: 'tool_use', id: r.tool.id, name: r.tool.name, input: {} };
+      frames.push(frame('content_block_start', { index: 1, content_block: block }));
+      // An empty first fragment, then the JSON in two pieces, as the real API streams it (4.4).
+      for (const partial_json of ['', ...splitContent(json, 2)]) {
+        frames.push(frame('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
+      }
       frames.push(frame('content_block_stop', { index: 1 }));
     }
-    frames.push(frame('message_delta', { delta: { stop_reason: r.tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: r.usage.output_tokens } }));
+    const delta = { stop_reason: r.tool ? 'tool_use' : 'end_turn', stop_sequence: null };
+    frames.push(frame('message_delta', { delta, usage: { output_tokens: r.usage.output_tokens } }));
     frames.push(frame('message_stop', {}));
   }
 
   const socket = x.res.socket;
-  x.res.writeHead(200, { ...x.baseHeaders, ...ok.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  x.res.writeHead(200, {
+    ...x.baseHeaders,
+    ...ok.headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+  });
   const delay = ok.chunkDelayMs ?? 0;
   for (const [i, f] of frames.entries()) {
     if (i > 2 && delay > 0) await sleep(delay, undefined, { signal: x.signal });
@@ -201,10 +226,13 @@ async function run(x: Exchange, b: AnthropicBehavior, requestId: string): Promis
       if (x.endpoint === 'chat' && isRecord(x.req.json) && x.req.json['stream'] === true) return sendStream(x, { kind: 'ok' }, b);
       // Without a stream: half a body, or (as fake-openai does) a 200 whose body is an error.
       if (b.kind === 'stream-error') return sendJson(x, 200, anthropicError(529, requestId), {});
-      return sendCut(x, x.endpoint === 'models' ? modelsPage(x.sim.models, x.created) : message(replyFor(x, { kind: 'ok' })));
-    case 'flaky':
-      if ((b.random ?? Math.random)() < b.failRate) return sendJson(x, b.status ?? 529, anthropicError(b.status ?? 529, requestId), {});
+      if (x.endpoint === 'models') return sendCut(x, modelsPage(x.sim.models, x.created));
+      return sendCut(x, message(replyFor(x, { kind: 'ok' })));
+    case 'flaky': {
+      const status = b.status ?? 529;
+      if ((b.random ?? Math.random)() < b.failRate) return sendJson(x, status, anthropicError(status, requestId), {});
       return run(x, { kind: 'ok' }, requestId);
+    }
   }
 }
 
@@ -263,7 +291,8 @@ export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promi
       seq: index + 1,
       baseHeaders: { 'request-id': requestId, 'anthropic-ratelimit-requests-limit': '10000' },
     };
-    const fail = (status: number, message: string): void => sendJson(x, status, anthropicError(status, requestId, message), {});
+    const fail = (status: number, message: string): void =>
+      sendJson(x, status, anthropicError(status, requestId, message), {});
     if (method === 'GET' && path.endsWith('/v1/models')) x.endpoint = 'models';
     else if (method !== 'POST' || !path.endsWith('/v1/messages')) return fail(404, `Not found: ${method} ${path}`);
     // `x-api-key` (protocols.md 4); SDKs from API version 2026-10-21 send the key as a Bearer token.

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isJsonObject } from '../protocols/types.ts';
 import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
 import { verifyBedrockSignature } from '../transport/sigv4.ts';
 import type { AwsCredentials } from '../transport/sigv4.ts';
@@ -70,20 +71,22 @@ interface Exchange {
   name: string;
 }
 
-function sendError(x: Exchange, status: number, type?: string, message?: string, extra: Record<string, string> = {}): void {
+/** A Bedrock error; `raw` (a string) replaces the JSON body, for malformed-body tests. */
+function sendError(x: Exchange, status: number, type?: string, message?: string, extra: Record<string, string> = {}, raw?: string): void {
   const [defaultType, defaultMessage] = ERROR_TYPES[status] ?? ERROR_TYPES[status >= 500 ? 500 : 400] ?? ['', ''];
-  const body = JSON.stringify({ message: message ?? defaultMessage });
+  const body = raw ?? JSON.stringify({ message: message ?? defaultMessage });
   x.res.writeHead(status, { ...x.headers, 'content-type': 'application/json', 'x-amzn-errortype': type ?? defaultType, ...extra, 'content-length': Buffer.byteLength(body) });
   x.res.end(body);
 }
 
 function promptOf(json: unknown): string {
-  const messages = (json as { messages?: unknown } | undefined)?.messages;
-  if (!Array.isArray(messages)) return '';
-  return messages
-    .flatMap((m: { content?: unknown }) => (Array.isArray(m?.content) ? m.content : []))
-    .map((b: { text?: unknown }) => (typeof b?.text === 'string' ? b.text : ''))
-    .join('');
+  let text = '';
+  const messages = isJsonObject(json) ? json['messages'] : undefined;
+  for (const m of Array.isArray(messages) ? messages : []) {
+    const content = isJsonObject(m) ? m['content'] : undefined;
+    for (const b of Array.isArray(content) ? content : []) if (isJsonObject(b) && typeof b['text'] === 'string') text += b['text'];
+  }
+  return text;
 }
 
 function usageOf(x: Exchange, content: string): { inputTokens: number; outputTokens: number; totalTokens: number } {
@@ -107,7 +110,7 @@ function answerEvents(x: Exchange, content: string, chunks: number, fault: { aft
 
 const frame = ([type, payload]: readonly [string, unknown]): Uint8Array =>
   type.startsWith('exception:')
-    ? encodeEventStreamException(type.slice('exception:'.length), String((payload as { message?: unknown } | null)?.message ?? ''))
+    ? encodeEventStreamException(type.slice('exception:'.length), isJsonObject(payload) ? String(payload['message'] ?? '') : '')
     : encodeEventStreamMessage(type, payload);
 
 async function sendStream(x: Exchange, frames: readonly Uint8Array[], delayMs: number, cut: boolean): Promise<void> {
@@ -147,8 +150,8 @@ async function run(x: Exchange, b: BedrockBehavior): Promise<void> {
     case 'status': {
       const extra: Record<string, string> = { ...b.headers };
       if (b.retryAfter !== undefined) extra['retry-after'] = String(b.retryAfter);
-      const message = (b.body as { message?: string } | undefined)?.message;
-      return sendError(x, b.status, undefined, message, extra);
+      const message = isJsonObject(b.body) && typeof b.body['message'] === 'string' ? b.body['message'] : undefined;
+      return sendError(x, b.status, undefined, message, extra, typeof b.body === 'string' ? b.body : undefined);
     }
     case 'delay':
       await sleep(b.ms, undefined, { signal: x.signal });
@@ -223,7 +226,7 @@ export async function startFakeBedrock(opts: FakeBedrockOptions): Promise<FakeBe
     const x: Exchange = { req: rec, res, stream: match?.[2] === 'converse-stream', signal: gone.signal, name, headers: { 'x-amzn-requestid': `req-${name}-${index + 1}` } };
     if (!signatureValid) return sendError(x, 403, 'InvalidSignatureException', BAD_SIGNATURE);
     if (method !== 'POST' || !match) return sendError(x, 404, 'UnknownOperationException', `Unknown operation ${method} ${path}`);
-    if (typeof json !== 'object' || json === null || !Array.isArray((json as { messages?: unknown }).messages)) {
+    if (!isJsonObject(json) || !Array.isArray(json['messages'])) {
       return sendError(x, 400, 'ValidationException', 'Malformed input request: #: required key [messages] not found');
     }
     if (opts.latencyMs) await sleep(opts.latencyMs, undefined, { signal: x.signal });

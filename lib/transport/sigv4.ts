@@ -3,7 +3,7 @@
 // `verifyBedrockSignature` recomputes a received request's signature with the same signer; the fake
 // Bedrock uses it to reject what real Bedrock would reject.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface AwsCredentials {
@@ -38,6 +38,10 @@ export const BEDROCK_SIGNING_SERVICE = 'bedrock';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
 
+// node:crypto behind Smithy's hash interface, as the AWS SDK itself configures it: the pure-JS
+// @aws-crypto/sha256-js takes ~14x longer over a body with images in it (56 ms vs 4 ms for 5 MiB).
+const sha256 = Hash.bind(null, 'sha256');
+
 type SmithyRequest = Parameters<SignatureV4['sign']>[0];
 
 function signer(creds: AwsCredentials, region: string, applyChecksum = true): SignatureV4 {
@@ -45,7 +49,7 @@ function signer(creds: AwsCredentials, region: string, applyChecksum = true): Si
     service: BEDROCK_SIGNING_SERVICE,
     applyChecksum,
     region,
-    sha256: Sha256,
+    sha256,
     credentials: {
       accessKeyId: creds.access_key_id,
       secretAccessKey: creds.secret_access_key,

@@ -168,9 +168,10 @@ export function createChatToAnthropicStream(ctx: ConversionContext): StreamConve
         return out;
       }
       const payload = parse(event.data);
-      if (event.event === 'error' || (isJsonObject(payload) && payload['error'] !== undefined)) {
+      const inBand = isJsonObject(payload) ? payload['error'] : undefined;
+      if (event.event === 'error' || inBand !== undefined) {
         over = true;
-        return [errorEvent(isJsonObject(payload) && payload['error'] !== undefined ? payload['error'] : (payload ?? event.data))];
+        return [errorEvent(inBand ?? payload ?? event.data)];
       }
       // Keep-alives and anything that is not a chunk object carry nothing for the client.
       if (isJsonObject(payload)) chunk(out, payload);

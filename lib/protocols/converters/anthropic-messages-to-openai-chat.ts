@@ -24,29 +24,27 @@ function systemText(system: unknown): string {
   if (typeof system === 'string') return system;
   return blocksOf(system, 'system')
     .map((b) => {
-      if (!isJsonObject(b) || b['type'] !== 'text' || typeof b['text'] !== 'string') throw unsupported('a non-text system block');
-      return b['text'];
+      if (isJsonObject(b) && b['type'] === 'text' && typeof b['text'] === 'string') return b['text'];
+      throw unsupported('a non-text system block');
     })
     .join('\n');
 }
 
 function imagePart(block: JsonObject): JsonObject {
-  const src = block['source'];
-  if (isJsonObject(src) && src['type'] === 'base64' && typeof src['media_type'] === 'string' && typeof src['data'] === 'string') {
+  const src = isJsonObject(block['source']) ? block['source'] : {};
+  if (src['type'] === 'base64' && typeof src['media_type'] === 'string' && typeof src['data'] === 'string') {
     return { type: 'image_url', image_url: { url: `data:${src['media_type']};base64,${src['data']}` } };
   }
-  if (isJsonObject(src) && src['type'] === 'url' && typeof src['url'] === 'string') {
-    return { type: 'image_url', image_url: { url: src['url'] } };
-  }
+  if (src['type'] === 'url' && typeof src['url'] === 'string') return { type: 'image_url', image_url: { url: src['url'] } };
   // `file` sources point into Anthropic's Files API, which an OpenAI provider cannot read.
-  throw unsupported(`an image whose source is ${JSON.stringify(isJsonObject(src) ? src['type'] : src)}`);
+  throw unsupported(`an image whose source is ${JSON.stringify(src['type'])}`);
 }
 
 /** PDFs travel as an OpenAI `file` part holding a data URL (1.2); plain-text documents as text. */
 function documentPart(block: JsonObject): JsonObject {
-  const src = block['source'];
-  if (isJsonObject(src) && src['type'] === 'text' && typeof src['data'] === 'string') return { type: 'text', text: src['data'] };
-  if (isJsonObject(src) && src['type'] === 'base64' && src['media_type'] === 'application/pdf' && typeof src['data'] === 'string') {
+  const src = isJsonObject(block['source']) ? block['source'] : {};
+  if (src['type'] === 'text' && typeof src['data'] === 'string') return { type: 'text', text: src['data'] };
+  if (src['type'] === 'base64' && src['media_type'] === 'application/pdf' && typeof src['data'] === 'string') {
     const filename = typeof block['title'] === 'string' ? block['title'] : 'document.pdf';
     return { type: 'file', file: { filename, file_data: `data:application/pdf;base64,${src['data']}` } };
   }
@@ -125,6 +123,7 @@ function assistantMessage(content: unknown): JsonObject {
       throw unsupported(`an assistant content block of type ${JSON.stringify(type)}`);
     }
   }
+  // Chat wants `content: null` beside tool calls, and a string otherwise.
   const message: JsonObject = { role: 'assistant', content: texts.length > 0 ? texts.join('') : calls.length > 0 ? null : '' };
   if (calls.length > 0) message['tool_calls'] = calls;
   return message;
@@ -133,7 +132,9 @@ function assistantMessage(content: unknown): JsonObject {
 function chatTool(tool: unknown): JsonObject {
   if (!isJsonObject(tool)) throw unsupported('a tool that is not an object');
   // Server tools (web search, code execution...) carry a versioned `type` and run at Anthropic only.
-  if (tool['type'] !== undefined && tool['type'] !== 'custom') throw unsupported(`the server tool ${JSON.stringify(tool['type'])}`);
+  if (tool['type'] !== undefined && tool['type'] !== 'custom') {
+    throw unsupported(`the server tool ${JSON.stringify(tool['type'])}`);
+  }
   const fn: JsonObject = { name: tool['name'] };
   if (typeof tool['description'] === 'string') fn['description'] = tool['description'];
   fn['parameters'] = tool['input_schema'] ?? { type: 'object', properties: {} };
@@ -211,7 +212,9 @@ function anthropicResponse(body: JsonObject, ctx: ConversionContext): JsonObject
   // DeepSeek names the reasoning `reasoning_content`, OpenRouter and vLLM `reasoning`. Chat has no
   // signature to give; clients that send thinking back get it dropped by the reverse mapping anyway.
   const reasoning = message['reasoning_content'] ?? message['reasoning'];
-  if (typeof reasoning === 'string' && reasoning !== '') content.push({ type: 'thinking', thinking: reasoning, signature: '' });
+  if (typeof reasoning === 'string' && reasoning !== '') {
+    content.push({ type: 'thinking', thinking: reasoning, signature: '' });
+  }
   const text = chatText(message['content']) || (typeof message['refusal'] === 'string' ? message['refusal'] : '');
   if (text !== '') content.push({ type: 'text', text });
   const calls = Array.isArray(message['tool_calls']) ? message['tool_calls'].filter(isJsonObject) : [];

@@ -58,7 +58,8 @@ function documentBlock(part: JsonObject): JsonObject {
   const data = DATA_URL.exec(raw);
   const mediaType = data ? data[1] : 'application/pdf';
   if (mediaType !== 'application/pdf') throw unsupported(`a file of type ${mediaType}`);
-  const block: JsonObject = { type: 'document', source: { type: 'base64', media_type: mediaType, data: data ? raw.slice(data[0].length) : raw } };
+  const source = { type: 'base64', media_type: mediaType, data: data ? raw.slice(data[0].length) : raw };
+  const block: JsonObject = { type: 'document', source };
   if (typeof file['filename'] === 'string') block['title'] = file['filename'];
   return block;
 }
@@ -160,8 +161,9 @@ export function chatMessagesToAnthropic(messages: unknown): AnthropicConversatio
         lastAssistantUsedTools = blocks.some((b) => b['type'] === 'tool_use');
         // An assistant turn with nothing in it (no text, no calls) is dropped: Anthropic rejects empty content.
         const only = blocks[0];
-        if (blocks.length === 1 && only?.['type'] === 'text') turns.push({ role: 'assistant', content: String(only['text']) });
-        else if (blocks.length > 0) turns.push({ role: 'assistant', content: blocks });
+        if (blocks.length === 1 && only?.['type'] === 'text') {
+          turns.push({ role: 'assistant', content: String(only['text']) });
+        } else if (blocks.length > 0) turns.push({ role: 'assistant', content: blocks });
         return;
       }
       default:

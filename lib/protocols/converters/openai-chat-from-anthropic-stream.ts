@@ -50,9 +50,10 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
   let tokens: AnthropicTokens | undefined;
   let stopReason: unknown;
 
-  const chunk = (delta: JsonObject, finish: string | null = null): ClientEvent => ({
-    data: { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] },
-  });
+  const chunk = (delta: JsonObject, finish: string | null = null): ClientEvent => {
+    const choice = { index: 0, delta, logprobs: null, finish_reason: finish };
+    return { data: { id, object: 'chat.completion.chunk', created, model, choices: [choice] } };
+  };
 
   function roleChunk(out: ClientEvent[]): void {
     if (started) return;
@@ -88,7 +89,9 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
       }
       case 'thinking_delta':
         // No standard Chat field: DeepSeek's `reasoning_content` is the one clients read (5.5, gateway choice).
-        if (typeof delta['thinking'] === 'string' && delta['thinking'] !== '') out.push(chunk({ reasoning_content: delta['thinking'] }));
+        if (typeof delta['thinking'] === 'string' && delta['thinking'] !== '') {
+          out.push(chunk({ reasoning_content: delta['thinking'] }));
+        }
         return;
       default:
       // signature_delta and citations_delta have no Chat form.
@@ -105,7 +108,9 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
   function finish(out: ClientEvent[]): void {
     roleChunk(out);
     out.push(chunk({}, finishReasonFromStopReason(stopReason)));
-    if (tokens) out.push({ data: { id, object: 'chat.completion.chunk', created, model, choices: [], usage: chatUsage(tokens) } });
+    if (tokens) {
+      out.push({ data: { id, object: 'chat.completion.chunk', created, model, choices: [], usage: chatUsage(tokens) } });
+    }
     out.push({ data: '[DONE]' });
     over = true;
   }

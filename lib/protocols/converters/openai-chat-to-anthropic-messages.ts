@@ -38,7 +38,9 @@ function toolSelection(choice: unknown): ToolSelection {
   if (choice === 'auto') return { choice: { type: 'auto' }, allowed: undefined };
   if (choice === 'required') return { choice: { type: 'any' }, allowed: undefined };
   if (choice === 'none') return { choice: { type: 'none' }, allowed: undefined };
-  if (isJsonObject(choice) && choice['type'] === 'function') return { choice: { type: 'tool', name: functionName(choice) }, allowed: undefined };
+  if (isJsonObject(choice) && choice['type'] === 'function') {
+    return { choice: { type: 'tool', name: functionName(choice) }, allowed: undefined };
+  }
   if (isJsonObject(choice) && choice['type'] === 'allowed_tools' && isJsonObject(choice['allowed_tools'])) {
     const spec = choice['allowed_tools'];
     const names = Array.isArray(spec['tools']) ? spec['tools'].map(functionName).filter((n) => typeof n === 'string') : [];
@@ -47,7 +49,7 @@ function toolSelection(choice: unknown): ToolSelection {
   throw unsupported(`tool_choice ${JSON.stringify(choice)}`);
 }
 
-/** `{name, description, parameters}` → `{name, description, input_schema}`; `strict` is dropped as Anthropic's own compat layer does. */
+/** `{name, description, parameters}` → `{name, description, input_schema}`; `strict` is dropped, as Anthropic's compat layer does. */
 function anthropicTool(fn: unknown): JsonObject {
   if (!isJsonObject(fn)) throw unsupported('a tool without a function definition');
   const tool: JsonObject = { name: fn['name'] };
@@ -62,8 +64,8 @@ function tools(body: JsonObject): { tools: JsonObject[]; selection: ToolSelectio
   const list: unknown[] = legacy ? (body['functions'] as unknown[]) : Array.isArray(body['tools']) ? body['tools'] : [];
   const out = list.map((t) => {
     if (legacy) return anthropicTool(t);
-    if (!isJsonObject(t) || t['type'] !== 'function') throw unsupported(`a tool of type ${JSON.stringify(isJsonObject(t) ? t['type'] : t)}`);
-    return anthropicTool(t['function']);
+    if (isJsonObject(t) && t['type'] === 'function') return anthropicTool(t['function']);
+    throw unsupported(`a tool of type ${JSON.stringify(isJsonObject(t) ? t['type'] : t)}`);
   });
   const raw = legacy ? body['function_call'] : body['tool_choice'];
   const selection = toolSelection(legacy && isJsonObject(raw) ? { type: 'function', function: raw } : raw);
@@ -79,7 +81,9 @@ function stopSequences(stop: unknown): string[] {
 function anthropicRequest(body: JsonObject, ctx: ConversionContext): JsonObject {
   if (typeof body['n'] === 'number' && body['n'] > 1) throw unsupported('n > 1 (several choices)');
   const modalities = body['modalities'];
-  if (body['audio'] != null || (Array.isArray(modalities) && modalities.includes('audio'))) throw unsupported('audio output');
+  if (body['audio'] != null || (Array.isArray(modalities) && modalities.includes('audio'))) {
+    throw unsupported('audio output');
+  }
   const format = body['response_format'];
   // json_object is dropped: OpenAI itself requires the prompt to ask for JSON, so the instruction is
   // there. A json_schema is a contract the gateway could not keep, so it is refused (gateway choices).

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Anthropic, { APIError as AnthropicAPIError } from '@anthropic-ai/sdk';
 import { APIError as OpenAIAPIError, OpenAI } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { directions, encodeAll, FIXTURES, runStream } from './anthropic-openai-support.ts';
+import { startFakeAnthropic } from '../../../lib/simulator/fake-anthropic.ts';
+import { directions, encodeAll, FIXTURES, jsonFixtures, runStream } from './anthropic-openai-support.ts';
 import type { Direction } from './anthropic-openai-support.ts';
 
 // The converted streams are read by the official SDKs' own accumulators: what a user of each SDK would
@@ -109,5 +110,23 @@ describe('anthropic ↔ openai converted streams, read by the official SDKs', ()
       (err) => err instanceof OpenAIAPIError && /Overloaded/.test(err.message),
     );
     assert.equal(texts.join(''), 'Partial');
+  });
+});
+
+describe('converted requests, sent with the official Anthropic SDK to the fake Anthropic API', () => {
+  it('are all accepted: max_tokens present, roles valid, tool results first in their turn', async () => {
+    const sim = await startFakeAnthropic({ behavior: { kind: 'ok', content: 'ok' } });
+    try {
+      const client = new Anthropic({ apiKey: 'k', baseURL: sim.url, maxRetries: 0 });
+      const fixtures = jsonFixtures(toOpenAIClient.dir, 'requests').filter((f) => !f.error);
+      for (const f of fixtures) {
+        const body = toOpenAIClient.converter.request(f.input, { model: 'claude-x', stream: false });
+        const answer = await client.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming);
+        assert.equal(answer.model, 'claude-x', f.file);
+      }
+      assert.equal(sim.calls('/v1/messages'), fixtures.length);
+    } finally {
+      await sim.close();
+    }
   });
 });
