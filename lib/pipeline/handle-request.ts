@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HashRequest } from '../balancer/hash-key.ts';
-import { GatewayError, NoInstanceAvailableError, ProtocolNotSupportedError } from '../errors.ts';
+import { GatewayError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -43,6 +43,15 @@ function settle(instance: InstanceRuntime, error: GatewayError | undefined, poli
     instance.breaker.onSuccess();
   }
   return verdict;
+}
+
+function isStaleCredential(outcome: AttemptOutcome, instance: InstanceRuntime): boolean {
+  return (
+    outcome.kind === 'failed' &&
+    outcome.error instanceof UpstreamStatusError &&
+    outcome.error.upstreamStatus === 401 &&
+    instance.target.authorizer?.invalidate !== undefined
+  );
 }
 
 export interface RequestContext {
@@ -111,7 +120,12 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
 
       const plan = instance.plans.get(protocol.name);
       if (!plan) break; // the balancer only picks instances that have a plan
-      const outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
+      let outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
+      if (isStaleCredential(outcome, instance) && !client.signal.aborted) {
+        // A 401 with a cached token (Vertex): the token was dropped; one more try with a fresh one.
+        record.attempts.push(outcome.log);
+        outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
+      }
       record.attempts.push(outcome.log);
       const verdict = settle(instance, outcome.error, plugin.fallback);
       if (outcome.kind === 'responded') return;

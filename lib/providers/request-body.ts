@@ -49,6 +49,14 @@ export function deepMerge(base: JsonObject, patch: Readonly<JsonObject>, force: 
   return out;
 }
 
+const converseInferenceFields: Readonly<Record<string, string>> = {
+  max_tokens: 'maxTokens',
+  max_completion_tokens: 'maxTokens',
+  temperature: 'temperature',
+  top_p: 'topP',
+  stop: 'stopSequences',
+};
+
 const protocolKeys = new Set<string>([
   'openai-chat',
   'openai-embeddings',
@@ -84,6 +92,26 @@ export function buildUpstreamBody(
     // Only the model is rewritten on bodies we do not understand.
     const model = instance.options['model'];
     if ('model' in client && model !== undefined) draft.set('model', model);
+  } else if (protocol === 'bedrock-converse') {
+    // Converse has no top-level sampling fields: they live in inferenceConfig (protocols.md 6.2).
+    const inference: JsonObject = isJsonObject(draft.current['inferenceConfig']) ? { ...draft.current['inferenceConfig'] } : {};
+    let touched = false;
+    for (const [key, value] of [...Object.entries(instance.options), ...Object.entries(instance.override.llm_options)]) {
+      const field = converseInferenceFields[key];
+      if (field) {
+        inference[field] = field === 'stopSequences' && !Array.isArray(value) ? [value] : value;
+        touched = true;
+      } else if (key !== 'model') {
+        draft.set(key, value);
+      }
+    }
+    if (touched) draft.set('inferenceConfig', inference);
+    const patch = requestBodyFor(instance, protocol);
+    if (patch) {
+      const merged = deepMerge(draft.current, patch, instance.override.request_body_force_override);
+      for (const key of Object.keys(patch)) draft.set(key, merged[key]);
+    }
+    draft.delete('model');
   } else {
     for (const [key, value] of Object.entries(instance.options)) draft.set(key, value);
     for (const [key, value] of Object.entries(instance.override.llm_options)) {

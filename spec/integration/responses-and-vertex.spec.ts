@@ -95,4 +95,12 @@ describe('OpenAI embeddings served by Vertex AI :predict with a service-account 
     assert.equal(predict[0]?.path, '/v1/projects/proj-1/locations/us-central1/publishers/google/models/text-embedding-005:predict');
     assert.match(String(predict[0]?.headers['authorization']), /^Bearer /);
   });
+
+  it('fetches a fresh token and retries once when Vertex answers 401 to a cached one', async () => {
+    google.revokeTokens();
+    const before = google.tokenRequests();
+    const res = await client.embeddings.create({ model: 'anything', input: 'after revocation', encoding_format: 'float' });
+    assert.equal(res.data.length, 1);
+    assert.equal(google.tokenRequests(), before + 1);
+  });
 });

@@ -176,6 +176,24 @@ describe('buildUpstreamBody', () => {
     });
   });
 
+  describe('bedrock-converse', () => {
+    const aws = { access_key_id: 'AKID', secret_access_key: 'secret' };
+    it('puts token limit, temperature, top_p and stop into inferenceConfig and never sends the model', () => {
+      const inst = instance({
+        provider: 'bedrock',
+        auth: { aws },
+        provider_conf: { region: 'us-east-1' },
+        options: { model: 'anthropic.claude-3-haiku', temperature: 0.3 },
+        override: { llm_options: { max_tokens: 256, stop: 'END' } },
+      });
+      const out = sent(build({ messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { topP: 0.9 } }, 'bedrock-converse', inst));
+      assert.deepEqual(out, {
+        messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        inferenceConfig: { topP: 0.9, temperature: 0.3, maxTokens: 256, stopSequences: ['END'] },
+      });
+    });
+  });
+
   describe('passthrough', () => {
     it('rewrites only model on a body that has one, ignoring the other options and overrides', () => {
       const inst = instance({
