@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config/types.ts';
 import { createAdminApp } from './http/admin-app.ts';
 import { createDataApp } from './http/data-app.ts';
+import { createDualListener } from './http/listener.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
 import { createMetrics } from './observe/metrics.ts';
@@ -58,19 +59,28 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       }
     }
   });
-  const dataApp = createDataApp(routes, log, metrics, () => shuttingDown);
-  const dataServer = createServer((req, res) => {
+  const dataPlane = createDataApp(routes, log, metrics, () => shuttingDown);
+  const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
     res.once('close', () => {
       inFlight -= 1;
       if (inFlight === 0) drained?.();
     });
-    dataApp(req, res);
-  });
+  };
+  const listener = createDualListener(
+    (req, res) => {
+      track(res);
+      void dataPlane.http1(req, res);
+    },
+    (req, res) => {
+      track(res);
+      dataPlane.http2(req, res);
+    },
+  );
   // LLM answers can take minutes; the per-upstream `timeout` bounds them, not the server.
-  dataServer.requestTimeout = 0;
-  dataServer.headersTimeout = 60_000;
-  dataServer.keepAliveTimeout = 65_000;
+  listener.http.requestTimeout = 0;
+  listener.http.headersTimeout = 60_000;
+  listener.http.keepAliveTimeout = 65_000;
 
   const adminServer = config.admin
     ? createServer(createAdminApp({
@@ -87,7 +97,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     async listen() {
       // Bounded: with Redis down the store starts offline and keeps reconnecting.
       await store.start();
-      const port = await listenOn(dataServer, config.server.host, config.server.port);
+      const port = await listener.listen(config.server.port, config.server.host);
       let adminPort: number | null = null;
       if (adminServer && config.admin) adminPort = await listenOn(adminServer, config.admin.host, config.admin.port);
       listening = true;
@@ -98,15 +108,14 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
-      const closed = new Promise<void>((resolve) => dataServer.close(() => resolve()));
-      dataServer.closeIdleConnections();
+      const closed = listener.stopAccepting();
       if (inFlight > 0) {
         log.info({ inFlight }, 'draining in-flight requests');
         const allDone = new Promise<void>((resolve) => (drained = resolve));
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.server.shutdown_timeout_ms).unref());
         await Promise.race([allDone, timeout]);
       }
-      dataServer.closeAllConnections();
+      listener.destroyAll();
       await closed;
       if (adminServer?.listening) {
         adminServer.closeAllConnections();

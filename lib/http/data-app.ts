@@ -1,3 +1,4 @@
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
@@ -9,17 +10,26 @@ import { renderError } from '../protocols/render-error.ts';
 import { createDataPlaneHandler } from './data-plane.ts';
 import { createRouteMatcher } from './route-matcher.ts';
 
+export interface DataPlane {
+  /** HTTP/1.1 requests go through Express. */
+  http1: Express;
+  /** HTTP/2 requests (Bedrock's AWS SDK): Express cannot take HTTP/2 compat objects, so they go straight
+   * to the data-plane handler, which uses only what both kinds of request and response offer. */
+  http2: (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+}
+
 export function createDataApp(
   routes: readonly RouteRuntime[],
   log: Logger,
   metrics: Metrics,
   isShuttingDown: () => boolean,
-): Express {
+): DataPlane {
+  const handler = createDataPlaneHandler({ match: createRouteMatcher(routes), log, metrics, isShuttingDown });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', false);
-  app.use(createDataPlaneHandler({ match: createRouteMatcher(routes), log, metrics, isShuttingDown }));
+  app.use(handler);
   // Last resort: never an HTML page or a stack trace.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     log.error({ err }, 'unhandled error in the data plane');
@@ -30,5 +40,18 @@ export function createDataApp(
     const rendered = renderError(errorShapeForPath(req.path), new GatewayError('INTERNAL', 500, 'internal gateway error'));
     res.status(rendered.status).set(rendered.headers).send(rendered.body);
   });
-  return app;
+  const http2 = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const request = req as unknown as Request & { originalUrl: string };
+    request.originalUrl = req.url;
+    handler(request, res as unknown as Response).catch((err: unknown) => {
+      log.error({ err }, 'unhandled error in the data plane (HTTP/2)');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const rendered = renderError(errorShapeForPath(req.url), new GatewayError('INTERNAL', 500, 'internal gateway error'));
+      res.writeHead(rendered.status, rendered.headers).end(rendered.body);
+    });
+  };
+  return { http1: app, http2 };
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
@@ -10,6 +10,7 @@ import type { ErrorShape } from '../protocols/client-protocol.ts';
 import { clientProtocol, detectProtocol, errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
 import { isJsonObject } from '../protocols/types.ts';
+import { clientAddress } from './listener.ts';
 import { isJsonContentType, readRequestBody } from './read-body.ts';
 import type { RouteMatch } from './route-matcher.ts';
 
@@ -30,10 +31,6 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   res.end(rendered.body);
 }
 
-function remoteAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? '';
-}
-
 /** The Express handler for every data-plane request: route → body → protocol → pipeline. */
 export function createDataPlaneHandler(opts: DataPlaneOptions) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -43,9 +40,13 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     const path = q === -1 ? url : url.slice(0, q);
     const shape = errorShapeForPath(path);
     const reqId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : `${bootId}-${++sequence}`;
-    if (opts.isShuttingDown()) res.setHeader('connection', 'close');
+    // `Connection` is an HTTP/1 header: HTTP/2 refuses it (its sessions get GOAWAY on shutdown instead).
+    const http1 = req.httpVersionMajor < 2;
+    if (opts.isShuttingDown() && http1) res.setHeader('connection', 'close');
+    const authority = req.headers[':authority'];
+    const host = req.headers.host ?? (typeof authority === 'string' ? authority : undefined);
 
-    const matched = opts.match(req.method, req.headers.host, path);
+    const matched = opts.match(req.method, host, path);
     if (matched.kind !== 'route') {
       const err =
         matched.kind === 'not_found'
@@ -69,7 +70,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       raw = await readRequestBody(req, route.config.plugin.max_req_body_size);
     } catch (err) {
       if (err instanceof GatewayError) {
-        if (err.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
+        if (err.code === 'BODY_TOO_LARGE' && http1) res.setHeader('connection', 'close');
         sendError(res, shape, err);
       } else {
         res.destroy(); // the client went away while sending
@@ -106,8 +107,8 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
           return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
         },
         headers: req.headers,
-        remoteAddr: remoteAddress(req),
-        host: req.headers.host,
+        remoteAddr: clientAddress(req),
+        host,
         method: req.method,
       },
       log,

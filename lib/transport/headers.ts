@@ -36,7 +36,8 @@ export function upstreamHeaders(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(client)) {
-    if (value === undefined || alwaysDropped.has(name)) continue;
+    // HTTP/2 pseudo-headers (`:path`, `:authority`...) describe the client's request, not ours.
+    if (value === undefined || alwaysDropped.has(name) || name.startsWith(':')) continue;
     if (!forwardClientCredentials && (credentialHeaders.has(name) || name.startsWith('x-amz-'))) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }

@@ -206,6 +206,29 @@ describe('cross-vendor serving and fallback with the real SDKs', function () {
     assert.equal(text, 'Hello from Bedrock.');
   });
 
+  it('serves the Bedrock SDK with its default HTTP/2 handler on the same port', async () => {
+    gw = await gatewayWith(['bedrock', 'openai', 'anthropic']);
+    const client = new BedrockRuntimeClient({
+      endpoint: gw.url,
+      region,
+      credentials: { accessKeyId: 'CLIENTKEY', secretAccessKey: 'client-secret' },
+      maxAttempts: 1,
+    });
+    try {
+      const json = await client.send(new ConverseCommand({ modelId: 'm', messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+      assert.equal(json.output?.message?.content?.[0]?.text, 'Hello from Bedrock.');
+      brk.setBehavior({ kind: 'status', status: 503 });
+      const streamed = await client.send(new ConverseStreamCommand({ modelId: 'm', messages: [{ role: 'user', content: [{ text: 'Hi' }] }] }));
+      let text = '';
+      for await (const event of streamed.stream ?? []) text += event.contentBlockDelta?.delta?.text ?? '';
+      assert.equal(text, 'Hello from OpenAI.');
+      const access = gw.access().at(-1);
+      assert.equal(access?.['client_ip'], '127.0.0.1');
+    } finally {
+      client.destroy();
+    }
+  });
+
   describe('commit point', () => {
     it('falls back without a trace when Anthropic sends an error event before any content', async () => {
       ant.setBehavior({ kind: 'stream-error', afterChunks: 0 });
