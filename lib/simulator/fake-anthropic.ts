@@ -1,14 +1,10 @@
 // A real HTTP server speaking Anthropic Messages (protocols.md 4), with the same scriptable failures as
 // fake-openai.ts, so gateway tests meet Anthropic's exact bytes over real sockets instead of mocks.
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { RecordedRequest } from './fake-openai.ts';
+import { play, startFakeServer, statusHeaders } from './fake-server.ts';
+import type { Call, FakeOptions, FakeServer, RecordedRequest, StatusBehavior, Untimed, WithTiming } from './fake-server.ts';
 import { estimateTokens, promptText, splitContent } from './openai-payloads.ts';
-import { DEFAULT_CHUNKS, defaultContent, sendCut, sendJson } from './write-response.ts';
-import type { Exchange } from './write-response.ts';
+import { DEFAULT_CHUNKS, defaultContent, sendCut, sendJson, sseHeaders, writeFrames } from './write-response.ts';
+import type { Exchange, StreamFault } from './write-response.ts';
 
 export interface AnthropicUsage {
   input_tokens: number;
@@ -17,8 +13,11 @@ export interface AnthropicUsage {
   output_tokens: number;
 }
 
-/** fake-openai's Behavior union; `ok` can also answer with a tool call and fixed usage counts. */
-export type AnthropicBehavior =
+/**
+ * fake-openai's behaviours; `ok` can also answer with a tool call and fixed usage counts, and `flaky`
+ * fails with 529 (Anthropic's overloaded) unless told otherwise.
+ */
+export type AnthropicBehavior = WithTiming<
   | {
       kind: 'ok';
       content?: string;
@@ -29,41 +28,21 @@ export type AnthropicBehavior =
       toolUse?: { name: string; input: Record<string, unknown> };
       usage?: Partial<AnthropicUsage>;
     }
-  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; retryAfter?: number }
-  | { kind: 'delay'; ms: number; then: AnthropicBehavior }
-  | { kind: 'hang' }
-  | { kind: 'drop' }
+  | StatusBehavior
   /** Counted in text deltas: the socket closes after that many. */
   | { kind: 'stream-cut'; afterChunks: number }
   /** An `event: error` overloaded_error after that many text deltas (0: before any content). */
   | { kind: 'stream-error'; afterChunks: number }
-  /** Fails with `status` (default 529, Anthropic's overloaded) at the given rate. */
-  | { kind: 'flaky'; failRate: number; status?: number; random?: () => number };
+>;
 
 export type AnthropicBehaviorFn = (req: RecordedRequest, callIndex: number) => AnthropicBehavior;
 
-export interface FakeAnthropicOptions {
-  port?: number;
-  host?: string;
-  name?: string;
-  behavior?: AnthropicBehavior | AnthropicBehaviorFn;
-  latencyMs?: number;
-  /** false → `requests` stays empty; `calls()` still counts. */
-  record?: boolean;
+export interface FakeAnthropicOptions extends FakeOptions<AnthropicBehavior> {
   /** Ids listed by GET /v1/models. */
   models?: readonly string[];
 }
 
-export interface FakeAnthropic {
-  readonly url: string;
-  readonly port: number;
-  readonly name: string;
-  readonly requests: RecordedRequest[];
-  calls(pathPrefix?: string): number;
-  setBehavior(b: AnthropicBehavior | AnthropicBehaviorFn): void;
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeAnthropic = FakeServer<AnthropicBehavior, RecordedRequest>;
 
 // Error types by status (4.3); unlisted 4xx are invalid_request_error, unlisted 5xx api_error.
 const ERRORS: Record<number, [type: string, message: string]> = {
@@ -141,11 +120,10 @@ function message(r: Reply): object {
 
 const frame = (type: string, fields: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...fields })}\n\n`;
 
-/** A message as its event stream (4.4), optionally broken: cut or errored after `afterChunks` text deltas. */
 type Ok = Extract<AnthropicBehavior, { kind: 'ok' }>;
-type Fault = { kind: 'stream-cut' | 'stream-error'; afterChunks: number };
 
-async function sendStream(x: Exchange, ok: Ok, fault: Fault | null): Promise<void> {
+/** A message as its event stream (4.4), optionally broken: cut or errored after `afterChunks` text deltas. */
+async function sendStream(x: Exchange, ok: Ok, fault: StreamFault | null): Promise<void> {
   const r = replyFor(x, ok);
   const n = fault ? Math.max(DEFAULT_CHUNKS, fault.afterChunks) : Math.max(1, ok.chunks ?? DEFAULT_CHUNKS);
   const shown = fault ? Math.min(fault.afterChunks, n) : n;
@@ -176,23 +154,9 @@ async function sendStream(x: Exchange, ok: Ok, fault: Fault | null): Promise<voi
     frames.push(frame('message_stop', {}));
   }
 
-  const socket = x.res.socket;
-  x.res.writeHead(200, {
-    ...x.baseHeaders,
-    ...ok.headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-  });
-  const delay = ok.chunkDelayMs ?? 0;
-  for (const [i, f] of frames.entries()) {
-    if (i > 2 && delay > 0) await sleep(delay, undefined, { signal: x.signal });
-    if (i === frames.length - 1 && fault?.kind === 'stream-cut') {
-      x.res.write(f, () => socket?.destroy());
-      return;
-    }
-    if (!x.res.write(f)) await once(x.res, 'drain', { signal: x.signal });
-  }
-  x.res.end();
+  x.res.writeHead(200, sseHeaders(x, ok.headers));
+  // message_start, ping and the block start go out at once; the pause comes between text deltas.
+  return writeFrames(x, frames, { delayMs: ok.chunkDelayMs ?? 0, undelayed: 3, cut: fault?.kind === 'stream-cut' });
 }
 
 function modelsPage(models: readonly string[], created: number): object {
@@ -201,94 +165,39 @@ function modelsPage(models: readonly string[], created: number): object {
   return { data, has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null };
 }
 
-async function run(x: Exchange, b: AnthropicBehavior, requestId: string): Promise<void> {
+function answer(x: Exchange, b: Untimed<AnthropicBehavior>, requestId: string): Promise<void> | void {
+  const streamed = isRecord(x.req.json) && x.req.json['stream'] === true;
   switch (b.kind) {
     case 'ok':
       if (x.endpoint === 'models') return sendJson(x, 200, modelsPage(x.sim.models, x.created), b.headers ?? {});
-      if (isRecord(x.req.json) && x.req.json['stream'] === true) return sendStream(x, b, null);
+      if (streamed) return sendStream(x, b, null);
       return sendJson(x, 200, message(replyFor(x, b)), b.headers ?? {});
-    case 'status': {
-      const headers: Record<string, string> = { ...b.headers };
-      if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
-      return sendJson(x, b.status, b.body ?? anthropicError(b.status, requestId), headers);
-    }
-    case 'delay':
-      await sleep(b.ms, undefined, { signal: x.signal });
-      return run(x, b.then, requestId);
-    case 'hang':
-      if (!x.signal.aborted) await once(x.signal, 'abort');
-      return;
-    case 'drop':
-      x.res.socket?.resetAndDestroy();
-      return;
+    case 'status':
+      return sendJson(x, b.status, b.body ?? anthropicError(b.status, requestId), statusHeaders(b));
     case 'stream-cut':
     case 'stream-error':
-      if (x.endpoint === 'chat' && isRecord(x.req.json) && x.req.json['stream'] === true) return sendStream(x, { kind: 'ok' }, b);
+      if (x.endpoint === 'chat' && streamed) return sendStream(x, { kind: 'ok' }, b);
       // Without a stream: half a body, or (as fake-openai does) a 200 whose body is an error.
       if (b.kind === 'stream-error') return sendJson(x, 200, anthropicError(529, requestId), {});
       if (x.endpoint === 'models') return sendCut(x, modelsPage(x.sim.models, x.created));
       return sendCut(x, message(replyFor(x, { kind: 'ok' })));
-    case 'flaky': {
-      const status = b.status ?? 529;
-      if ((b.random ?? Math.random)() < b.failRate) return sendJson(x, status, anthropicError(status, requestId), {});
-      return run(x, { kind: 'ok' }, requestId);
-    }
-  }
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of req) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
-  } catch {
-    return undefined;
   }
 }
 
 export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
   const name = opts.name ?? 'fake-anthropic';
-  const record = opts.record ?? true;
-  const initial: AnthropicBehavior | AnthropicBehaviorFn = opts.behavior ?? { kind: 'ok' };
   // `embeddingDims` is part of the shared Exchange shape; Anthropic has no embeddings endpoint.
   const sim = { name, models: opts.models ?? ['claude-sonnet-4-5', 'claude-haiku-4-5'], embeddingDims: 0 };
-  let behavior = initial;
-  let callIndex = 0;
-  const counts = new Map<string, number>();
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const inFlight = new Set<AbortController>();
-  let closed = false;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
-    const url = req.url ?? '/';
-    const path = url.split('?', 1)[0] ?? url;
-    const method = req.method ?? 'GET';
-    const rec: RecordedRequest = { method, url, path, headers: req.headers, body, json: parseJson(body) };
-    const index = callIndex++;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
-    if (record) requests.push(rec);
-    const gone = new AbortController();
-    inFlight.add(gone);
-    res.on('close', () => {
-      inFlight.delete(gone);
-      gone.abort();
-    });
-    const requestId = `req_${name}_${index + 1}`;
+  async function handle(call: Call, behavior: () => Promise<AnthropicBehavior>): Promise<void> {
+    const { method, path, headers, json } = call.req;
+    const requestId = `req_${name}_${call.seq}`;
     const x: Exchange = {
-      req: rec,
-      res,
+      ...call,
       sim,
       // 'chat' stands for the generation endpoint, /v1/messages here.
       endpoint: 'chat',
-      signal: gone.signal,
       created: Math.floor(Date.now() / 1000),
-      seq: index + 1,
       baseHeaders: { 'request-id': requestId, 'anthropic-ratelimit-requests-limit': '10000' },
     };
     const fail = (status: number, message: string): void =>
@@ -296,60 +205,21 @@ export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promi
     if (method === 'GET' && path.endsWith('/v1/models')) x.endpoint = 'models';
     else if (method !== 'POST' || !path.endsWith('/v1/messages')) return fail(404, `Not found: ${method} ${path}`);
     // `x-api-key` (protocols.md 4); SDKs from API version 2026-10-21 send the key as a Bearer token.
-    if (!req.headers['x-api-key'] && !/^Bearer \S/.test(req.headers.authorization ?? '')) {
+    if (!headers['x-api-key'] && !/^Bearer \S/.test(headers.authorization ?? '')) {
       return fail(401, 'x-api-key header is required');
     }
-    if (!req.headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
-    const problem = x.endpoint === 'chat' ? requestProblem(rec.json) : undefined;
+    if (!headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
+    const problem = x.endpoint === 'chat' ? requestProblem(json) : undefined;
     if (problem) return fail(400, problem);
-    if ((opts.latencyMs ?? 0) > 0) await sleep(opts.latencyMs, undefined, { signal: x.signal });
-    await run(x, typeof behavior === 'function' ? behavior(rec, index) : behavior, requestId);
+    return play<Untimed<AnthropicBehavior>>(x, await behavior(), 529, (b) => answer(x, b, requestId));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent && !closed && !res.destroyed) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(anthropicError(500, 'req_failed')));
-      } else res.destroy();
-    });
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  let closing: Promise<void> | null = null;
-
-  return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    port,
+  return startFakeServer<AnthropicBehavior, RecordedRequest>({
+    ...opts,
     name,
-    requests,
-    calls(pathPrefix?: string): number {
-      let n = 0;
-      for (const [p, c] of counts) if (pathPrefix === undefined || p.startsWith(pathPrefix)) n += c;
-      return n;
-    },
-    setBehavior(b: AnthropicBehavior | AnthropicBehaviorFn): void {
-      behavior = b;
-    },
-    reset(): void {
-      requests.length = 0;
-      counts.clear();
-      callIndex = 0;
-      behavior = initial;
-    },
-    close(): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        closed = true;
-        for (const c of inFlight) c.abort();
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closing;
-    },
-  };
+    behavior: opts.behavior ?? { kind: 'ok' },
+    describe: (req) => req,
+    handle,
+    crash: { body: JSON.stringify(anthropicError(500, 'req_failed')) },
+  });
 }

@@ -2,18 +2,15 @@
 // same scriptable failures as fake-openai.ts. Like Bedrock it checks the SigV4 signature of every
 // request (recomputed with the signer the AWS SDK uses) and answers 403 InvalidSignatureException when
 // it does not match, so a gateway that signs wrongly fails its tests instead of production.
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isJsonObject } from '../protocols/types.ts';
 import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
 import { verifyBedrockSignature } from '../transport/sigv4.ts';
 import type { AwsCredentials } from '../transport/sigv4.ts';
-import type { Behavior, RecordedRequest } from './fake-openai.ts';
+import type { Behavior } from './fake-openai.ts';
+import { play, startFakeServer, statusHeaders } from './fake-server.ts';
+import type { Call, FakeOptions, FakeServer, RecordedRequest, Untimed } from './fake-server.ts';
 import { estimateTokens, splitContent } from './openai-payloads.ts';
-import { DEFAULT_CHUNKS, defaultContent } from './write-response.ts';
+import { DEFAULT_CHUNKS, defaultContent, writeFrames } from './write-response.ts';
 
 /** fake-openai's behaviours, plus replaying a recorded ConverseStream ([event, payload] pairs; `exception:<type>` names an exception). */
 export type BedrockBehavior = Behavior | { kind: 'events'; events: ReadonlyArray<readonly [string, unknown]>; chunkDelayMs?: number };
@@ -26,27 +23,12 @@ export interface BedrockRecordedRequest extends RecordedRequest {
 
 export type BedrockBehaviorFn = (req: BedrockRecordedRequest, callIndex: number) => BedrockBehavior;
 
-export interface FakeBedrockOptions {
+export interface FakeBedrockOptions extends FakeOptions<BedrockBehavior, BedrockRecordedRequest> {
   credentials: AwsCredentials;
   region: string;
-  port?: number;
-  host?: string;
-  name?: string;
-  behavior?: BedrockBehavior | BedrockBehaviorFn;
-  latencyMs?: number;
-  record?: boolean;
 }
 
-export interface FakeBedrock {
-  readonly url: string;
-  readonly port: number;
-  readonly name: string;
-  readonly requests: BedrockRecordedRequest[];
-  calls(pathPrefix?: string): number;
-  setBehavior(b: BedrockBehavior | BedrockBehaviorFn): void;
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeBedrock = FakeServer<BedrockBehavior, BedrockRecordedRequest>;
 
 // 6.4: the SDK names the error from this header.
 const ERROR_TYPES: Record<number, [type: string, message: string]> = {
@@ -62,11 +44,8 @@ const ERROR_TYPES: Record<number, [type: string, message: string]> = {
 const BAD_SIGNATURE =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
-interface Exchange {
-  req: BedrockRecordedRequest;
-  res: ServerResponse;
+interface Exchange extends Call<BedrockRecordedRequest> {
   stream: boolean;
-  signal: AbortSignal;
   headers: Record<string, string>;
   name: string;
 }
@@ -113,33 +92,23 @@ const frame = ([type, payload]: readonly [string, unknown]): Uint8Array =>
     ? encodeEventStreamException(type.slice('exception:'.length), isJsonObject(payload) ? String(payload['message'] ?? '') : '')
     : encodeEventStreamMessage(type, payload);
 
-async function sendStream(x: Exchange, frames: readonly Uint8Array[], delayMs: number, cut: boolean): Promise<void> {
-  const socket = x.res.socket;
+function sendStream(x: Exchange, frames: readonly Uint8Array[], delayMs: number, cut: boolean): Promise<void> {
   x.res.writeHead(200, { ...x.headers, 'content-type': 'application/vnd.amazon.eventstream' });
-  for (let i = 0; i < frames.length; i++) {
-    if (i > 0 && delayMs > 0) await sleep(delayMs, undefined, { signal: x.signal });
-    const bytes = frames[i] ?? new Uint8Array(0);
-    if (cut && i === frames.length - 1) {
-      x.res.write(bytes, () => socket?.destroy());
-      return;
-    }
-    if (!x.res.write(bytes)) await once(x.res, 'drain', { signal: x.signal });
-  }
-  x.res.end();
+  return writeFrames(x, frames, { delayMs, undelayed: 1, cut });
 }
 
-async function run(x: Exchange, b: BedrockBehavior): Promise<void> {
+function answer(x: Exchange, b: Untimed<BedrockBehavior>): Promise<void> | void {
   switch (b.kind) {
     case 'ok': {
       const content = b.content ?? defaultContent(x.name);
       if (x.stream) return sendStream(x, answerEvents(x, content, b.chunks ?? DEFAULT_CHUNKS, null).map(frame), b.chunkDelayMs ?? 0, false);
-      const answer = {
+      const response = {
         output: { message: { role: 'assistant', content: [{ text: content }] } },
         stopReason: 'end_turn',
         usage: usageOf(x, content),
         metrics: { latencyMs: 1 },
       };
-      const body = JSON.stringify(answer);
+      const body = JSON.stringify(response);
       x.res.writeHead(200, { ...x.headers, ...b.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       x.res.end(body);
       return;
@@ -148,20 +117,9 @@ async function run(x: Exchange, b: BedrockBehavior): Promise<void> {
       if (!x.stream) return sendError(x, 400, 'ValidationException', 'the events behaviour answers converse-stream only');
       return sendStream(x, b.events.map(frame), b.chunkDelayMs ?? 0, false);
     case 'status': {
-      const extra: Record<string, string> = { ...b.headers };
-      if (b.retryAfter !== undefined) extra['retry-after'] = String(b.retryAfter);
       const message = isJsonObject(b.body) && typeof b.body['message'] === 'string' ? b.body['message'] : undefined;
-      return sendError(x, b.status, undefined, message, extra, typeof b.body === 'string' ? b.body : undefined);
+      return sendError(x, b.status, undefined, message, statusHeaders(b), typeof b.body === 'string' ? b.body : undefined);
     }
-    case 'delay':
-      await sleep(b.ms, undefined, { signal: x.signal });
-      return run(x, b.then);
-    case 'hang':
-      if (!x.signal.aborted) await once(x.signal, 'abort');
-      return;
-    case 'drop':
-      x.res.socket?.resetAndDestroy();
-      return;
     case 'stream-cut':
     case 'stream-error': {
       // Without a stream there is nothing to cut mid-way: a 500 is what Bedrock would say instead.
@@ -170,9 +128,6 @@ async function run(x: Exchange, b: BedrockBehavior): Promise<void> {
       if (b.kind === 'stream-error') events.push(['exception:modelStreamErrorException', { message: 'The model stream failed.' }]);
       return sendStream(x, events.map(frame), 0, b.kind === 'stream-cut');
     }
-    case 'flaky':
-      if ((b.random ?? Math.random)() < b.failRate) return sendError(x, b.status ?? 503);
-      return run(x, { kind: 'ok' });
   }
 }
 
@@ -188,95 +143,33 @@ function decodeModel(segment: string): string {
 
 export async function startFakeBedrock(opts: FakeBedrockOptions): Promise<FakeBedrock> {
   const name = opts.name ?? 'fake-bedrock';
-  const record = opts.record ?? true;
-  const initial = opts.behavior ?? { kind: 'ok' };
-  let behavior: BedrockBehavior | BedrockBehaviorFn = initial;
-  let callIndex = 0;
-  const counts = new Map<string, number>();
-  const requests: BedrockRecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const inFlight = new Set<AbortController>();
-  let closed = false;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parts: Buffer[] = [];
-    for await (const chunk of req) parts.push(chunk as Buffer);
-    const body = Buffer.concat(parts);
-    const url = req.url ?? '/';
-    const path = url.split('?')[0] ?? '/';
-    const method = req.method ?? 'GET';
+  // The signature is checked on arrival, so `requests` shows whether each one was signed right.
+  async function describe(req: RecordedRequest): Promise<BedrockRecordedRequest> {
+    const { method, url, path, headers, body } = req;
+    const signatureValid = await verifyBedrockSignature({ method, path: url, headers, body }, opts.credentials, opts.region);
+    const segment = CONVERSE_PATH.exec(path)?.[1];
+    return { ...req, modelId: segment ? decodeModel(segment) : undefined, signatureValid };
+  }
+
+  async function handle(call: Call<BedrockRecordedRequest>, behavior: () => Promise<BedrockBehavior>): Promise<void> {
+    const { method, path, json, signatureValid } = call.req;
     const match = CONVERSE_PATH.exec(path);
-    let json: unknown;
-    try {
-      json = body.length > 0 ? (JSON.parse(body.toString('utf8')) as unknown) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const signatureValid = await verifyBedrockSignature({ method, path: url, headers: req.headers, body }, opts.credentials, opts.region);
-    const rec: BedrockRecordedRequest = { method, url, path, headers: req.headers, body, json, modelId: match?.[1] ? decodeModel(match[1]) : undefined, signatureValid };
-    const index = callIndex++;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
-    if (record) requests.push(rec);
-    const gone = new AbortController();
-    inFlight.add(gone);
-    res.on('close', () => {
-      inFlight.delete(gone);
-      gone.abort();
-    });
-    const x: Exchange = { req: rec, res, stream: match?.[2] === 'converse-stream', signal: gone.signal, name, headers: { 'x-amzn-requestid': `req-${name}-${index + 1}` } };
+    const x: Exchange = { ...call, stream: match?.[2] === 'converse-stream', name, headers: { 'x-amzn-requestid': `req-${name}-${call.seq}` } };
     if (!signatureValid) return sendError(x, 403, 'InvalidSignatureException', BAD_SIGNATURE);
     if (method !== 'POST' || !match) return sendError(x, 404, 'UnknownOperationException', `Unknown operation ${method} ${path}`);
     if (!isJsonObject(json) || !Array.isArray(json['messages'])) {
       return sendError(x, 400, 'ValidationException', 'Malformed input request: #: required key [messages] not found');
     }
-    if (opts.latencyMs) await sleep(opts.latencyMs, undefined, { signal: x.signal });
-    await run(x, typeof behavior === 'function' ? behavior(rec, index) : behavior);
+    return play<Untimed<BedrockBehavior>>(x, await behavior(), 503, (b) => answer(x, b));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent && !closed && !res.destroyed) {
-        res.writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'InternalServerException' }).end('{"message":"internal error"}');
-      } else res.destroy();
-    });
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  let closing: Promise<void> | null = null;
-
-  return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    port,
+  return startFakeServer<BedrockBehavior, BedrockRecordedRequest>({
+    ...opts,
     name,
-    requests,
-    calls(pathPrefix?: string): number {
-      let n = 0;
-      for (const [p, c] of counts) if (pathPrefix === undefined || p.startsWith(pathPrefix)) n += c;
-      return n;
-    },
-    setBehavior(b) {
-      behavior = b;
-    },
-    reset() {
-      requests.length = 0;
-      counts.clear();
-      callIndex = 0;
-      behavior = initial;
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        closed = true;
-        for (const c of inFlight) c.abort();
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closing;
-    },
-  };
+    behavior: opts.behavior ?? { kind: 'ok' },
+    describe,
+    handle,
+    crash: { headers: { 'x-amzn-errortype': 'InternalServerException' }, body: '{"message":"internal error"}' },
+  });
 }

@@ -1,18 +1,15 @@
 // A real HTTP server playing Google: the OAuth token endpoint (protocols.md 8.3), checking each JWT
 // assertion's RS256 signature with the service account's public key, and Vertex AI's OpenAI-compatible
 // chat (8.1) and `:predict` embeddings (8.2), which accept only tokens it issued.
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { jwtVerify } from 'jose';
-import type { Behavior, BehaviorFn, RecordedRequest } from './fake-openai.ts';
+import type { Behavior, BehaviorFn } from './fake-openai.ts';
+import { play, startFakeServer, statusHeaders } from './fake-server.ts';
+import type { Call, RecordedRequest, Untimed } from './fake-server.ts';
 import { embeddingVector, estimateTokens } from './openai-payloads.ts';
 import { sendChat, sendCut, sendJson } from './write-response.ts';
-import type { Exchange } from './write-response.ts';
+import type { ChatOk, Exchange } from './write-response.ts';
 
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const CHAT = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/endpoints\/openapi\/chat\/completions$/;
@@ -98,20 +95,6 @@ export interface FakeGoogle {
   close(): Promise<void>;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of req) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
-  } catch {
-    return undefined;
-  }
-}
-
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
@@ -136,52 +119,32 @@ function predict(x: Exchange, model: string, dims: number): void {
   sendJson(x, 200, { predictions, metadata: { billableCharacterCount: texts.join('').length } }, {});
 }
 
+type Answer = Untimed<Behavior>;
+
+// Chat, predict and the token endpoint differ only in their success (`ok`); failures are Google-shaped.
+function answer(x: Exchange, b: Answer, ok: (b: Extract<Answer, { kind: 'ok' }>) => Promise<void> | void): Promise<void> | void {
+  switch (b.kind) {
+    case 'ok':
+      return ok(b);
+    case 'status':
+      return sendJson(x, b.status, b.body ?? googleError(b.status), statusHeaders(b));
+    case 'stream-cut':
+    case 'stream-error':
+      if (x.endpoint === 'chat') return sendChat(x, {}, b);
+      return b.kind === 'stream-error' ? sendJson(x, 200, googleError(500), {}) : sendCut(x, { predictions: [] });
+  }
+}
+
 export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<FakeGoogle> {
   const name = opts.name ?? 'fake-google';
   const now = opts.now ?? Date.now;
   const ttl = opts.tokenTtlSecs ?? 3599;
   const dims = opts.embeddingDims ?? 8;
-  const initial: Behavior | BehaviorFn = opts.behavior ?? { kind: 'ok' };
-  let behavior = initial;
   let tokenBehavior = opts.tokenBehavior;
   let trusted = { publicKey: opts.publicKey, clientEmail: opts.clientEmail };
   const issued = new Map<string, number>(); // token → expiry (ms)
-  const counts = new Map<string, number>();
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const inFlight = new Set<AbortController>();
   let tokenCount = 0;
-  let callIndex = 0;
   let tokenUrl = '';
-
-  // Answers that are not chat/predict successes: the Behavior union, errors in Google's shape.
-  async function run(x: Exchange, b: Behavior, ok: () => Promise<void> | void): Promise<void> {
-    switch (b.kind) {
-      case 'ok':
-        return ok();
-      case 'status': {
-        const headers: Record<string, string> = { ...b.headers };
-        if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
-        return sendJson(x, b.status, b.body ?? googleError(b.status), headers);
-      }
-      case 'delay':
-        await sleep(b.ms, undefined, { signal: x.signal });
-        return run(x, b.then, ok);
-      case 'hang':
-        if (!x.signal.aborted) await once(x.signal, 'abort');
-        return;
-      case 'drop':
-        x.res.socket?.resetAndDestroy();
-        return;
-      case 'stream-cut':
-      case 'stream-error':
-        if (x.endpoint === 'chat') return sendChat(x, {}, b);
-        return b.kind === 'stream-error' ? sendJson(x, 200, googleError(500), {}) : sendCut(x, { predictions: [] });
-      case 'flaky':
-        if ((b.random ?? Math.random)() < b.failRate) return sendJson(x, b.status ?? 503, googleError(b.status ?? 503), {});
-        return ok();
-    }
-  }
 
   async function token(x: Exchange): Promise<void> {
     tokenCount++;
@@ -222,82 +185,46 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     return expiry !== undefined && now() < expiry;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
-    const url = req.url ?? '/';
-    const path = url.split('?')[0] ?? '/';
-    const method = req.method ?? 'GET';
-    const rec: RecordedRequest = { method, url, path, headers: req.headers, body, json: parseJson(body) };
-    const index = callIndex++;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
-    requests.push(rec);
-    const gone = new AbortController();
-    inFlight.add(gone);
-    res.on('close', () => {
-      inFlight.delete(gone);
-      gone.abort();
-    });
+  async function handle(call: Call, behavior: () => Promise<Behavior>): Promise<void> {
+    const { method, path, json } = call.req;
     const x: Exchange = {
-      req: rec,
-      res,
+      ...call,
       sim: { name, models: [], embeddingDims: dims },
       endpoint: 'chat',
-      signal: gone.signal,
       created: Math.floor(now() / 1000),
-      seq: index + 1,
-      baseHeaders: { 'x-request-id': `req_${name}_${index + 1}` },
+      baseHeaders: { 'x-request-id': `req_${name}_${call.seq}` },
     };
     if (method === 'POST' && path === '/token') {
       x.endpoint = 'embeddings'; // a plain JSON answer: stream faults cut or replace it, no SSE
-      return run(x, tokenBehavior ?? { kind: 'ok' }, () => token(x));
+      return play<Answer>(x, tokenBehavior ?? { kind: 'ok' }, 503, (b) => answer(x, b, () => token(x)));
     }
     const model = PREDICT.exec(path)?.[1];
     if (method !== 'POST' || (!CHAT.test(path) && model === undefined)) {
       return sendJson(x, 404, googleError(404, `The requested URL ${path} was not found on this server.`), {});
     }
-    if (!authorized(rec)) {
+    if (!authorized(call.req)) {
       return sendJson(x, 401, googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token.'), {});
     }
-    if (!isRecord(rec.json)) return sendJson(x, 400, googleError(400, 'Invalid JSON payload received.'), {});
+    if (!isRecord(json)) return sendJson(x, 400, googleError(400, 'Invalid JSON payload received.'), {});
     x.endpoint = model === undefined ? 'chat' : 'embeddings';
-    const b = typeof behavior === 'function' ? behavior(rec, index) : behavior;
-    if (model !== undefined) return run(x, b, () => predict(x, decodeURIComponent(model), dims));
-    return run(x, b, () => sendChat(x, b.kind === 'ok' ? b : {}, null));
+    const ok = model === undefined ? (b: ChatOk) => sendChat(x, b, null) : () => predict(x, decodeURIComponent(model), dims);
+    return play<Answer>(x, await behavior(), 503, (b) => answer(x, b, ok));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      // Aborted by close() or by the client, or a BehaviorFn threw: a 500 if still possible, else cut.
-      if (res.headersSent || res.destroyed) return void res.destroy();
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(googleError(500)));
-    });
+  const server = await startFakeServer<Behavior, RecordedRequest>({
+    name,
+    port: opts.port,
+    host: opts.host,
+    behavior: opts.behavior ?? { kind: 'ok' },
+    describe: (req) => req,
+    handle,
+    crash: { body: JSON.stringify(googleError(500)) },
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const base = `http://${opts.host ?? '127.0.0.1'}:${port}`;
-  tokenUrl = `${base}/token`;
-  let closing: Promise<void> | undefined;
-
+  tokenUrl = `${server.url}/token`;
   return {
-    url: base,
+    ...server,
     tokenUrl,
-    port,
-    requests,
     tokenRequests: () => tokenCount,
-    calls(pathPrefix?: string): number {
-      let n = 0;
-      for (const [p, c] of counts) if (pathPrefix === undefined || p.startsWith(pathPrefix)) n += c;
-      return n;
-    },
-    setBehavior(b) {
-      behavior = b;
-    },
     setTokenBehavior(b) {
       tokenBehavior = b;
     },
@@ -306,14 +233,6 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     },
     revokeTokens() {
       issued.clear();
-    },
-    close(): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        for (const c of inFlight) c.abort();
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closing;
     },
   };
 }

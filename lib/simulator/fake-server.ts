@@ -29,20 +29,60 @@ export interface Call<R extends RecordedRequest = RecordedRequest> {
   seq: number;
 }
 
+/** Every behaviour has a `kind`; none is a function, so `typeof` tells a ScriptFn apart. */
+interface Scripted {
+  kind: string;
+}
+
+interface Delay<A> {
+  kind: 'delay';
+  ms: number;
+  then: WithTiming<A>;
+}
+
+/** The behaviours every fake plays alike, around the fake's own answers `A`. */
+export type Timing<A> =
+  | Delay<A>
+  | { kind: 'hang' }
+  | { kind: 'drop' }
+  /** Fails with `status` (each fake has its default) at the given rate, else answers `ok`. */
+  | { kind: 'flaky'; failRate: number; status?: number; random?: () => number };
+
+/** A fake's behaviour union: its own answers `A` plus the timing behaviours. */
+export type WithTiming<A> = A | Timing<A>;
+
+/** The answers a fake writes itself: its behaviour union without the timing behaviours `play` handles. */
+export type Untimed<B> = Exclude<B, Timing<unknown>>;
+
+/** A scripted error answer; `body` replaces the fake's default error body for `status`. */
+export interface StatusBehavior {
+  kind: 'status';
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  retryAfter?: number;
+}
+
 export type ScriptFn<B extends Scripted, R extends RecordedRequest> = (req: R, callIndex: number) => B;
 
-export interface FakeServerOptions<B extends Scripted, R extends RecordedRequest> {
-  name: string;
+/** The options every fake takes. */
+export interface FakeOptions<B extends Scripted, R extends RecordedRequest = RecordedRequest> {
   port?: number;
   host?: string;
+  name?: string;
+  behavior?: B | ScriptFn<B, R>;
+  /** Added before every answer (before headers), to look like a real provider's think time. */
+  latencyMs?: number;
   /** false → `requests` stays empty (the bench sends millions); `calls()` still counts. */
   record?: boolean;
-  /** Waited by `behavior()`, before any header, to look like a real provider's think time. */
-  latencyMs?: number;
+}
+
+export interface FakeServerOptions<B extends Scripted, R extends RecordedRequest> extends FakeOptions<B, R> {
+  name: string;
   behavior: B | ScriptFn<B, R>;
   /** Completes what was received with the fake's own fields before it is counted and recorded. */
   describe: (req: RecordedRequest) => R | Promise<R>;
-  /** Answers one call; `behavior()` waits the latency, then gives the behaviour scripted for this call. */
+  /** Answers one call; `behavior()` waits `latencyMs`, then gives the behaviour scripted for this call. */
   handle: (call: Call<R>, behavior: () => Promise<B>) => Promise<void>;
   /** The 500 sent when `handle` fails before answering (e.g. a ScriptFn threw), in the fake's error shape. */
   crash: { headers?: Record<string, string>; body: string };
@@ -60,11 +100,6 @@ export interface FakeServer<B extends Scripted, R extends RecordedRequest> {
   reset(): void;
   /** Stops listening and destroys every socket, idle, hanging or streaming; never waits on clients. */
   close(): Promise<void>;
-}
-
-/** What every behaviour union has: a `kind` (a behaviour is never a function, so a ScriptFn is told apart by typeof). */
-interface Scripted {
-  kind: string;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -165,4 +200,46 @@ export async function startFakeServer<B extends Scripted, R extends RecordedRequ
       return closing;
     },
   };
+}
+
+/** The headers of a `status` answer: the scripted ones, plus `retry-after` when asked for. */
+export function statusHeaders(b: StatusBehavior): Record<string, string> {
+  const headers: Record<string, string> = { ...b.headers };
+  if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
+  return headers;
+}
+
+const TIMING_KINDS: ReadonlySet<string> = new Set(['delay', 'hang', 'drop', 'flaky']);
+
+function isTiming<A extends Scripted>(b: WithTiming<A>): b is Timing<A> {
+  return TIMING_KINDS.has(b.kind);
+}
+
+/**
+ * Plays `b`: waits out `delay`, holds `hang` until the call ends, resets the socket for `drop`, and
+ * turns `flaky` into a `status` answer (default `flakyStatus`) or `ok`. Everything else goes to `answer`.
+ */
+export async function play<A extends Scripted>(
+  call: Pick<Call, 'res' | 'signal'>,
+  b: WithTiming<A>,
+  flakyStatus: number,
+  answer: (b: A | { kind: 'ok' } | { kind: 'status'; status: number }) => Promise<void> | void,
+): Promise<void> {
+  if (!isTiming(b)) return answer(b);
+  switch (b.kind) {
+    case 'delay':
+      await sleep(b.ms, undefined, { signal: call.signal });
+      return play(call, b.then, flakyStatus, answer);
+    case 'hang':
+      // Answer nothing; close() or the client's disconnect aborts the signal and frees the request.
+      if (!call.signal.aborted) await once(call.signal, 'abort');
+      return;
+    case 'drop':
+      // RST rather than FIN: the client sees ECONNRESET, as when a provider's load balancer resets.
+      call.res.socket?.resetAndDestroy();
+      return;
+    case 'flaky':
+      if ((b.random ?? Math.random)() < b.failRate) return answer({ kind: 'status', status: b.status ?? flakyStatus });
+      return answer({ kind: 'ok' });
+  }
 }

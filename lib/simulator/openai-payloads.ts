@@ -85,29 +85,18 @@ export function chatCompletion(who: ChatIdentity, content: string, usage: OpenAi
   };
 }
 
+function chunk(who: ChatIdentity, choices: object[], usage: OpenAiUsage | null): object {
+  const { id, created, model, fingerprint } = who;
+  return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: fingerprint, choices, usage };
+}
+
 /** One `chat.completion.chunk`; `usage` stays null except on the trailing usage chunk (1.6). */
 export function chatChunk(who: ChatIdentity, delta: object, finishReason: string | null): object {
-  return {
-    id: who.id,
-    object: 'chat.completion.chunk',
-    created: who.created,
-    model: who.model,
-    system_fingerprint: who.fingerprint,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-    usage: null,
-  };
+  return chunk(who, [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], null);
 }
 
 export function usageChunk(who: ChatIdentity, usage: OpenAiUsage): object {
-  return {
-    id: who.id,
-    object: 'chat.completion.chunk',
-    created: who.created,
-    model: who.model,
-    system_fingerprint: who.fingerprint,
-    choices: [],
-    usage,
-  };
+  return chunk(who, [], usage);
 }
 
 export function sseFrame(payload: object | '[DONE]'): string {

@@ -1,9 +1,8 @@
 // Writes the simulator's answers onto the socket: JSON bodies, SSE streams (protocols.md 0 and 1.6),
 // and the broken variants (a stream cut mid-way, an in-band error) a gateway must survive.
-import type { ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RecordedRequest } from './fake-openai.ts';
+import type { Call } from './fake-server.ts';
 import {
   chatChunk,
   chatCompletion,
@@ -23,17 +22,11 @@ export interface SimInfo {
   embeddingDims: number;
 }
 
-/** One request being answered: what came in, where the answer goes, and when to give up. */
-export interface Exchange {
-  req: RecordedRequest;
-  res: ServerResponse;
+/** One request being answered by a fake that speaks JSON and SSE. */
+export interface Exchange extends Call {
   sim: SimInfo;
   endpoint: Endpoint;
-  /** Aborted when the client disconnects or the simulator closes. */
-  signal: AbortSignal;
   created: number;
-  /** 1-based request number, used in ids so every answer is traceable to one request. */
-  seq: number;
   baseHeaders: Record<string, string>;
 }
 
@@ -76,6 +69,33 @@ export function sendCut(x: Exchange, body: unknown): void {
   x.res.write(text.subarray(0, text.length >> 1), () => socket?.destroy());
 }
 
+/** The head of an SSE answer; the content type wins over scripted headers so clients always parse it as a stream. */
+export function sseHeaders(x: Exchange, headers: Record<string, string> | undefined): Record<string, string> {
+  return { ...x.baseHeaders, ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+}
+
+/**
+ * Writes `frames` after the head, pausing `delayMs` before each but the first `undelayed`, and minding
+ * backpressure. `cut` closes the socket once the last frame is flushed: the client sees the connection
+ * drop in the middle of the body, with no terminating event.
+ */
+export async function writeFrames(
+  x: Pick<Call, 'res' | 'signal'>,
+  frames: ReadonlyArray<string | Uint8Array>,
+  pace: { delayMs: number; undelayed: number; cut: boolean },
+): Promise<void> {
+  const socket = x.res.socket;
+  for (const [i, frame] of frames.entries()) {
+    if (i >= pace.undelayed && pace.delayMs > 0) await sleep(pace.delayMs, undefined, { signal: x.signal });
+    if (pace.cut && i === frames.length - 1) {
+      x.res.write(frame, () => socket?.destroy());
+      return;
+    }
+    if (!x.res.write(frame)) await once(x.res, 'drain', { signal: x.signal });
+  }
+  x.res.end();
+}
+
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
@@ -110,24 +130,7 @@ export async function sendChat(x: Exchange, ok: ChatOk, fault: StreamFault | nul
     frames.push(sseFrame(openAiError(500)));
   }
 
-  const socket = x.res.socket;
-  x.res.writeHead(200, {
-    ...x.baseHeaders,
-    ...ok.headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-  });
-  const delay = ok.chunkDelayMs ?? 0;
-  for (let i = 0; i < frames.length; i++) {
-    if (i > 1 && delay > 0) await sleep(delay, undefined, { signal: x.signal });
-    const frame = frames[i] ?? '';
-    const last = i === frames.length - 1;
-    if (last && fault?.kind === 'stream-cut') {
-      // No terminating chunk: the client sees the connection close in the middle of the body.
-      x.res.write(frame, () => socket?.destroy());
-      return;
-    }
-    if (!x.res.write(frame)) await once(x.res, 'drain', { signal: x.signal });
-  }
-  x.res.end();
+  x.res.writeHead(200, sseHeaders(x, ok.headers));
+  // The role chunk goes out at once; the pause comes between content chunks.
+  return writeFrames(x, frames, { delayMs: ok.chunkDelayMs ?? 0, undelayed: 2, cut: fault?.kind === 'stream-cut' });
 }
