@@ -69,7 +69,9 @@ export function createDualListener(
     session.on('close', () => sessions.delete(session));
   });
   const sockets = new Set<Socket>();
-  const front = createNetServer((socket) => {
+  // noDelay: streams are many small writes, and Nagle's algorithm would hold each one for the peer's
+  // delayed ACK (~40 ms). node:http sets it on the sockets it accepts itself; ours are accepted here.
+  const front = createNetServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
