@@ -56,7 +56,7 @@ async function start(file: string): Promise<number> {
   }
   const log = createLogger(config.log.level);
   warnEmptyCredentials(config, (msg) => log.warn(msg));
-  const gateway = await createGateway(config, { logger: log });
+  const gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file) });
   try {
     await gateway.listen();
   } catch (err) {
@@ -81,6 +81,22 @@ async function start(file: string): Promise<number> {
         },
       );
     };
+    process.on('SIGHUP', () => {
+      let next: GatewayConfig;
+      try {
+        next = loadConfigFile(file);
+      } catch (err) {
+        if (err instanceof ConfigError) log.warn({ problems: err.problems }, 'SIGHUP: configuration reload refused: the file is invalid');
+        else log.error({ err }, 'SIGHUP: configuration reload failed');
+        return;
+      }
+      gateway.reload(next).then(
+        (result) => {
+          if (!result.applied) log.warn({ problems: result.problems }, 'SIGHUP: configuration reload refused');
+        },
+        (err: unknown) => log.error({ err }, 'SIGHUP: configuration reload failed'),
+      );
+    });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });

@@ -1,10 +1,14 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { GatewayConfig } from './config/types.ts';
+import type { ConfigProblem } from './errors.ts';
+import { ConfigError } from './errors.ts';
 import { createAdminApp } from './http/admin-app.ts';
 import { createDataApp } from './http/data-app.ts';
 import { createDualListener } from './http/listener.ts';
+import { createRouteMatcher } from './http/route-matcher.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
 import { createMetrics } from './observe/metrics.ts';
@@ -16,10 +20,22 @@ import { createStateStore } from './state/create-store.ts';
 import type { Clock, StateStore } from './state/state-store.ts';
 import { systemClock } from './state/state-store.ts';
 
+export interface ReloadResult {
+  applied: boolean;
+  problems: ConfigProblem[];
+  routes: number;
+}
+
 export interface Gateway {
+  /** The routes now serving (a reload replaces them). */
   readonly routes: readonly RouteRuntime[];
   readonly store: StateStore;
   listen(): Promise<{ port: number; adminPort: number | null }>;
+  /**
+   * Swaps the routes for those of `next` without dropping a request: requests in flight finish on the
+   * routes they started on. Listeners, admin and Redis settings need a restart and are refused.
+   */
+  reload(next: GatewayConfig): Promise<ReloadResult>;
   /** Stop accepting, let in-flight requests and streams finish (bounded), then release everything. */
   close(): Promise<void>;
 }
@@ -39,6 +55,8 @@ export interface GatewayOptions {
   /** Injected in tests; defaults to the store `config.redis` asks for. */
   store?: StateStore;
   clock?: Clock;
+  /** Reads the config again for `POST /reload` and SIGHUP (the CLI passes its config file). */
+  loadConfig?: () => GatewayConfig;
 }
 
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -46,7 +64,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
-  const routes = config.routes.map((route) => createRouteRuntime(route, { pools, store, clock, log }));
+  const build = (cfg: GatewayConfig) => cfg.routes.map((route) => createRouteRuntime(route, { pools, store, clock, log }));
+  let routes = build(config);
+  let matcher = createRouteMatcher(routes);
   let listening = false;
   let shuttingDown = false;
   let inFlight = 0;
@@ -59,7 +79,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       }
     }
   });
-  const dataPlane = createDataApp(routes, log, metrics, () => shuttingDown);
+  const dataPlane = createDataApp((method, host, path) => matcher(method, host, path), log, metrics, () => shuttingDown);
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
     res.once('close', () => {
@@ -82,18 +102,64 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   listener.http.headersTimeout = 60_000;
   listener.http.keepAliveTimeout = 65_000;
 
+  async function reload(next: GatewayConfig): Promise<ReloadResult> {
+    const fixed: Array<keyof GatewayConfig> = ['server', 'admin', 'redis'];
+    const changed = fixed.filter((key) => !isDeepStrictEqual(next[key], config[key]));
+    if (changed.length > 0) {
+      const problems = changed.map((key) => ({ path: `/${key}`, message: 'changes only take effect after a restart' }));
+      return { applied: false, problems, routes: routes.length };
+    }
+    const previous = routes;
+    const fresh = build(next);
+    // Counters follow an instance that keeps its route and name; breaker and health live in the store.
+    for (const route of fresh) {
+      const old = previous.find((r) => r.config.id === route.config.id);
+      for (const [name, instance] of route.instances) {
+        const before = old?.instances.get(name);
+        // inFlight stays per object: requests still running on the old routes count down the old one.
+        if (before) Object.assign(instance.stats, { ...before.stats, inFlight: 0 });
+      }
+    }
+    routes = fresh;
+    matcher = createRouteMatcher(fresh);
+    log.level = next.log.level;
+    if (listening) for (const route of fresh) route.start();
+    await Promise.all(previous.map((route) => route.stop()));
+    log.info({ routes: fresh.length }, `configuration reloaded: ${fresh.length} routes`);
+    return { applied: true, problems: [], routes: fresh.length };
+  }
+
+  async function reloadFromSource(): Promise<ReloadResult> {
+    if (!opts.loadConfig) {
+      return { applied: false, problems: [{ path: '', message: 'this gateway was not started from a config file' }], routes: routes.length };
+    }
+    try {
+      return await reload(opts.loadConfig());
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        log.warn({ problems: err.problems.length }, 'configuration reload refused: the new file is invalid');
+        return { applied: false, problems: [...err.problems], routes: routes.length };
+      }
+      throw err;
+    }
+  }
+
   const adminServer = config.admin
     ? createServer(createAdminApp({
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
         status: () => buildStatus(routes, store),
         metrics: metrics.registry,
+        reload: reloadFromSource,
       }))
     : undefined;
 
   return {
-    routes,
+    get routes() {
+      return routes;
+    },
     store,
+    reload,
     async listen() {
       // Bounded: with Redis down the store starts offline and keeps reconnecting.
       await store.start();

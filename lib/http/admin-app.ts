@@ -8,6 +8,7 @@ export interface AdminOptions {
   isReady: () => boolean;
   status: () => unknown;
   metrics: Registry;
+  reload: () => Promise<{ applied: boolean; problems: Array<{ path: string; message: string }>; routes: number }>;
 }
 
 function keyMatches(given: string, expected: string): boolean {
@@ -44,6 +45,11 @@ export function createAdminApp(opts: AdminOptions): Express {
 
   app.get('/metrics', async (_req, res) => {
     res.status(200).type(opts.metrics.contentType).send(await opts.metrics.metrics());
+  });
+
+  app.post('/reload', async (_req, res) => {
+    const result = await opts.reload();
+    sendJson(res, result.applied ? 200 : 400, result);
   });
 
   app.get('/status', (_req, res) => sendJson(res, 200, opts.status()));

@@ -4,11 +4,10 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { RouteRuntime } from '../pipeline/route-runtime.ts';
 import { errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
 import { createDataPlaneHandler } from './data-plane.ts';
-import { createRouteMatcher } from './route-matcher.ts';
+import type { RouteMatch } from './route-matcher.ts';
 
 export interface DataPlane {
   /** HTTP/1.1 requests go through Express. */
@@ -19,12 +18,12 @@ export interface DataPlane {
 }
 
 export function createDataApp(
-  routes: readonly RouteRuntime[],
+  match: (method: string, host: string | undefined, path: string) => RouteMatch,
   log: Logger,
   metrics: Metrics,
   isShuttingDown: () => boolean,
 ): DataPlane {
-  const handler = createDataPlaneHandler({ match: createRouteMatcher(routes), log, metrics, isShuttingDown });
+  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
