@@ -96,6 +96,14 @@ describe('OpenAI embeddings served by Vertex AI :predict with a service-account 
     assert.match(String(predict[0]?.headers['authorization']), /^Bearer /);
   });
 
+  it('serves OpenAI chat from the Vertex OpenAI-compatible endpoint with the same token', async () => {
+    const completion = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'Hi' }] });
+    assert.ok((completion.choices[0]?.message.content ?? '').length > 0);
+    const chat = google.requests.filter((r) => r.path.endsWith('/chat/completions')).at(-1);
+    assert.equal(chat?.path, '/v1/projects/proj-1/locations/us-central1/endpoints/openapi/chat/completions');
+    assert.match(String(chat?.headers['authorization']), /^Bearer /);
+  });
+
   it('fetches a fresh token and retries once when Vertex answers 401 to a cached one', async () => {
     google.revokeTokens();
     const before = google.tokenRequests();
