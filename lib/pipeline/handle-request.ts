@@ -38,6 +38,9 @@ function settle(instance: InstanceRuntime, error: GatewayError | undefined, poli
     instance.stats.failures += 1;
     instance.stats.lastError = { at: Date.now(), reason: verdict.reason };
     instance.breaker.onFailure(verdict.reason, verdict.status === 429 ? verdict.retryAfterSec : undefined);
+  } else if (error.code === 'PROTOCOL_NOT_SUPPORTED') {
+    // Could not be converted for this provider: it never reached the instance and says nothing about it.
+    instance.breaker.onAbandoned();
   } else {
     // The instance answered; the request itself was at fault (a 400, say).
     instance.breaker.onSuccess();
