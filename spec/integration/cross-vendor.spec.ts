@@ -198,6 +198,16 @@ describe('cross-vendor serving and fallback with the real SDKs', function () {
     assert.ok((json.usage?.outputTokens ?? 0) > 0);
   });
 
+  it('moves on to an instance that speaks the protocol natively when a conversion cannot express the request', async () => {
+    gw = await gatewayWith(['anthropic', 'openai', 'bedrock']);
+    const completion = await openaiClient().chat.completions.create({ model: 'x', n: 2, messages: [{ role: 'user', content: 'Hi' }] });
+    assert.ok(completion.choices.length >= 1);
+    assert.equal(ant.calls(), 0, 'Anthropic cannot return n > 1 choices: never called');
+    assert.equal(oai.calls('/v1/chat/completions'), 1);
+    const breaker = gw.gateway.routes[0]?.instances.get('anthropic')?.breaker;
+    assert.equal(breaker?.snapshot().callsInWindow, 0, 'the refusal says nothing about the instance');
+  });
+
   it('streams an OpenAI answer from Bedrock ConverseStream', async () => {
     gw = await gatewayWith(['bedrock', 'openai', 'anthropic']);
     const stream = await openaiClient().chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'Hi' }], stream: true });
