@@ -1,5 +1,6 @@
 import type { JsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
+import { collectingStreamConverter } from './converter.ts';
 import { bedrockExceptionForAnthropic } from './bedrock-exceptions.ts';
 import { anthropicStopToBedrock } from './bedrock-stop-reasons.ts';
 import { anthropicUsageToBedrock } from './bedrock-usage.ts';
@@ -119,18 +120,5 @@ export function createAnthropicToBedrockStream(_ctx: ConversionContext): StreamC
     }
   }
 
-  return {
-    push(event) {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      onEvent(event, out);
-      return out;
-    },
-    end() {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      finish(out);
-      return out;
-    },
-  };
+  return collectingStreamConverter(() => done, onEvent, (out) => finish(out));
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
+import { collectingStreamConverter } from './converter.ts';
 import { anthropicErrorTypeFor, bedrockStreamException } from './bedrock-exceptions.ts';
 import { bedrockStopToAnthropic } from './bedrock-stop-reasons.ts';
 import { bedrockUsageToAnthropic } from './bedrock-usage.ts';
@@ -132,18 +133,5 @@ export function createBedrockToAnthropicStream(ctx: ConversionContext): StreamCo
     }
   }
 
-  return {
-    push(event) {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      onEvent(event, out);
-      return out;
-    },
-    end() {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      finish(undefined, out);
-      return out;
-    },
-  };
+  return collectingStreamConverter(() => done, onEvent, (out) => finish(undefined, out));
 }

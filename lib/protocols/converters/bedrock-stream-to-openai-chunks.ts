@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
+import { collectingStreamConverter } from './converter.ts';
 import { bedrockStreamException, openaiErrorFor } from './bedrock-exceptions.ts';
 import { bedrockStopToOpenai } from './bedrock-stop-reasons.ts';
 import { bedrockUsageToOpenai } from './bedrock-usage.ts';
@@ -107,20 +108,9 @@ export function createBedrockToOpenaiChatStream(ctx: ConversionContext): StreamC
     }
   }
 
-  return {
-    push(event) {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      onEvent(event, out);
-      return out;
-    },
-    end() {
-      if (done) return [];
-      done = true;
-      const out: ClientEvent[] = [];
-      finish(undefined, out);
-      out.push({ data: '[DONE]' });
-      return out;
-    },
-  };
+  return collectingStreamConverter(() => done, onEvent, (out) => {
+    done = true;
+    finish(undefined, out);
+    out.push({ data: '[DONE]' });
+  });
 }

@@ -49,3 +49,28 @@ export interface Converter {
   /** Upstream stream events → client stream events (absent for protocols that never stream). */
   stream?(ctx: ConversionContext): StreamConverter;
 }
+
+/**
+ * The push/end shell every stream converter shares: each call collects its own output, and once the
+ * converter says it is done (terminal event sent, or an error) further input is ignored.
+ */
+export function collectingStreamConverter(
+  isDone: () => boolean,
+  onEvent: (event: UpstreamEvent, out: ClientEvent[]) => void,
+  onEnd: (out: ClientEvent[]) => void,
+): StreamConverter {
+  return {
+    push(event) {
+      if (isDone()) return [];
+      const out: ClientEvent[] = [];
+      onEvent(event, out);
+      return out;
+    },
+    end() {
+      if (isDone()) return [];
+      const out: ClientEvent[] = [];
+      onEnd(out);
+      return out;
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
+import { collectingStreamConverter } from './converter.ts';
 import { openaiFinishToBedrock } from './bedrock-stop-reasons.ts';
 import { openaiUsageToBedrock } from './bedrock-usage.ts';
 import { asArray, asObject, asString, parseJsonObject } from './json-narrowing.ts';
@@ -101,18 +102,5 @@ export function createOpenaiChunksToBedrockStream(_ctx: ConversionContext): Stre
     }
   }
 
-  return {
-    push(event) {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      onChunk(event, out);
-      return out;
-    },
-    end() {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      finish(out);
-      return out;
-    },
-  };
+  return collectingStreamConverter(() => done, onChunk, (out) => finish(out));
 }
