@@ -36,6 +36,7 @@ export interface RawInstance {
   provider_conf?: InstanceConfig['provider_conf'];
   checks?: { active: RawActiveCheck };
   breaker?: Partial<BreakerConfig>;
+  max_concurrency?: number;
 }
 
 type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> & {
@@ -192,6 +193,7 @@ export function normaliseInstance(raw: RawInstance, defaultName: string, pluginB
     provider_conf: { ...raw.provider_conf },
     ...(raw.checks ? { checks: { active: normaliseActiveCheck(raw.checks.active) } } : {}),
     breaker: { ...pluginBreaker, ...raw.breaker },
+    ...(raw.max_concurrency !== undefined && { max_concurrency: raw.max_concurrency }),
   };
 }
 

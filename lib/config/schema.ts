@@ -8,7 +8,18 @@ type JsonSchema = { [keyword: string]: unknown };
 
 /** Every default of the file format, in one place: the schema documents them, normalise applies them. */
 export const configDefaults = {
-  server: { host: '0.0.0.0', port: 9080, shutdown_timeout_ms: 25_000 },
+  server: {
+    host: '0.0.0.0',
+    port: 9080,
+    shutdown_timeout_ms: 25_000,
+    first_byte_timeout_ms: 10_000,
+    headers_timeout_ms: 10_000,
+    body_timeout_ms: 30_000,
+    idle_timeout_ms: 60_000,
+    max_connections: 10_000,
+    max_json_depth: 128,
+    max_json_array_length: 100_000,
+  },
   admin: { host: '127.0.0.1', port: 9180 },
   redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
   log: { level: 'info' },
@@ -42,7 +53,7 @@ export const configDefaults = {
     ssl_verify: true,
     max_req_body_size: 64 * 1024 * 1024,
     max_stream_duration_ms: 0,
-    max_response_bytes: 0,
+    max_response_bytes: 64 * 1024 * 1024,
     forward_client_credentials: false,
   },
   logging: { summaries: false, payloads: false },
@@ -177,6 +188,7 @@ const instance = obj('One provider + credentials + model + options.', {
   ...targetFields,
   weight: int('Share of traffic inside its priority group; 0 = only when nothing else is left.', { minimum: 0, default: d.instance.weight }),
   priority: int('Higher priority groups are used first; lower ones only after all of them failed.', { default: d.instance.priority }),
+  max_concurrency: int('Most requests in flight to this instance at once; further ones wait (inside `timeout`). Absent = unlimited.', { minimum: 1 }),
   breaker: ref('breaker'),
 }, { required: ['name', 'provider'] });
 
@@ -197,11 +209,11 @@ const pluginFields: JsonSchema = {
   timeout: int('Upstream timeout per attempt, in ms.', { minimum: 1, maximum: 600_000, default: p.timeout }),
   keepalive: bool('Reuse upstream connections.', p.keepalive),
   keepalive_timeout: int('Idle time before an upstream connection is closed, in ms.', { minimum: 1000, default: p.keepalive_timeout }),
-  keepalive_pool: int('Connections kept per upstream origin.', { minimum: 1, default: p.keepalive_pool }),
+  keepalive_pool: int('Idle connections kept open per upstream origin (not a cap on concurrent requests).', { minimum: 1, default: p.keepalive_pool }),
   ssl_verify: bool('Verify upstream TLS certificates.', p.ssl_verify),
   max_req_body_size: int('Largest accepted client body, in bytes (413 above).', { minimum: 1, default: p.max_req_body_size }),
   max_stream_duration_ms: int('Longest a stream may run; 0 = unlimited.', { minimum: 0, default: p.max_stream_duration_ms }),
-  max_response_bytes: int('Largest upstream response; 0 = unlimited.', { minimum: 0, default: p.max_response_bytes }),
+  max_response_bytes: int('Largest upstream answer in bytes, streams included (502, or an error event once a stream has started).', { minimum: 1, default: p.max_response_bytes }),
   logging: obj('What the access log records.', {
     summaries: bool('Log model, token usage and timings.', d.logging.summaries),
     payloads: bool('Log request and response bodies (debug level).', d.logging.payloads),
@@ -256,6 +268,13 @@ export const configSchema: JsonSchema = {
       host: str('Listen address.', { default: d.server.host }),
       port: int('Listen port (0 = any free port).', { minimum: 0, maximum: 65535, default: d.server.port }),
       shutdown_timeout_ms: int('On SIGTERM, how long in-flight requests may finish, in ms.', { minimum: 0, default: d.server.shutdown_timeout_ms }),
+      first_byte_timeout_ms: int('A new connection must send its first byte within this, in ms (data plane and admin).', { minimum: 1, default: d.server.first_byte_timeout_ms }),
+      headers_timeout_ms: int('A request\'s headers must be complete within this after its first byte, in ms.', { minimum: 1, default: d.server.headers_timeout_ms }),
+      body_timeout_ms: int('Longest gap between two bytes of a request body, in ms.', { minimum: 1, default: d.server.body_timeout_ms }),
+      idle_timeout_ms: int('An idle keep-alive connection (HTTP/1.1) or HTTP/2 session with no open stream is closed after this, in ms.', { minimum: 1, default: d.server.idle_timeout_ms }),
+      max_connections: int('Most client connections open at once; further ones are closed at accept.', { minimum: 1, default: d.server.max_connections }),
+      max_json_depth: int('Deepest nesting of objects and arrays accepted in a JSON request body (400 above).', { minimum: 2, maximum: 10_000, default: d.server.max_json_depth }),
+      max_json_array_length: int('Most elements accepted in one array of a JSON request body (400 above).', { minimum: 1, default: d.server.max_json_array_length }),
     }),
     admin: {
       description: 'Admin listener (/healthz, /readyz, /metrics, /status, /reload). Absent = 127.0.0.1:9180; false = off.',

@@ -69,6 +69,8 @@ export interface InstanceConfig {
   };
   checks?: { active: ActiveCheckConfig };
   breaker: BreakerConfig;
+  /** Requests in flight to this instance at once; further ones queue, their wait inside `timeout`. Absent = unlimited. */
+  max_concurrency?: number;
 }
 
 export interface FallbackPolicy {
@@ -92,11 +94,13 @@ export interface PluginConfig {
   timeout: number;
   keepalive: boolean;
   keepalive_timeout: number;
+  /** Idle upstream connections kept per origin (APISIX's meaning); concurrency is not capped by it. */
   keepalive_pool: number;
   ssl_verify: boolean;
   max_req_body_size: number;
   max_stream_duration_ms: number; // 0 = unbounded
-  max_response_bytes: number; // 0 = unbounded
+  /** Largest upstream answer, streams included. */
+  max_response_bytes: number;
   logging: { summaries: boolean; payloads: boolean };
   forward_client_credentials: boolean;
 }
@@ -128,7 +132,20 @@ interface RedisConfigCommon {
 }
 
 export interface GatewayConfig {
-  server: { host: string; port: number; shutdown_timeout_ms: number };
+  server: {
+    host: string;
+    port: number;
+    shutdown_timeout_ms: number;
+    /** Connection deadlines (ms), for the data-plane and admin listeners, HTTP/1.1 and HTTP/2. */
+    first_byte_timeout_ms: number;
+    headers_timeout_ms: number;
+    body_timeout_ms: number;
+    idle_timeout_ms: number;
+    max_connections: number;
+    /** Bounds checked once when a JSON request body is parsed. */
+    max_json_depth: number;
+    max_json_array_length: number;
+  };
   admin: { host: string; port: number; api_key?: string } | null;
   redis: RedisConfig | null;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };

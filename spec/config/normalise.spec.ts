@@ -54,7 +54,7 @@ describe('config normalisation', () => {
       ssl_verify: true,
       max_req_body_size: 67_108_864,
       max_stream_duration_ms: 0,
-      max_response_bytes: 0,
+      max_response_bytes: 67_108_864,
       logging: { summaries: false, payloads: false },
       forward_client_credentials: false,
     });
@@ -78,7 +78,18 @@ describe('config normalisation', () => {
 
   it('fills the server, admin, redis and log sections', () => {
     const config = normalise(multi());
-    assert.deepEqual(config.server, { host: '0.0.0.0', port: 9080, shutdown_timeout_ms: 25_000 });
+    assert.deepEqual(config.server, {
+      host: '0.0.0.0',
+      port: 9080,
+      shutdown_timeout_ms: 25_000,
+      first_byte_timeout_ms: 10_000,
+      headers_timeout_ms: 10_000,
+      body_timeout_ms: 30_000,
+      idle_timeout_ms: 60_000,
+      max_connections: 10_000,
+      max_json_depth: 128,
+      max_json_array_length: 100_000,
+    });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9180 });
     assert.equal(config.redis, null);
     assert.deepEqual(config.log, { level: 'info' });
