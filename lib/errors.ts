@@ -17,10 +17,10 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_STREAM'
   | 'UPSTREAM_RESPONSE_TOO_LARGE'
+  | 'INSTANCE_SATURATED'
   | 'ALL_ATTEMPTS_FAILED'
   | 'CLIENT_ABORTED'
-  | 'SHUTTING_DOWN'
-  | 'INTERNAL';
+  | 'INTERNAL_ERROR';
 
 /** The kind of error a client protocol should render (maps onto OpenAI `type` / Anthropic `error.type`). */
 export type ErrorKind =
@@ -84,7 +84,24 @@ export class ConfigError extends GatewayError {
   }
 }
 
-export class RequestError extends GatewayError {}
+/**
+ * Something inside the gateway failed (building, serialising or converting a body; a converter bug).
+ * It says nothing about the instance: never counted against it, never retried elsewhere.
+ */
+export class InternalError extends GatewayError {
+  constructor(message: string, cause?: unknown) {
+    super('INTERNAL_ERROR', 500, message, { cause });
+  }
+}
+
+/** The instance's `max_concurrency` slots stayed full for the whole `timeout`: try another one. */
+export class InstanceSaturatedError extends GatewayError {
+  readonly instance: string;
+  constructor(instance: string, waitedMs: number) {
+    super('INSTANCE_SATURATED', 503, `instance ${instance} had no free slot (max_concurrency) for ${waitedMs} ms`, { kind: 'overloaded' });
+    this.instance = instance;
+  }
+}
 
 export class ProtocolNotSupportedError extends GatewayError {
   constructor(message: string) {
@@ -116,18 +133,38 @@ export class UpstreamStatusError extends GatewayError {
   }
 }
 
+// Codes that mean no connection was made; anything else happened on a connection that was open.
+const UNREACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The upstream could not be reached, or dropped the connection before it answered. */
 export class UpstreamConnectError extends GatewayError {
   readonly instance: string;
-  constructor(instance: string, cause: unknown) {
-    super('UPSTREAM_CONNECT', 502, `instance ${instance} could not be reached (${causeCode(cause)})`, { cause });
+  constructor(instance: string, cause: unknown, message?: string) {
+    const code = causeCode(cause);
+    const text =
+      message ??
+      (UNREACHED.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT')
+        ? `instance ${instance} could not be reached (${code})`
+        : `instance ${instance} closed the connection before answering (${describeCause(cause)})`);
+    super('UPSTREAM_CONNECT', 502, text, { cause });
     this.instance = instance;
   }
 }
 
 export class UpstreamTimeoutError extends GatewayError {
   readonly instance: string;
-  constructor(instance: string, timeoutMs: number, cause?: unknown) {
-    super('UPSTREAM_TIMEOUT', 504, `instance ${instance} timed out after ${timeoutMs} ms`, { cause });
+  constructor(instance: string, timeoutMs: number, opts: { cause?: unknown; what?: string } = {}) {
+    super('UPSTREAM_TIMEOUT', 504, `instance ${instance} ${opts.what ?? 'timed out'} after ${timeoutMs} ms`, { cause: opts.cause });
+    this.instance = instance;
+  }
+}
+
+/** An upstream answer exceeded `max_response_bytes`. */
+export class UpstreamTooLargeError extends GatewayError {
+  readonly instance: string;
+  constructor(instance: string, limit: number, declared?: number) {
+    const size = declared === undefined ? `more than ${limit}` : `${declared}`;
+    super('UPSTREAM_RESPONSE_TOO_LARGE', 502, `instance ${instance} answered ${size} bytes, above max_response_bytes (${limit})`);
     this.instance = instance;
   }
 }
@@ -138,6 +175,13 @@ export class UpstreamStreamError extends GatewayError {
   constructor(instance: string, message: string, opts: { status?: number; cause?: unknown } = {}) {
     super('UPSTREAM_STREAM', opts.status ?? 502, message, { cause: opts.cause });
     this.instance = instance;
+  }
+}
+
+/** The client went away; never an instance failure. */
+export class ClientAbortedError extends GatewayError {
+  constructor() {
+    super('CLIENT_ABORTED', 499, 'client closed the request');
   }
 }
 
@@ -154,6 +198,20 @@ export class AllAttemptsFailedError extends GatewayError {
     super('ALL_ATTEMPTS_FAILED', status, `all ${attempts.length} attempts failed (${list})`, { headers });
     this.attempts = attempts;
   }
+}
+
+const CAUSE_TEXT: Record<string, string> = {
+  ECONNRESET: 'socket reset',
+  UND_ERR_SOCKET: 'socket closed by the other side',
+  EPIPE: 'broken pipe',
+  ECONNABORTED: 'connection aborted',
+  UND_ERR_ABORTED: 'aborted',
+};
+
+/** A transport failure in words ("socket reset"), for messages that say what happened. */
+export function describeCause(err: unknown): string {
+  const code = causeCode(err);
+  return CAUSE_TEXT[code] ?? code;
 }
 
 export function causeCode(err: unknown): string {

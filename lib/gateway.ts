@@ -12,6 +12,7 @@ import { createRouteMatcher } from './http/route-matcher.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
 import { createMetrics } from './observe/metrics.ts';
+import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './pipeline/status.ts';
@@ -64,7 +65,15 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
-  const build = (cfg: GatewayConfig) => cfg.routes.map((route) => createRouteRuntime(route, { pools, store, clock, log }));
+  const build = (cfg: GatewayConfig): RouteRuntime[] => {
+    const built: RouteRuntime[] = [];
+    // Every credential of every instance, and the OAuth tokens their authorizers hold right now.
+    const scrubber = new SecretScrubber(cfg.routes.flatMap((r) => r.plugin.instances.flatMap(staticSecretsOf)), function* () {
+      for (const route of built) for (const i of route.instances.values()) yield* i.target.authorizer?.secrets?.() ?? [];
+    });
+    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber }));
+    return built;
+  };
   let routes = build(config);
   let matcher = createRouteMatcher(routes);
   let listening = false;

@@ -66,7 +66,7 @@ export class InstanceBreaker {
   #trialOwned = false;
   #trialOwnedAt = 0;
   #trialInFlight = false;
-  #acquiring = false;
+  #acquiring: Promise<void> | undefined;
   #lastAcquireAt = -Infinity;
 
   constructor(opts: InstanceBreakerOptions) {
@@ -102,6 +102,14 @@ export class InstanceBreaker {
     }
     this.#tryAcquireTrial();
     return false;
+  }
+
+  /**
+   * While this replica is asking for the trial lease: settles once it knows whether it got it. The
+   * request that found the breaker half-open may wait for that instead of being refused.
+   */
+  trialDecision(): Promise<void> | undefined {
+    return this.#acquiring;
   }
 
   /** Milliseconds until this breaker admits a request again (0 when it does now). */
@@ -231,10 +239,9 @@ export class InstanceBreaker {
   #tryAcquireTrial(): void {
     const now = this.#opts.clock.now();
     if (this.#acquiring || now - this.#lastAcquireAt < ACQUIRE_RETRY_MS) return;
-    this.#acquiring = true;
     this.#lastAcquireAt = now;
-    void this.#opts.store.acquireLease(`trial:${this.key}`, this.#opts.trialLeaseMs).then((owned) => {
-      this.#acquiring = false;
+    this.#acquiring = this.#opts.store.acquireLease(`trial:${this.key}`, this.#opts.trialLeaseMs).catch(() => false).then((owned) => {
+      this.#acquiring = undefined;
       // Still half-open? Another replica may have closed or re-opened it meanwhile.
       if (owned && this.state() === 'half_open') {
         this.#trialOwned = true;

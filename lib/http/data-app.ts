@@ -36,7 +36,7 @@ export function createDataApp(
       res.destroy();
       return;
     }
-    const rendered = renderError(errorShapeForPath(req.path), new GatewayError('INTERNAL', 500, 'internal gateway error'));
+    const rendered = renderError(errorShapeForPath(req.path), new GatewayError('INTERNAL_ERROR', 500, 'internal gateway error'));
     res.status(rendered.status).set(rendered.headers).send(rendered.body);
   });
   const http2 = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
@@ -48,7 +48,7 @@ export function createDataApp(
         res.destroy();
         return;
       }
-      const rendered = renderError(errorShapeForPath(req.url), new GatewayError('INTERNAL', 500, 'internal gateway error'));
+      const rendered = renderError(errorShapeForPath(req.url), new GatewayError('INTERNAL_ERROR', 500, 'internal gateway error'));
       res.writeHead(rendered.status, rendered.headers).end(rendered.body);
     });
   };

@@ -1,14 +1,22 @@
 import { performance } from 'node:perf_hooks';
-import type { GatewayError } from '../errors.ts';
-import { GatewayError as BaseError, UpstreamStatusError, UpstreamTimeoutError } from '../errors.ts';
+import {
+  GatewayError,
+  InternalError,
+  UpstreamStatusError,
+  UpstreamStreamError,
+  UpstreamTimeoutError,
+  UpstreamTooLargeError,
+} from '../errors.ts';
 import type { AccessRecord, AttemptLog } from '../observe/access-log.ts';
 import { roundMs as round } from '../observe/access-log.ts';
-import { scrubSecrets } from '../observe/logger.ts';
+import type { SecretScrubber } from '../observe/secret-scrubber.ts';
 import type { ClientEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
 import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
 import { relayedHeaders } from '../transport/headers.ts';
+import type { IdleWatchdog } from '../transport/idle-watchdog.ts';
+import { startIdleWatchdog } from '../transport/idle-watchdog.ts';
 import { mapTransportError, readBody, sendUpstream } from '../transport/send.ts';
 import type { UpstreamResponse } from '../transport/send.ts';
 import { createSseDecoder } from '../transport/sse-decoder.ts';
@@ -36,15 +44,29 @@ function flatHeaders(headers: UpstreamResponse['headers']): Record<string, strin
   return out;
 }
 
-function secretsOf(instance: InstanceRuntime): string[] {
-  const auth = instance.config.auth;
-  const values = [...Object.values(auth.header), ...Object.values(auth.query)];
-  if (auth.aws) values.push(auth.aws.secret_access_key, auth.aws.access_key_id);
-  return values.flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]);
-}
-
 function isStreamType(contentType: string): boolean {
   return contentType.includes('text/event-stream') || contentType.includes('application/vnd.amazon.eventstream');
+}
+
+/** Errors whose text came from elsewhere (a token endpoint, a transport) leave the attempt scrubbed. */
+function scrubbed(err: GatewayError, scrubber: SecretScrubber): GatewayError {
+  const clean = scrubber.scrub(err.message);
+  if (clean === err.message) return err;
+  return new GatewayError(err.code, err.status, clean, { kind: err.kind, headers: err.headers });
+}
+
+/** Building the request failed: a coded error stays what it is; anything else is the gateway's own bug. */
+function buildFailure(err: unknown, instance: string, signal: AbortSignal): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (signal.aborted && signal.reason instanceof GatewayError) return signal.reason;
+  const what = err instanceof RangeError ? 'the request is too deeply nested or too large to serialise' : 'internal error';
+  return new InternalError(`could not build the request for instance ${instance}: ${what}`, err);
+}
+
+function declaredLength(headers: Record<string, string>): number | undefined {
+  const value = headers['content-length'];
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
 }
 
 export async function runAttempt(
@@ -56,38 +78,53 @@ export async function runAttempt(
   record: AccessRecord,
 ): Promise<AttemptOutcome> {
   const plugin = ctx.route.config.plugin;
+  const scrubber = ctx.route.scrubber;
   const name = instance.config.name;
   const started = performance.now();
   const stats = instance.stats;
-  // A composite signal costs a listener pair per request: only streams with a duration cap need one.
-  let signal = clientSignal;
-  let timer: NodeJS.Timeout | undefined;
-  if (stream && plugin.max_stream_duration_ms > 0) {
-    const deadline = new AbortController();
-    signal = AbortSignal.any([clientSignal, deadline.signal]);
-    const cap = plugin.max_stream_duration_ms;
-    timer = setTimeout(() => deadline.abort(new UpstreamTimeoutError(name, cap)), cap);
-  }
+  // One signal per attempt: the client leaving, the idle watchdog (`timeout`) and the stream cap end it.
+  const attempt = new AbortController();
+  const signal = attempt.signal;
+  const onClientAbort = (): void => attempt.abort(clientSignal.reason);
+  if (clientSignal.aborted) attempt.abort(clientSignal.reason);
+  else clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  let watchdog: IdleWatchdog | undefined;
+  let capTimer: NodeJS.Timeout | undefined;
+  let slot = false;
+
   const log = (status: number, reason?: string): AttemptLog => ({
     instance: name,
     status,
-    ...(reason !== undefined && { reason: scrubSecrets(reason, secretsOf(instance)) }),
+    ...(reason !== undefined && { reason }),
     duration_ms: round(performance.now() - started),
   });
-  const failed = (error: GatewayError, relay?: Relay, reason = error.message): AttemptOutcome => ({
-    kind: 'failed',
-    error,
-    log: log(error.status, reason),
-    ...(relay && { relay }),
-  });
+  const failed = (error: GatewayError, relay?: Relay, reason?: string): AttemptOutcome => {
+    const clean = scrubbed(error, scrubber);
+    return { kind: 'failed', error: clean, log: log(clean.status, reason ?? clean.message), ...(relay && { relay }) };
+  };
 
   record.instance = name;
   record.upstream_protocol = plan.upstream;
   stats.inFlight += 1;
   stats.requests += 1;
   try {
+    let waited = 0;
+    if (instance.gate) {
+      try {
+        waited = await instance.gate.acquire(signal, plugin.timeout);
+        slot = true;
+      } catch (err) {
+        return failed(mapTransportError(err, name, plugin.timeout, signal));
+      }
+    }
+    // `timeout` bounds each wait for the upstream; the first one also pays for the queue.
+    watchdog = startIdleWatchdog(plugin.timeout, () => attempt.abort(new UpstreamTimeoutError(name, plugin.timeout)), plugin.timeout - waited);
+    if (stream && plugin.max_stream_duration_ms > 0) {
+      const cap = plugin.max_stream_duration_ms;
+      capTimer = setTimeout(() => attempt.abort(new UpstreamTimeoutError(name, cap, { what: 'exceeded max_stream_duration_ms' })), cap);
+    }
+
     let call: UpstreamCall;
-    let upstream: UpstreamResponse;
     try {
       call = await buildUpstreamCall(
         {
@@ -103,7 +140,13 @@ export async function runAttempt(
         plugin,
         signal,
       );
-      record.llm_model = call.model;
+    } catch (err) {
+      return failed(buildFailure(err, name, signal));
+    }
+    record.llm_model = call.model;
+
+    let upstream: UpstreamResponse;
+    try {
       upstream = await sendUpstream(
         instance.pool,
         { path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive },
@@ -113,15 +156,17 @@ export async function runAttempt(
     } catch (err) {
       return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
+    watchdog.touch();
 
     const headers = flatHeaders(upstream.headers);
     const contentType = headers['content-type'] ?? '';
     if (upstream.statusCode < 200 || upstream.statusCode >= 300) {
       let errorBody: Buffer;
       try {
-        errorBody = await readBody(upstream.body, MAX_ERROR_BODY, name);
+        // Upstream text enters the gateway here: scrubbed before anything reads it.
+        errorBody = scrubber.scrubBuffer(await readBody(upstream.body, MAX_ERROR_BODY, name, signal, watchdog.touch));
       } catch (err) {
-        return failed(mapTransportError(err, name, plugin.timeout, signal));
+        return failed(err instanceof UpstreamTooLargeError ? new UpstreamStatusError(name, upstream.statusCode, Buffer.alloc(0), headers) : mapTransportError(err, name, plugin.timeout, signal));
       }
       if (upstream.statusCode === 401) instance.target.authorizer?.invalidate?.();
       const detail = upstreamReason(errorBody);
@@ -130,6 +175,13 @@ export async function runAttempt(
         relayOf(ctx.protocol, plan, upstream.statusCode, headers, errorBody),
         detail ? `HTTP ${upstream.statusCode}: ${detail}` : `HTTP ${upstream.statusCode}`,
       );
+    }
+
+    const declared = declaredLength(headers);
+    if (declared !== undefined && declared > plugin.max_response_bytes) {
+      // Refused before reading a byte of it.
+      upstream.body.destroy();
+      return failed(new UpstreamTooLargeError(name, plugin.max_response_bytes, declared));
     }
 
     if (stream && isStreamType(contentType)) {
@@ -151,6 +203,9 @@ export async function runAttempt(
         stripUsageChunk: call.stripUsageChunk,
         signal,
         timeoutMs: plugin.timeout,
+        maxBytes: plugin.max_response_bytes,
+        onChunk: watchdog.touch,
+        scrub: (text) => scrubber.scrub(text),
         onCommit: () => {
           record.ttft_ms = round(performance.now() - ctx.started);
           recordLatency(stats, performance.now() - started);
@@ -159,7 +214,7 @@ export async function runAttempt(
       applyUsage(record, instance, result.usage);
       if (result.model) record.llm_model = result.model;
       if (plugin.logging.payloads) record.response_text = result.text;
-      if (!result.committed) return failed(result.error ?? new BaseError('INTERNAL', 500, 'stream ended early'));
+      if (!result.committed) return failed(result.error ?? new UpstreamStreamError(name, `instance ${name} ended the stream before any content`));
       record.status = 200;
       if (result.error?.code === 'CLIENT_ABORTED') {
         record.status = 499;
@@ -171,10 +226,11 @@ export async function runAttempt(
 
     let payload: Buffer;
     try {
-      payload = await readBody(upstream.body, plugin.max_response_bytes, name);
+      payload = await readBody(upstream.body, plugin.max_response_bytes, name, signal, watchdog.touch);
     } catch (err) {
       return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
+    watchdog.stop();
     const sent = respondJson(ctx, plan, call, upstream.statusCode, headers, payload);
     if (sent.error) return failed(sent.error);
     applyUsage(record, instance, sent.usage);
@@ -184,7 +240,10 @@ export async function runAttempt(
     record.status = upstream.statusCode;
     return { kind: 'responded', log: log(upstream.statusCode) };
   } finally {
-    if (timer) clearTimeout(timer);
+    watchdog?.stop();
+    if (capTimer) clearTimeout(capTimer);
+    clientSignal.removeEventListener('abort', onClientAbort);
+    if (slot) instance.gate?.release();
     stats.inFlight -= 1;
   }
 }

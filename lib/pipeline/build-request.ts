@@ -8,6 +8,8 @@ import type { Plan } from './plan.ts';
 import type { InstanceRuntime } from './route-runtime.ts';
 
 export interface UpstreamCall {
+  /** The instance's name, for messages. */
+  instance: string;
   path: string;
   headers: Record<string, string>;
   body: Buffer;
@@ -61,6 +63,7 @@ export async function buildUpstreamCall(
     Object.assign(headers, extra);
   }
   return {
+    instance: instance.config.name,
     path,
     headers,
     body: built.bytes,

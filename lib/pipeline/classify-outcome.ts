@@ -84,6 +84,16 @@ export function classifyOutcome(err: GatewayError, policy: FallbackPolicy): Clas
         retryAfterSec: undefined,
         timedOut: false,
       };
+    case 'INSTANCE_SATURATED':
+      // Our own `max_concurrency` queue was full for the whole timeout: another instance may have room.
+      return {
+        retryable: true,
+        countsAsFailure: false,
+        status: err.status,
+        reason: err.message,
+        retryAfterSec: undefined,
+        timedOut: false,
+      };
     case 'UPSTREAM_TIMEOUT':
       return {
         retryable: policy.on5xx || listed(504),

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { HashRequest } from '../balancer/hash-key.ts';
-import { GatewayError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
+import { ClientAbortedError, GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -9,7 +9,6 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import { renderError } from '../protocols/render-error.ts';
 import type { JsonObject } from '../protocols/types.ts';
-import { ClientAbortedError } from '../transport/send.ts';
 import { runAttempt } from './attempt.ts';
 import type { AttemptOutcome } from './attempt.ts';
 import { classifyOutcome } from './classify-outcome.ts';
@@ -20,11 +19,14 @@ import type { InstanceRuntime, RouteRuntime } from './route-runtime.ts';
 import type { FallbackPolicy } from '../config/types.ts';
 import type { Classified } from './classify-outcome.ts';
 
+const TRIAL_WAIT_MS = 250;
+const NOT_ABOUT_THE_INSTANCE = new Set(['PROTOCOL_NOT_SUPPORTED', 'INTERNAL_ERROR', 'INSTANCE_SATURATED']);
+
 /**
  * Feeds one attempt's outcome to the instance's breaker and counters; returns the verdict for a
  * failure, undefined for a success or a client that left.
  */
-function settle(instance: InstanceRuntime, error: GatewayError | undefined, policy: FallbackPolicy): Classified | undefined {
+function settle(instance: InstanceRuntime, error: GatewayError | undefined, policy: FallbackPolicy, log: Logger): Classified | undefined {
   if (!error) {
     instance.breaker.onSuccess();
     return undefined;
@@ -38,9 +40,10 @@ function settle(instance: InstanceRuntime, error: GatewayError | undefined, poli
     instance.stats.failures += 1;
     instance.stats.lastError = { at: Date.now(), reason: verdict.reason };
     instance.breaker.onFailure(verdict.reason, verdict.status === 429 ? verdict.retryAfterSec : undefined);
-  } else if (error.code === 'PROTOCOL_NOT_SUPPORTED') {
-    // Could not be converted for this provider: it never reached the instance and says nothing about it.
+  } else if (NOT_ABOUT_THE_INSTANCE.has(error.code)) {
+    // It never reached the instance, or failed inside the gateway: says nothing about the instance.
     instance.breaker.onAbandoned();
+    if (error.code === 'INTERNAL_ERROR') log.error({ err: error.cause ?? error, instance: instance.config.name }, error.message);
   } else {
     // The instance answered; the request itself was at fault (a 400, say).
     instance.breaker.onSuccess();
@@ -107,7 +110,10 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     while (tried.size < maxAttempts && !client.signal.aborted) {
       const elapsed = performance.now() - ctx.started;
       if (tried.size > 0 && plugin.retry_on_failure_within_ms > 0 && elapsed >= plugin.retry_on_failure_within_ms) break;
-      const instance = route.pick(tried, protocol.name, ctx.hash);
+      let instance = route.pick(tried, protocol.name, ctx.hash);
+      // A breaker that just turned half-open is asking for its trial lease: wait for the answer rather
+      // than refuse the request that found it.
+      if (!instance && (await route.awaitTrial(tried, protocol.name, TRIAL_WAIT_MS))) instance = route.pick(tried, protocol.name, ctx.hash);
       if (!instance) break;
       if (lastFailure) {
         const prev = failures[failures.length - 1];
@@ -130,7 +136,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
         outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
       }
       record.attempts.push(outcome.log);
-      const verdict = settle(instance, outcome.error, plugin.fallback);
+      const verdict = settle(instance, outcome.error, plugin.fallback, ctx.log);
       if (outcome.kind === 'responded') return;
       if (!verdict) break; // the client left
       failures.push({
@@ -170,8 +176,8 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     }
     throw failures.length === 1 ? lastFailure.error : allAttemptsFailed(failures);
   } catch (err) {
-    const error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 500, 'internal gateway error', { cause: err });
-    if (error.code === 'INTERNAL') ctx.log.error({ err }, 'unexpected error while handling a request');
+    const error = err instanceof GatewayError ? err : new InternalError('internal gateway error', err);
+    if (!(err instanceof GatewayError)) ctx.log.error({ err }, 'unexpected error while handling a request');
     record.status = error.status;
     record.error = error.message;
     if (failures.length > 1) ctx.log.error({ attempts: failures.length }, `all instances failed for route ${route.config.id}`);

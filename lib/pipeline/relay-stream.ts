@@ -1,11 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayError } from '../errors.ts';
-import { UpstreamStreamError } from '../errors.ts';
+import { GatewayError, InternalError, UpstreamStreamError, UpstreamTooLargeError } from '../errors.ts';
 import type { StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
 import type { ClientEvent, StreamConverter, UpstreamEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
-import { mapTransportError } from '../transport/send.ts';
+import { mapBodyError } from '../transport/send.ts';
 import { writeToClient } from './client-writer.ts';
 
 type Frame = string | Uint8Array;
@@ -28,6 +27,12 @@ export interface StreamRelayInput {
   stripUsageChunk: boolean;
   signal: AbortSignal;
   timeoutMs: number;
+  /** `max_response_bytes`: a longer stream is ended with an error. */
+  maxBytes: number;
+  /** Sees every upstream chunk as it arrives (the attempt's idle watchdog). */
+  onChunk(): void;
+  /** Hides credentials in upstream text (in-band error messages). */
+  scrub(text: string): string;
   /** Called once, just before the first byte goes to the client. */
   onCommit(): void;
 }
@@ -51,7 +56,9 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   const held: Frame[] = [];
   let committed = false;
   let streamError: GatewayError | undefined;
+  let bytes = 0;
   const reencode = converter !== undefined || input.stripUsageChunk;
+  const inBand = (): string => input.scrub(observer.errorMessage() ?? 'in-band error');
 
   const result = (error: GatewayError | undefined): StreamRelayResult => ({
     committed,
@@ -70,7 +77,16 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   };
 
   // What to forward for this chunk, and whether an error came before any content (events in order).
-  const process = (chunk: Uint8Array | undefined) => {
+  // A throw in here is the gateway's own failure (decoder, observer, converter, encoder), never the
+  // instance's: it comes out as an InternalError.
+  const step = (chunk: Uint8Array | undefined) => {
+    try {
+      return decodeAndConvert(chunk);
+    } catch (err) {
+      throw err instanceof GatewayError ? err : new InternalError(`relaying the stream of instance ${input.instance} failed inside the gateway`, err);
+    }
+  };
+  const decodeAndConvert = (chunk: Uint8Array | undefined) => {
     const events = chunk ? input.decoder.push(chunk) : input.decoder.end();
     const out: Frame[] = [];
     let content = committed;
@@ -100,38 +116,44 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     return true;
   };
 
+  let tail: ReturnType<typeof decodeAndConvert>;
   try {
     for await (const chunk of input.body) {
-      const step = process(chunk);
+      input.onChunk();
+      bytes += chunk.length;
+      if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
+      const next = step(chunk);
       if (!committed) {
-        if (step.errorFirst) {
+        if (next.errorFirst) {
           input.body.destroy();
-          return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${observer.errorMessage() ?? ''}`));
+          return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`));
         }
-        held.push(...step.out);
-        if (step.content && !(await commit())) return result(undefined);
-        if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
+        held.push(...next.out);
+        if (next.content && !(await commit())) return result(undefined);
+        if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
         continue;
       }
-      if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
-      if (!(await write(step.out))) {
+      if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
+      if (!(await write(next.out))) {
         input.body.destroy();
         return result(undefined);
       }
     }
+    tail = step(undefined);
   } catch (err) {
-    const mapped = mapTransportError(err, input.instance, input.timeoutMs, signal);
+    input.body.destroy();
+    const mapped = mapBodyError(err, input.instance, bytes, signal, 'stream');
     if (!committed || mapped.code === 'CLIENT_ABORTED') return result(mapped);
-    await endWithError(res, input.errorFrame(`upstream stream failed: ${mapped.message}`), signal);
+    const told = mapped.code === 'INTERNAL_ERROR' ? 'internal gateway error while relaying the stream' : mapped.message;
+    await endWithError(res, input.errorFrame(`upstream stream failed: ${told}`), signal);
     return result(mapped);
   }
 
-  const tail = process(undefined);
   if (!committed && tail.errorFirst) {
-    return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${observer.errorMessage() ?? ''}`));
+    return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`));
   }
   held.push(...tail.out);
-  if (tail.error) streamError ??= new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
+  if (tail.error) streamError ??= new UpstreamStreamError(input.instance, inBand());
   // An in-band error already told the client; otherwise a stream without its end marker was cut short.
   if (!observer.finished() && !streamError) {
     const truncated = new UpstreamStreamError(input.instance, `instance ${input.instance} ended the stream without its terminal event`);
@@ -141,9 +163,17 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     return result(truncated);
   }
   if (converter) {
-    for (const ev of converter.end()) {
-      const frame = input.encode(ev);
-      if (frame.length > 0) held.push(frame);
+    try {
+      for (const ev of converter.end()) {
+        const frame = input.encode(ev);
+        if (frame.length > 0) held.push(frame);
+      }
+    } catch (err) {
+      const internal = new InternalError(`ending the converted stream of instance ${input.instance} failed inside the gateway`, err);
+      if (!committed) return result(internal);
+      await write(held.splice(0));
+      await endWithError(res, input.errorFrame('upstream stream failed: internal gateway error while relaying the stream'), signal);
+      return result(internal);
     }
   }
   if (!committed && !(await commit())) return result(undefined);

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../errors.ts';
-import { GatewayError as BaseError } from '../errors.ts';
+import { GatewayError as BaseError, InternalError, UpstreamStreamError } from '../errors.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import { toBase64Embeddings } from '../protocols/converters/openai-embeddings-to-vertex-predict.ts';
 import { renderError } from '../protocols/render-error.ts';
@@ -68,7 +68,9 @@ export function respondJson(
     };
   }
   if (!isJsonObject(parsed)) {
-    return { usage: undefined, model: undefined, text: undefined, error: new BaseError('UPSTREAM_STATUS', 502, `instance answered ${status} with a body that is not JSON`) };
+    // The instance's fault: its answer is not what its protocol promises.
+    const instance = call.instance;
+    return { usage: undefined, model: undefined, text: undefined, error: new UpstreamStreamError(instance, `instance ${instance} answered ${status} with a body that is not a JSON object`) };
   }
   let converted: unknown;
   try {
@@ -81,7 +83,8 @@ export function respondJson(
       usage: undefined,
       model: undefined,
       text: undefined,
-      error: new BaseError('UPSTREAM_STATUS', 502, `instance answer could not be converted to ${ctx.protocol.name}`, { cause: err }),
+      // A converter that throws on a well-formed answer is the gateway's bug, not the instance's.
+      error: new InternalError(`the answer of instance ${call.instance} could not be converted to ${ctx.protocol.name}`, err),
     };
   }
   clientHeaders['content-type'] = 'application/json';

@@ -12,6 +12,9 @@ import type { InstanceTarget } from '../providers/instance-target.ts';
 import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
 import type { Clock, StateStore } from '../state/state-store.ts';
+import type { SecretScrubber } from '../observe/secret-scrubber.ts';
+import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
+import { createConcurrencyGate } from '../transport/concurrency-gate.ts';
 import type { PoolRegistry } from '../transport/pool-registry.ts';
 import type { Plan } from './plan.ts';
 import { planAll } from './plan.ts';
@@ -38,15 +41,24 @@ export interface InstanceRuntime {
   breaker: InstanceBreaker;
   /** Active health checks, when `checks.active` is configured. */
   health: ActiveChecker | undefined;
+  /** `max_concurrency`, when configured. */
+  gate: ConcurrencyGate | undefined;
 }
 
 export interface RouteRuntime {
   config: RouteConfig;
+  /** Hides every instance's credentials in text that came from an upstream. */
+  scrubber: SecretScrubber;
   instances: ReadonlyMap<string, InstanceRuntime>;
   /** Next instance for this request, or undefined when none is left. */
   pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest): InstanceRuntime | undefined;
   /** When every untried instance for `protocol` is held out by its breaker: ms until the first one admits a request. */
   breakerWaitMs(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
+  /**
+   * When an untried instance's breaker is asking for its half-open trial lease: resolves true once one
+   * such request settles (bounded by `maxWaitMs`), so the caller may pick again; false at once if none.
+   */
+  awaitTrial(tried: ReadonlySet<string>, protocol: ProtocolName, maxWaitMs: number): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -56,6 +68,7 @@ export interface RuntimeDeps {
   store: StateStore;
   clock: Clock;
   log: Logger;
+  scrubber: SecretScrubber;
 }
 
 const EWMA_WEIGHT = 0.2;
@@ -86,7 +99,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     const pool = deps.pools.get(target.origin, {
       keepalive: plugin.keepalive,
       keepaliveTimeoutMs: plugin.keepalive_timeout,
-      connections: plugin.keepalive_pool,
+      idleConnections: plugin.keepalive_pool,
       timeoutMs: plugin.timeout,
       sslVerify: plugin.ssl_verify,
     });
@@ -103,7 +116,8 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     const health = check
       ? createActiveChecker({ key, check, probe: (signal) => probeOnce(target, check, signal), store: deps.store, clock: deps.clock, log })
       : undefined;
-    instances.set(config.name, { config, target, pool, stats: newStats(), plans: planAll(target), breaker, health });
+    const gate = config.max_concurrency === undefined ? undefined : createConcurrencyGate(config.name, config.max_concurrency);
+    instances.set(config.name, { config, target, pool, stats: newStats(), plans: planAll(target), breaker, health, gate });
   }
   const all = [...instances.values()];
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
@@ -114,6 +128,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
 
   return {
     config: route,
+    scrubber: deps.scrubber,
     instances,
     pick(tried, protocol, req) {
       // Better a possibly-sick instance than none: when every capable one is unhealthy, use them all.
@@ -141,6 +156,20 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
         wait = wait === undefined ? ms : Math.min(wait, ms);
       }
       return wait;
+    },
+    async awaitTrial(tried, protocol, maxWaitMs) {
+      const pending: Array<Promise<void>> = [];
+      for (const i of all) {
+        if (tried.has(i.config.name) || !i.plans.has(protocol)) continue;
+        const decision = i.breaker.trialDecision();
+        if (decision) pending.push(decision);
+      }
+      if (pending.length === 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)));
+      await Promise.race([...pending, timeout]);
+      clearTimeout(timer);
+      return true;
     },
     start() {
       for (const i of all) i.health?.start();

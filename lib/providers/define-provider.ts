@@ -30,6 +30,8 @@ export interface Authorizer {
   headers(req: OutgoingRequest, signal: AbortSignal): Promise<Record<string, string>>;
   /** The provider said 401: drop cached credentials (a token) so the next request gets fresh ones. */
   invalidate?(): void;
+  /** Credentials minted at run time (cached OAuth tokens) that the secret scrubber must also hide. */
+  secrets?(): readonly string[];
 }
 
 export interface ProviderDefinition {

@@ -43,6 +43,7 @@ export const vertexAi = defineProvider({
     return {
       headers: async () => ({ authorization: `Bearer ${await source.getToken()}` }),
       invalidate: () => source.invalidate(),
+      secrets: () => source.recentTokens(),
     };
   },
   validate: (instance) => {

@@ -33,6 +33,8 @@ export interface GcpTokenSource {
   getToken(): Promise<string>;
   /** Forget the cached token (the provider answered 401), so the next call fetches a fresh one. */
   invalidate(): void;
+  /** The tokens handed out lately (the cached one and its predecessor), for the secret scrubber. */
+  recentTokens(): string[];
 }
 
 /** The token could not be obtained: the instance is unusable for now, so the attempt fails over. */
@@ -112,13 +114,15 @@ export function createGcpTokenSource(opts: GcpTokenSourceOptions): GcpTokenSourc
   } catch (err) {
     const rejected = Promise.reject(err);
     rejected.catch(() => undefined); // reported to each caller, not as an unhandled rejection
-    return { getToken: () => rejected, invalidate: () => undefined };
+    return { getToken: () => rejected, invalidate: () => undefined, recentTokens: () => [] };
   }
   const tokenUrl = opts.tokenUrl ?? sa.tokenUri ?? DEFAULT_TOKEN_URL;
   const clock = opts.clock ?? Date;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   let key: Promise<CryptoKey> | undefined;
   let cached: { token: string; validUntil: number } | undefined;
+  // An upstream may still echo the token it just refused, after it was dropped from the cache.
+  let previous: string | undefined;
   let inFlight: Promise<string> | undefined;
 
   const signingKey = (): Promise<CryptoKey> => {
@@ -177,6 +181,7 @@ export function createGcpTokenSource(opts: GcpTokenSourceOptions): GcpTokenSourc
     // Lifetime counts from before the request, so a slow exchange errs on the early side.
     let lifetimeSecs = expiresIn - opts.expireEarlySecs;
     if (opts.maxTtlSecs !== undefined) lifetimeSecs = Math.min(lifetimeSecs, opts.maxTtlSecs);
+    if (cached) previous = cached.token;
     cached = { token, validUntil: startedAt + lifetimeSecs * 1000 };
     return token;
   };
@@ -191,7 +196,11 @@ export function createGcpTokenSource(opts: GcpTokenSourceOptions): GcpTokenSourc
       return inFlight;
     },
     invalidate(): void {
+      if (cached) previous = cached.token;
       cached = undefined;
+    },
+    recentTokens(): string[] {
+      return [cached?.token, previous].filter((t): t is string => t !== undefined);
     },
   };
 }

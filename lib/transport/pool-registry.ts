@@ -1,11 +1,73 @@
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 
 export interface PoolOptions {
   keepalive: boolean;
   keepaliveTimeoutMs: number;
-  connections: number;
+  /** Idle connections kept per origin (APISIX's `keepalive_pool`); never a cap on concurrent requests. */
+  idleConnections: number;
   timeoutMs: number;
   sslVerify: boolean;
+}
+
+// undici's headers/body timers run on a coarse clock; the attempt's own watchdog enforces `timeout`
+// precisely and these only catch what it would miss.
+const BACKSTOP_SLACK_MS = 5000;
+
+/**
+ * A Pool with no cap on connections (LLM calls last tens of seconds: a cap would be the gateway's real
+ * capacity limit) that keeps at most `idleConnections` sockets open while idle: when a connection
+ * finishes its request and more than that many are idle, its socket is closed. The Client itself
+ * stays in the pool and reconnects when it is needed again.
+ */
+function createOriginPool(origin: string, opts: PoolOptions): Pool {
+  const clients = new Set<{ client: Client; socket: () => { destroy(): void } | undefined }>();
+  const trim = (): void => {
+    let idle = 0;
+    for (const entry of clients) {
+      if (entry.client.destroyed || entry.client.closed) {
+        clients.delete(entry);
+        continue;
+      }
+      const stats = entry.client.stats;
+      if (!stats.connected || stats.running > 0 || stats.pending > 0) continue;
+      idle += 1;
+      if (idle > opts.idleConnections) entry.socket()?.destroy();
+    }
+  };
+  return new Pool(origin, {
+    connections: null,
+    keepAliveTimeout: opts.keepaliveTimeoutMs,
+    keepAliveMaxTimeout: Math.max(opts.keepaliveTimeoutMs, 600_000),
+    headersTimeout: opts.timeoutMs + BACKSTOP_SLACK_MS,
+    bodyTimeout: opts.timeoutMs + BACKSTOP_SLACK_MS,
+    connect: { rejectUnauthorized: opts.sslVerify, timeout: opts.timeoutMs + BACKSTOP_SLACK_MS },
+    // LLM calls are POSTs that may run for minutes: pipelining would queue behind them.
+    pipelining: 1,
+    factory(url, options) {
+      const clientOpts = options as Client.Options;
+      let socket: { destroy(): void } | undefined;
+      const connect = clientOpts.connect;
+      const client = new Client(url, {
+        ...clientOpts,
+        connect:
+          typeof connect === 'function'
+            ? (options, callback) =>
+                connect(options, (err, sock) => {
+                  socket = sock ?? undefined;
+                  (callback as (e: Error | null, s: typeof sock) => void)(err, sock);
+                })
+            : connect,
+      });
+      const entry = { client, socket: () => socket };
+      clients.add(entry);
+      client.on('drain', () => setImmediate(trim));
+      client.on('disconnect', () => {
+        socket = undefined;
+      });
+      return client as Dispatcher;
+    },
+  });
 }
 
 /** One undici Pool per (origin, settings); shared by every instance that points at the same place. */
@@ -13,19 +75,10 @@ export class PoolRegistry {
   #pools = new Map<string, Pool>();
 
   get(origin: string, opts: PoolOptions): Pool {
-    const key = `${origin}|${opts.keepalive}|${opts.keepaliveTimeoutMs}|${opts.connections}|${opts.timeoutMs}|${opts.sslVerify}`;
+    const key = `${origin}|${opts.keepalive}|${opts.keepaliveTimeoutMs}|${opts.idleConnections}|${opts.timeoutMs}|${opts.sslVerify}`;
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new Pool(origin, {
-        connections: opts.connections,
-        keepAliveTimeout: opts.keepaliveTimeoutMs,
-        keepAliveMaxTimeout: Math.max(opts.keepaliveTimeoutMs, 600_000),
-        headersTimeout: opts.timeoutMs,
-        bodyTimeout: opts.timeoutMs,
-        connect: { rejectUnauthorized: opts.sslVerify, timeout: Math.min(opts.timeoutMs, 10_000) },
-        // LLM calls are POSTs that may run for minutes: pipelining would queue behind them.
-        pipelining: 1,
-      });
+      pool = createOriginPool(origin, opts);
       this.#pools.set(key, pool);
     }
     return pool;

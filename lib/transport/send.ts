@@ -1,7 +1,8 @@
 import type { Dispatcher, Pool } from 'undici';
-import { GatewayError, UpstreamConnectError, UpstreamTimeoutError } from '../errors.ts';
+import { ClientAbortedError, GatewayError, UpstreamConnectError, UpstreamStreamError, UpstreamTimeoutError, UpstreamTooLargeError, describeCause } from '../errors.ts';
 
 export interface UpstreamRequest {
+  method?: string;
   path: string;
   headers: Record<string, string>;
   body: Buffer;
@@ -14,22 +15,26 @@ export type UpstreamResponse = Dispatcher.ResponseData;
 
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
-export class ClientAbortedError extends GatewayError {
-  constructor() {
-    super('CLIENT_ABORTED', 499, 'client closed the request');
-  }
+/** An aborted attempt's reason: a timeout or cap the gateway set, else the client leaving. */
+function abortReason(signal: AbortSignal): GatewayError {
+  const reason: unknown = signal.reason;
+  return reason instanceof GatewayError ? reason : new ClientAbortedError();
 }
 
-/** One place that turns transport failures into coded gateway errors. */
+/** One place that turns failures before the response headers into coded gateway errors. */
 export function mapTransportError(err: unknown, instance: string, timeoutMs: number, signal: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err;
-  if (signal.aborted) {
-    const reason: unknown = signal.reason;
-    return reason instanceof GatewayError ? reason : new ClientAbortedError();
-  }
+  if (signal.aborted) return abortReason(signal);
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (typeof code === 'string' && timeoutCodes.has(code)) return new UpstreamTimeoutError(instance, timeoutMs, err);
+  if (typeof code === 'string' && timeoutCodes.has(code)) return new UpstreamTimeoutError(instance, timeoutMs, { cause: err });
   return new UpstreamConnectError(instance, err);
+}
+
+/** A failure while reading an answer whose headers arrived: the instance was reached, the body broke. */
+export function mapBodyError(err: unknown, instance: string, bytes: number, signal: AbortSignal, what = 'answer'): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (signal.aborted) return abortReason(signal);
+  return new UpstreamStreamError(instance, `${what} from instance ${instance} broke after ${bytes} bytes: ${describeCause(err)}`, { cause: err });
 }
 
 export async function sendUpstream(
@@ -41,33 +46,42 @@ export async function sendUpstream(
   try {
     return await pool.request({
       path: req.path,
-      method: 'POST',
+      method: (req.method ?? 'POST') as Dispatcher.HttpMethod,
       headers: req.headers,
       body: req.body,
       signal: req.signal,
       reset: !req.keepalive,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
     });
   } catch (err) {
     throw mapTransportError(err, instance, timeoutMs, req.signal);
   }
 }
 
-/** Read a whole body, refusing more than `maxBytes` (0 = no limit). */
+/**
+ * Reads a whole body, refusing more than `maxBytes` (the excess is never buffered). `onChunk` sees
+ * every chunk as it arrives (the idle watchdog). Failures come back as coded gateway errors.
+ */
 export async function readBody(
-  body: AsyncIterable<Uint8Array>,
+  body: AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown },
   maxBytes: number,
   instance: string,
+  signal: AbortSignal,
+  onChunk: () => void = () => undefined,
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (maxBytes > 0 && size > maxBytes) {
-      throw new GatewayError('UPSTREAM_RESPONSE_TOO_LARGE', 502, `instance ${instance} response exceeds ${maxBytes} bytes`);
+  try {
+    for await (const chunk of body) {
+      onChunk();
+      size += chunk.length;
+      if (size > maxBytes) {
+        body.destroy();
+        throw new UpstreamTooLargeError(instance, maxBytes);
+      }
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     }
-    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  } catch (err) {
+    throw mapBodyError(err, instance, size, signal);
   }
   return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size);
 }

@@ -5,7 +5,7 @@ import type { GatewayError } from '../../lib/errors.ts';
 import { UpstreamConnectError, UpstreamStatusError, UpstreamStreamError, UpstreamTimeoutError } from '../../lib/errors.ts';
 import { classifyOutcome, retryAfterSeconds, upstreamReason } from '../../lib/pipeline/classify-outcome.ts';
 import type { JsonObject } from '../../lib/protocols/types.ts';
-import { ClientAbortedError } from '../../lib/transport/send.ts';
+import { ClientAbortedError } from '../../lib/errors.ts';
 
 /** The fallback policy the real loader derives from a plugin block. */
 function policy(plugin: JsonObject): FallbackPolicy {

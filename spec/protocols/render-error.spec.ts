@@ -49,7 +49,7 @@ describe('renderError', () => {
       [new GatewayError('ROUTE_NOT_FOUND', 404, 'no route'), 404, 'not_found_error'],
       [new GatewayError('BODY_TOO_LARGE', 413, 'too large'), 413, 'request_too_large'],
       [new GatewayError('UPSTREAM_STATUS', 429, 'slow down'), 429, 'rate_limit_error'],
-      [new GatewayError('INTERNAL', 500, 'internal gateway error'), 500, 'api_error'],
+      [new GatewayError('INTERNAL_ERROR', 500, 'internal gateway error'), 500, 'api_error'],
       [new NoInstanceAvailableError('every instance is open'), 503, 'overloaded_error'],
       [new UpstreamTimeoutError('claude-a', 30_000), 504, 'timeout_error'],
     ];
@@ -68,7 +68,7 @@ describe('renderError', () => {
       [new GatewayError('UPSTREAM_STATUS', 403, 'denied'), 'AccessDeniedException'],
       [new GatewayError('ROUTE_NOT_FOUND', 404, 'no route'), 'ResourceNotFoundException'],
       [new GatewayError('UPSTREAM_STATUS', 429, 'slow down'), 'ThrottlingException'],
-      [new GatewayError('INTERNAL', 500, 'internal gateway error'), 'InternalServerException'],
+      [new GatewayError('INTERNAL_ERROR', 500, 'internal gateway error'), 'InternalServerException'],
       [new NoInstanceAvailableError('every instance is open'), 'ServiceUnavailableException'],
       [new UpstreamTimeoutError('nova', 30_000), 'ModelTimeoutException'],
     ];
@@ -122,7 +122,7 @@ describe('renderError', () => {
 
   it('adds no attempts field to other errors', () => {
     for (const shape of ['openai', 'anthropic', 'bedrock'] as const) {
-      assert.ok(!renderError(shape, new GatewayError('INTERNAL', 500, 'x')).body.includes('attempts'), shape);
+      assert.ok(!renderError(shape, new GatewayError('INTERNAL_ERROR', 500, 'x')).body.includes('attempts'), shape);
     }
   });
 });

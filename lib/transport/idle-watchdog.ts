@@ -1,0 +1,37 @@
+import { performance } from 'node:perf_hooks';
+
+// The upstream `timeout` (APISIX's meaning: each socket operation) as one native timer per attempt:
+// it expires when nothing arrived for `ms` — no response headers since the request was sent, or no
+// body bytes since the last ones. undici's own timers run on a coarse clock (a 1 s timeout fired after
+// up to 1.5 s), so they stay only as a backstop. `touch` is a clock read, cheap enough for every chunk.
+
+export interface IdleWatchdog {
+  /** Something arrived: the idle period starts again. */
+  touch(): void;
+  stop(): void;
+}
+
+/** `firstMs` (default `ms`) bounds the first idle period: what is left of a budget partly spent already. */
+export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms): IdleWatchdog {
+  let last = performance.now() - (ms - firstMs);
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    const idle = performance.now() - last;
+    if (idle >= ms - 1) {
+      timer = undefined;
+      onExpire();
+      return;
+    }
+    timer = setTimeout(check, ms - idle);
+  };
+  timer = setTimeout(check, Math.max(0, firstMs));
+  return {
+    touch() {
+      last = performance.now();
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
