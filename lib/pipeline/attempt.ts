@@ -202,6 +202,7 @@ export async function runAttempt(
         errorFrame: ctx.protocol.streamErrorFrame,
         stripUsageChunk: call.stripUsageChunk,
         signal,
+        clientSignal,
         timeoutMs: plugin.timeout,
         maxBytes: plugin.max_response_bytes,
         onChunk: watchdog.touch,

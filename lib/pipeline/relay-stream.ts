@@ -25,7 +25,10 @@ export interface StreamRelayInput {
   errorFrame: (message: string) => Frame;
   /** Drop usage-only chunks of a native OpenAI stream: the gateway asked for them, not the client. */
   stripUsageChunk: boolean;
+  /** The attempt's signal: aborted by the client leaving, the idle watchdog or the stream cap. */
   signal: AbortSignal;
+  /** The client's own: writes stop waiting for `drain` only when the client is gone. */
+  clientSignal: AbortSignal;
   timeoutMs: number;
   /** `max_response_bytes`: a longer stream is ended with an error. */
   maxBytes: number;
@@ -52,7 +55,7 @@ export interface StreamRelayResult {
  * stream reaches the client as the upstream's own bytes; a converted one is re-encoded event by event.
  */
 export async function relayStream(input: StreamRelayInput): Promise<StreamRelayResult> {
-  const { res, signal, observer, converter } = input;
+  const { res, signal, clientSignal, observer, converter } = input;
   const held: Frame[] = [];
   let committed = false;
   let streamError: GatewayError | undefined;
@@ -72,7 +75,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     committed = true;
     input.onCommit();
     res.writeHead(200, input.headers);
-    for (const piece of held.splice(0)) if (!(await writeToClient(res, piece, signal))) return false;
+    for (const piece of held.splice(0)) if (!(await writeToClient(res, piece, clientSignal))) return false;
     return true;
   };
 
@@ -112,7 +115,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   };
 
   const write = async (frames: Frame[]): Promise<boolean> => {
-    for (const frame of frames) if (!(await writeToClient(res, frame, signal))) return false;
+    for (const frame of frames) if (!(await writeToClient(res, frame, clientSignal))) return false;
     return true;
   };
 
@@ -145,7 +148,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     const mapped = mapBodyError(err, input.instance, bytes, signal, 'stream');
     if (!committed || mapped.code === 'CLIENT_ABORTED') return result(mapped);
     const told = mapped.code === 'INTERNAL_ERROR' ? 'internal gateway error while relaying the stream' : mapped.message;
-    await endWithError(res, input.errorFrame(`upstream stream failed: ${told}`), signal);
+    await endWithError(res, input.errorFrame(`upstream stream failed: ${told}`), clientSignal);
     return result(mapped);
   }
 
@@ -159,7 +162,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     const truncated = new UpstreamStreamError(input.instance, `instance ${input.instance} ended the stream without its terminal event`);
     if (!committed) return result(truncated);
     await write(held.splice(0));
-    await endWithError(res, input.errorFrame(truncated.message), signal);
+    await endWithError(res, input.errorFrame(truncated.message), clientSignal);
     return result(truncated);
   }
   if (converter) {
@@ -172,7 +175,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
       const internal = new InternalError(`ending the converted stream of instance ${input.instance} failed inside the gateway`, err);
       if (!committed) return result(internal);
       await write(held.splice(0));
-      await endWithError(res, input.errorFrame('upstream stream failed: internal gateway error while relaying the stream'), signal);
+      await endWithError(res, input.errorFrame('upstream stream failed: internal gateway error while relaying the stream'), clientSignal);
       return result(internal);
     }
   }
