@@ -126,7 +126,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       for (const [name, instance] of route.instances) {
         const before = old?.instances.get(name);
         // inFlight stays per object: requests still running on the old routes count down the old one.
-        if (before) Object.assign(instance.stats, { ...before.stats, inFlight: 0 });
+        if (before) instance.inheritCounters(before);
       }
     }
     routes = fresh;

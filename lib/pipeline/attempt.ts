@@ -7,34 +7,49 @@ import {
   UpstreamTimeoutError,
   UpstreamTooLargeError,
 } from '../errors.ts';
-import type { AccessRecord, AttemptLog } from '../observe/access-log.ts';
 import { roundMs as round } from '../observe/access-log.ts';
 import type { SecretScrubber } from '../observe/secret-scrubber.ts';
-import type { ClientEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
-import { isJsonObject } from '../protocols/types.ts';
-import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
 import { relayedHeaders } from '../transport/headers.ts';
 import type { IdleWatchdog } from '../transport/idle-watchdog.ts';
 import { startIdleWatchdog } from '../transport/idle-watchdog.ts';
 import { mapTransportError, readBody, sendUpstream } from '../transport/send.ts';
 import type { UpstreamResponse } from '../transport/send.ts';
-import { createSseDecoder } from '../transport/sse-decoder.ts';
 import { buildUpstreamCall } from './build-request.ts';
 import type { UpstreamCall } from './build-request.ts';
 import { upstreamReason } from './classify-outcome.ts';
-import type { RequestContext } from './handle-request.ts';
+import type { InstanceRuntime } from './instance-runtime.ts';
 import type { Plan } from './plan.ts';
 import { relayStream } from './relay-stream.ts';
 import { relayOf, respondJson } from './respond-json.ts';
 import type { Relay } from './respond-json.ts';
-import type { InstanceRuntime } from './route-runtime.ts';
-import { recordLatency } from './route-runtime.ts';
+import type { RequestPlan } from './request-context.ts';
 
-export type AttemptOutcome =
-  /** The client got its answer; `error` when a stream failed after the commit point or the client left. */
-  | { kind: 'responded'; log: AttemptLog; error?: GatewayError }
-  | { kind: 'failed'; error: GatewayError; log: AttemptLog; relay?: Relay };
+/** Everything one attempt produced: the pipeline's `settle` applies it to the access record and the instance. */
+export interface AttemptResult {
+  /** `responded`: the client got its answer (a stream may still have failed after its commit point). */
+  kind: 'responded' | 'failed';
+  instance: string;
+  upstreamProtocol: string;
+  /** What the client got (200, 499…), or the failure's status. */
+  status: number;
+  durationMs: number;
+  /** Why it failed or how a stream ended badly, for the access log (scrubbed). */
+  reason: string | undefined;
+  /** Set when it failed, or when a stream failed after its commit point or its client left. */
+  error: GatewayError | undefined;
+  /** The model sent, or the one the answer names. */
+  model: string | undefined;
+  usage: Usage | undefined;
+  /** From the start of the client request to the first byte of a stream the client got. */
+  ttftMs: number | undefined;
+  /** From the start of the attempt to the whole answer, or to a stream's first content. */
+  latencyMs: number | undefined;
+  /** Generated text, with `logging.payloads`. */
+  text: string | undefined;
+  /** What the client gets if this failure turns out to be the only attempt. */
+  relay: Relay | undefined;
+}
 
 const MAX_ERROR_BODY = 1024 * 1024;
 
@@ -42,10 +57,6 @@ function flatHeaders(headers: UpstreamResponse['headers']): Record<string, strin
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   return out;
-}
-
-function isStreamType(contentType: string): boolean {
-  return contentType.includes('text/event-stream') || contentType.includes('application/vnd.amazon.eventstream');
 }
 
 /** Errors whose text came from elsewhere (a token endpoint, a transport) leave the attempt scrubbed. */
@@ -69,19 +80,12 @@ function declaredLength(headers: Record<string, string>): number | undefined {
   return Number(value);
 }
 
-export async function runAttempt(
-  ctx: RequestContext,
-  instance: InstanceRuntime,
-  plan: Plan,
-  stream: boolean,
-  clientSignal: AbortSignal,
-  record: AccessRecord,
-): Promise<AttemptOutcome> {
+export async function runAttempt(request: RequestPlan, instance: InstanceRuntime, plan: Plan): Promise<AttemptResult> {
+  const { ctx, stream, clientSignal } = request;
   const plugin = ctx.route.config.plugin;
   const scrubber = ctx.route.scrubber;
-  const name = instance.config.name;
+  const name = instance.name;
   const started = performance.now();
-  const stats = instance.stats;
   // One signal per attempt: the client leaving, the idle watchdog (`timeout`) and the stream cap end it.
   const attempt = new AbortController();
   const signal = attempt.signal;
@@ -91,22 +95,30 @@ export async function runAttempt(
   let watchdog: IdleWatchdog | undefined;
   let capTimer: NodeJS.Timeout | undefined;
   let slot = false;
+  let model: string | undefined;
 
-  const log = (status: number, reason?: string): AttemptLog => ({
+  const result = (kind: AttemptResult['kind'], status: number, more: Partial<AttemptResult> = {}): AttemptResult => ({
+    kind,
     instance: name,
+    upstreamProtocol: plan.upstream,
     status,
-    ...(reason !== undefined && { reason }),
-    duration_ms: round(performance.now() - started),
+    durationMs: round(performance.now() - started),
+    reason: undefined,
+    error: undefined,
+    model,
+    usage: undefined,
+    ttftMs: undefined,
+    latencyMs: undefined,
+    text: undefined,
+    relay: undefined,
+    ...more,
   });
-  const failed = (error: GatewayError, relay?: Relay, reason?: string): AttemptOutcome => {
+  const failed = (error: GatewayError, more: Partial<AttemptResult> = {}): AttemptResult => {
     const clean = scrubbed(error, scrubber);
-    return { kind: 'failed', error: clean, log: log(clean.status, reason ?? clean.message), ...(relay && { relay }) };
+    return result('failed', clean.status, { error: clean, reason: clean.message, ...more });
   };
 
-  record.instance = name;
-  record.upstream_protocol = plan.upstream;
-  stats.inFlight += 1;
-  stats.requests += 1;
+  instance.attemptStarted();
   try {
     let waited = 0;
     if (instance.gate) {
@@ -132,8 +144,9 @@ export async function runAttempt(
           raw: ctx.raw,
           pathAndQuery: ctx.pathAndQuery,
           headers: ctx.req.headers,
-          model: record.request_llm_model,
+          model: request.requestModel,
           stream,
+          usageEvents: ctx.protocol.usageEvents,
         },
         instance,
         plan,
@@ -143,7 +156,7 @@ export async function runAttempt(
     } catch (err) {
       return failed(buildFailure(err, name, signal));
     }
-    record.llm_model = call.model;
+    model = call.model;
 
     let upstream: UpstreamResponse;
     try {
@@ -159,22 +172,21 @@ export async function runAttempt(
     watchdog.touch();
 
     const headers = flatHeaders(upstream.headers);
-    const contentType = headers['content-type'] ?? '';
-    if (upstream.statusCode < 200 || upstream.statusCode >= 300) {
+    const status = upstream.statusCode;
+    if (status < 200 || status >= 300) {
       let errorBody: Buffer;
       try {
         // Upstream text enters the gateway here: scrubbed before anything reads it.
         errorBody = scrubber.scrubBuffer(await readBody(upstream.body, MAX_ERROR_BODY, name, signal, watchdog.touch));
       } catch (err) {
-        return failed(err instanceof UpstreamTooLargeError ? new UpstreamStatusError(name, upstream.statusCode, Buffer.alloc(0), headers) : mapTransportError(err, name, plugin.timeout, signal));
+        return failed(err instanceof UpstreamTooLargeError ? new UpstreamStatusError(name, status, Buffer.alloc(0), headers) : mapTransportError(err, name, plugin.timeout, signal));
       }
-      if (upstream.statusCode === 401) instance.target.authorizer?.invalidate?.();
+      if (status === 401) instance.target.authorizer?.invalidate?.();
       const detail = upstreamReason(errorBody);
-      return failed(
-        new UpstreamStatusError(name, upstream.statusCode, errorBody, headers),
-        relayOf(ctx.protocol, plan, upstream.statusCode, headers, errorBody),
-        detail ? `HTTP ${upstream.statusCode}: ${detail}` : `HTTP ${upstream.statusCode}`,
-      );
+      return failed(new UpstreamStatusError(name, status, errorBody, headers), {
+        relay: relayOf(ctx.protocol, plan, status, headers, errorBody),
+        reason: detail ? `HTTP ${status}: ${detail}` : `HTTP ${status}`,
+      });
     }
 
     const declared = declaredLength(headers);
@@ -184,23 +196,26 @@ export async function runAttempt(
       return failed(new UpstreamTooLargeError(name, plugin.max_response_bytes, declared));
     }
 
-    if (stream && isStreamType(contentType)) {
-      const upstreamProtocol = plan.upstreamProtocol ?? ctx.protocol;
+    const upstreamProtocol = plan.upstreamProtocol ?? ctx.protocol;
+    if (stream && (headers['content-type'] ?? '').includes(upstreamProtocol.streamContentType)) {
       const clientHeaders = relayedHeaders(upstream.headers);
       if (plan.converter) clientHeaders['content-type'] = ctx.protocol.streamContentType;
       clientHeaders['cache-control'] = 'no-cache';
       clientHeaders['x-accel-buffering'] = 'no';
-      const result = await relayStream({
+      let ttftMs: number | undefined;
+      let latencyMs: number | undefined;
+      const relayed = await relayStream({
         res: ctx.res,
         body: upstream.body,
         instance: name,
         headers: clientHeaders,
-        decoder: upstreamProtocol.framing === 'aws-event-stream' ? createEventStreamDecoder() : createSseDecoder(),
+        decoder: upstreamProtocol.createDecoder(),
         observer: upstreamProtocol.createStreamObserver(plugin.logging.payloads),
         converter: plan.converter?.stream?.(call.conversion),
-        encode: plan.converter && !clientWantsUsage(ctx) ? withoutUsageChunks(ctx.protocol.encodeEvent) : ctx.protocol.encodeEvent,
+        encode: ctx.protocol.encodeEvent,
         errorFrame: ctx.protocol.streamErrorFrame,
-        stripUsageChunk: call.stripUsageChunk,
+        dropUsageEvents: call.dropUsageEvents,
+        isUsageOnly: ctx.protocol.usageEvents?.isUsageOnly ?? (() => false),
         signal,
         clientSignal,
         timeoutMs: plugin.timeout,
@@ -208,21 +223,23 @@ export async function runAttempt(
         onChunk: watchdog.touch,
         scrub: (text) => scrubber.scrub(text),
         onCommit: () => {
-          record.ttft_ms = round(performance.now() - ctx.started);
-          recordLatency(stats, performance.now() - started);
+          const now = performance.now();
+          ttftMs = round(now - ctx.started);
+          latencyMs = now - started;
         },
       });
-      applyUsage(record, instance, result.usage);
-      if (result.model) record.llm_model = result.model;
-      if (plugin.logging.payloads) record.response_text = result.text;
-      if (!result.committed) return failed(result.error ?? new UpstreamStreamError(name, `instance ${name} ended the stream before any content`));
-      record.status = 200;
-      if (result.error?.code === 'CLIENT_ABORTED') {
-        record.status = 499;
-        return { kind: 'responded', log: log(499, result.error.message), error: result.error };
+      const answer: Partial<AttemptResult> = {
+        usage: relayed.usage,
+        ttftMs,
+        latencyMs,
+        ...(relayed.model && { model: relayed.model }),
+        ...(plugin.logging.payloads && { text: relayed.text }),
+      };
+      if (!relayed.committed) {
+        return failed(relayed.error ?? new UpstreamStreamError(name, `instance ${name} ended the stream before any content`), answer);
       }
-      if (result.error) record.error = result.error.message;
-      return { kind: 'responded', log: log(200, result.error?.message), ...(result.error && { error: result.error }) };
+      const left = relayed.error?.code === 'CLIENT_ABORTED';
+      return result('responded', left ? 499 : 200, { ...answer, error: relayed.error, reason: relayed.error?.message });
     }
 
     let payload: Buffer;
@@ -232,45 +249,19 @@ export async function runAttempt(
       return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
     watchdog.stop();
-    const sent = respondJson(ctx, plan, call, upstream.statusCode, headers, payload);
+    const sent = respondJson(ctx, plan, call, status, headers, payload);
     if (sent.error) return failed(sent.error);
-    applyUsage(record, instance, sent.usage);
-    if (sent.model) record.llm_model = sent.model;
-    if (plugin.logging.payloads) record.response_text = sent.text;
-    recordLatency(stats, performance.now() - started);
-    record.status = upstream.statusCode;
-    return { kind: 'responded', log: log(upstream.statusCode) };
+    return result('responded', status, {
+      usage: sent.usage,
+      latencyMs: performance.now() - started,
+      ...(sent.model && { model: sent.model }),
+      ...(plugin.logging.payloads && { text: sent.text }),
+    });
   } finally {
     watchdog?.stop();
     if (capTimer) clearTimeout(capTimer);
     clientSignal.removeEventListener('abort', onClientAbort);
     if (slot) instance.gate?.release();
-    stats.inFlight -= 1;
+    instance.attemptEnded();
   }
-}
-
-/** An OpenAI chat client sees a usage-only chunk only when it asked for one (`stream_options.include_usage`). */
-function clientWantsUsage(ctx: RequestContext): boolean {
-  if (ctx.protocol.name !== 'openai-chat') return true;
-  const options = ctx.body['stream_options'];
-  return isJsonObject(options) && options['include_usage'] === true;
-}
-
-function withoutUsageChunks(encode: (event: ClientEvent) => string | Uint8Array): (event: ClientEvent) => string | Uint8Array {
-  return (event) => {
-    const data = event.data;
-    if (isJsonObject(data) && Array.isArray(data['choices']) && data['choices'].length === 0 && data['usage'] != null) return '';
-    return encode(event);
-  };
-}
-
-function applyUsage(record: AccessRecord, instance: InstanceRuntime, usage: Usage | undefined): void {
-  if (!usage) return;
-  record.prompt_tokens = usage.prompt_tokens;
-  record.completion_tokens = usage.completion_tokens;
-  record.total_tokens = usage.total_tokens;
-  if (usage.cached_tokens !== undefined) record.cached_tokens = usage.cached_tokens;
-  if (usage.reasoning_tokens !== undefined) record.reasoning_tokens = usage.reasoning_tokens;
-  instance.stats.promptTokens += usage.prompt_tokens;
-  instance.stats.completionTokens += usage.completion_tokens;
 }

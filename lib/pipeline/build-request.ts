@@ -1,11 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PluginConfig } from '../config/types.ts';
+import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import type { ConversionContext } from '../protocols/converters/converter.ts';
 import type { JsonObject } from '../protocols/types.ts';
 import { buildUpstreamBody } from '../providers/request-body.ts';
 import { upstreamHeaders } from '../transport/headers.ts';
 import type { Plan } from './plan.ts';
-import type { InstanceRuntime } from './route-runtime.ts';
+import type { InstanceRuntime } from './instance-runtime.ts';
 
 export interface UpstreamCall {
   /** The instance's name, for messages. */
@@ -13,8 +14,11 @@ export interface UpstreamCall {
   path: string;
   headers: Record<string, string>;
   body: Buffer;
-  /** We added `stream_options.include_usage`: the usage-only chunk is ours to drop (native OpenAI streams). */
-  stripUsageChunk: boolean;
+  /**
+   * The one decision on usage-only stream events: the gateway always asks the upstream for usage, and
+   * the client sees that event only when it asked for it itself. The relay applies it.
+   */
+  dropUsageEvents: boolean;
   /** The model sent (in the body or, for Bedrock and Vertex predict, in the path). */
   model: string | undefined;
   conversion: ConversionContext;
@@ -28,6 +32,8 @@ export interface ClientRequest {
   /** The model the client asked for. */
   model: string | undefined;
   stream: boolean;
+  /** The client protocol's usage-only stream events, if it has such events. */
+  usageEvents: ClientProtocol['usageEvents'];
 }
 
 /**
@@ -67,7 +73,7 @@ export async function buildUpstreamCall(
     path,
     headers,
     body: built.bytes,
-    stripUsageChunk: built.stripUsageChunk && !plan.converter,
+    dropUsageEvents: client.stream && client.usageEvents !== undefined && !client.usageEvents.requested(client.body),
     model: sentModel,
     conversion,
   };

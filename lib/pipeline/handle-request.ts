@@ -1,82 +1,32 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { HashRequest } from '../balancer/hash-key.ts';
 import { ClientAbortedError, GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
-import type { Logger } from '../observe/logger.ts';
-import type { Metrics } from '../observe/metrics.ts';
-import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import { renderError } from '../protocols/render-error.ts';
-import type { JsonObject } from '../protocols/types.ts';
 import { runAttempt } from './attempt.ts';
-import type { AttemptOutcome } from './attempt.ts';
-import { classifyOutcome } from './classify-outcome.ts';
+import type { AttemptResult } from './attempt.ts';
+import { sendWhole } from './client-writer.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
-import { sendWhole } from './client-writer.ts';
-import type { InstanceRuntime, RouteRuntime } from './route-runtime.ts';
-import type { FallbackPolicy } from '../config/types.ts';
-import type { Classified } from './classify-outcome.ts';
+import type { InstanceRuntime } from './instance-runtime.ts';
+import type { RequestContext, RequestPlan } from './request-context.ts';
+import { recordAttempt, settle } from './settle.ts';
 
+export type { RequestContext };
+
+// How long the request that finds a breaker newly half-open waits for this replica's trial lease.
 const TRIAL_WAIT_MS = 250;
-const NOT_ABOUT_THE_INSTANCE = new Set(['PROTOCOL_NOT_SUPPORTED', 'INTERNAL_ERROR', 'INSTANCE_SATURATED']);
 
-/**
- * Feeds one attempt's outcome to the instance's breaker and counters; returns the verdict for a
- * failure, undefined for a success or a client that left.
- */
-function settle(instance: InstanceRuntime, error: GatewayError | undefined, policy: FallbackPolicy, log: Logger): Classified | undefined {
-  if (!error) {
-    instance.breaker.onSuccess();
-    return undefined;
-  }
-  if (error.code === 'CLIENT_ABORTED') {
-    instance.breaker.onAbandoned();
-    return undefined;
-  }
-  const verdict = classifyOutcome(error, policy);
-  if (verdict.countsAsFailure) {
-    instance.stats.failures += 1;
-    instance.stats.lastError = { at: Date.now(), reason: verdict.reason };
-    instance.breaker.onFailure(verdict.reason, verdict.status === 429 ? verdict.retryAfterSec : undefined);
-  } else if (NOT_ABOUT_THE_INSTANCE.has(error.code)) {
-    // It never reached the instance, or failed inside the gateway: says nothing about the instance.
-    instance.breaker.onAbandoned();
-    if (error.code === 'INTERNAL_ERROR') log.error({ err: error.cause ?? error, instance: instance.config.name }, error.message);
-  } else {
-    // The instance answered; the request itself was at fault (a 400, say).
-    instance.breaker.onSuccess();
-  }
-  return verdict;
-}
-
-function isStaleCredential(outcome: AttemptOutcome, instance: InstanceRuntime): boolean {
+function isStaleCredential(result: AttemptResult, instance: InstanceRuntime): boolean {
   return (
-    outcome.kind === 'failed' &&
-    outcome.error instanceof UpstreamStatusError &&
-    outcome.error.upstreamStatus === 401 &&
+    result.kind === 'failed' &&
+    result.error instanceof UpstreamStatusError &&
+    result.error.upstreamStatus === 401 &&
     instance.target.authorizer?.invalidate !== undefined
   );
 }
 
-export interface RequestContext {
-  reqId: string;
-  req: IncomingMessage;
-  res: ServerResponse;
-  route: RouteRuntime;
-  protocol: ClientProtocol;
-  body: JsonObject;
-  raw: Buffer;
-  /** Path and query as the client sent them (passthrough forwards them). */
-  pathAndQuery: string;
-  hash: HashRequest;
-  log: Logger;
-  metrics: Metrics;
-  started: number;
-}
-
-/** One client request → N upstream attempts → one response (design.md 3.2). */
+/** One client request → N upstream attempts → one response (docs/architecture.md). */
 export async function handleRequest(ctx: RequestContext): Promise<void> {
   const { route, protocol, res } = ctx;
   const plugin = route.config.plugin;
@@ -85,6 +35,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   res.on('close', () => {
     if (!res.writableFinished) client.abort(new ClientAbortedError());
   });
+  const request: RequestPlan = { ctx, stream, requestModel: protocol.requestModel(ctx.body, ctx.hash.path), clientSignal: client.signal };
 
   const record: AccessRecord = {
     route: route.config.id,
@@ -94,7 +45,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     status: 0,
     request_type: stream ? 'ai_stream' : 'ai_chat',
     client_protocol: protocol.name,
-    request_llm_model: protocol.requestModel(ctx.body, ctx.hash.path),
+    request_llm_model: request.requestModel,
     attempts: [],
     fallbacks: 0,
     duration_ms: 0,
@@ -103,7 +54,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
 
   const tried = new Set<string>();
   const failures: FailedAttempt[] = [];
-  let lastFailure: { error: GatewayError; outcome: AttemptOutcome } | undefined;
+  let last: { result: AttemptResult; instance: InstanceRuntime } | undefined;
   const maxAttempts = 1 + plugin.max_retries;
 
   try {
@@ -115,38 +66,35 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
       // than refuse the request that found it.
       if (!instance && (await route.awaitTrial(tried, protocol.name, TRIAL_WAIT_MS))) instance = route.pick(tried, protocol.name, ctx.hash);
       if (!instance) break;
-      if (lastFailure) {
+      if (last) {
         const prev = failures[failures.length - 1];
         ctx.log.warn(
-          { instance: prev?.instance, next: instance.config.name, status: prev?.status },
-          `instance ${prev?.instance} returned ${prev?.status} (${prev?.reason}), falling back to ${instance.config.name}`,
+          { instance: prev?.instance, next: instance.name, status: prev?.status },
+          `instance ${prev?.instance} returned ${prev?.status} (${prev?.reason}), falling back to ${instance.name}`,
         );
         record.fallbacks += 1;
-        const prevStats = prev ? route.instances.get(prev.instance)?.stats : undefined;
-        if (prevStats) prevStats.fallbacks += 1;
+        last.instance.fellBack();
       }
-      tried.add(instance.config.name);
+      tried.add(instance.name);
 
       const plan = instance.plans.get(protocol.name);
       if (!plan) break; // the balancer only picks instances that have a plan
-      let outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
-      if (isStaleCredential(outcome, instance) && !client.signal.aborted) {
+      let result = await runAttempt(request, instance, plan);
+      if (isStaleCredential(result, instance) && !client.signal.aborted) {
         // A 401 with a cached token (Vertex): the token was dropped; one more try with a fresh one.
-        record.attempts.push(outcome.log);
-        outcome = await runAttempt(ctx, instance, plan, stream, client.signal, record);
+        recordAttempt(record, result);
+        result = await runAttempt(request, instance, plan);
       }
-      record.attempts.push(outcome.log);
-      const verdict = settle(instance, outcome.error, plugin.fallback, ctx.log);
-      if (outcome.kind === 'responded') return;
-      if (!verdict) break; // the client left
+      const verdict = settle(record, instance, result, plugin.fallback, ctx.log);
+      if (result.kind === 'responded' || !verdict || !result.error) return;
       failures.push({
-        instance: instance.config.name,
+        instance: instance.name,
         status: verdict.status,
         reason: verdict.reason,
         retryAfterSec: verdict.retryAfterSec,
         timedOut: verdict.timedOut,
       });
-      lastFailure = { error: outcome.error, outcome };
+      last = { result, instance };
       if (!verdict.retryable) break;
     }
 
@@ -154,7 +102,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
       record.status = 499;
       return;
     }
-    if (!lastFailure) {
+    if (!last) {
       const waitMs = route.breakerWaitMs(tried, protocol.name);
       if (waitMs !== undefined) {
         throw new NoInstanceAvailableError(
@@ -167,14 +115,14 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
         ? new NoInstanceAvailableError(`no instance of route ${route.config.id} is available`)
         : new ProtocolNotSupportedError(`no instance of route ${route.config.id} serves ${protocol.name} requests`);
     }
-    if (failures.length === 1 && lastFailure.outcome.kind === 'failed' && lastFailure.outcome.relay) {
+    if (failures.length === 1 && last.result.relay) {
       // A single failed attempt: the client gets the provider's own answer.
-      const relay = lastFailure.outcome.relay;
+      const relay = last.result.relay;
       record.status = relay.status;
       sendWhole(res, relay.status, relay.headers, relay.body);
       return;
     }
-    throw failures.length === 1 ? lastFailure.error : allAttemptsFailed(failures);
+    throw failures.length === 1 && last.result.error ? last.result.error : allAttemptsFailed(failures);
   } catch (err) {
     const error = err instanceof GatewayError ? err : new InternalError('internal gateway error', err);
     if (!(err instanceof GatewayError)) ctx.log.error({ err }, 'unexpected error while handling a request');

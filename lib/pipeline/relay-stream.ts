@@ -23,8 +23,10 @@ export interface StreamRelayInput {
   /** The CLIENT protocol's encoder for converted events and its end-of-stream error frame. */
   encode: (event: ClientEvent) => Frame;
   errorFrame: (message: string) => Frame;
-  /** Drop usage-only chunks of a native OpenAI stream: the gateway asked for them, not the client. */
-  stripUsageChunk: boolean;
+  /** Usage-only events are not the client's: the gateway asked for them (decided when the request was built). */
+  dropUsageEvents: boolean;
+  /** Spots a usage-only event among converted client events. */
+  isUsageOnly: (data: unknown) => boolean;
   /** The attempt's signal: aborted by the client leaving, the idle watchdog or the stream cap. */
   signal: AbortSignal;
   /** The client's own: writes stop waiting for `drain` only when the client is gone. */
@@ -60,7 +62,8 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   let committed = false;
   let streamError: GatewayError | undefined;
   let bytes = 0;
-  const reencode = converter !== undefined || input.stripUsageChunk;
+  // A native stream goes out byte for byte unless usage events must be taken out of it.
+  const reencode = converter !== undefined || input.dropUsageEvents;
   const inBand = (): string => input.scrub(observer.errorMessage() ?? 'in-band error');
 
   const result = (error: GatewayError | undefined): StreamRelayResult => ({
@@ -104,11 +107,11 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
       }
       if (converter) {
         for (const ev of converter.push(event)) {
+          if (input.dropUsageEvents && input.isUsageOnly(ev.data)) continue;
           const frame = input.encode(ev);
           if (frame.length > 0) out.push(frame);
         }
-      }
-      else if (input.stripUsageChunk && cls !== 'usage') out.push(encodeSseEvent(event));
+      } else if (input.dropUsageEvents && cls !== 'usage') out.push(encodeSseEvent(event));
     }
     if (!reencode && chunk) out.push(chunk);
     return { out, content, errorFirst, error };
@@ -168,6 +171,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   if (converter) {
     try {
       for (const ev of converter.end()) {
+        if (input.dropUsageEvents && input.isUsageOnly(ev.data)) continue;
         const frame = input.encode(ev);
         if (frame.length > 0) held.push(frame);
       }

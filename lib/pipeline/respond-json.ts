@@ -9,7 +9,7 @@ import { relayedHeaders } from '../transport/headers.ts';
 import type { UpstreamCall } from './build-request.ts';
 import { upstreamReason } from './classify-outcome.ts';
 import { sendWhole } from './client-writer.ts';
-import type { RequestContext } from './handle-request.ts';
+import type { RequestContext } from './request-context.ts';
 import type { Plan } from './plan.ts';
 
 /** What the client would get if this failure turns out to be the only attempt. */

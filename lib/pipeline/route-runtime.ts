@@ -1,49 +1,19 @@
-import type { Pool } from 'undici';
-import type { InstanceConfig, RouteConfig } from '../config/types.ts';
+import type { RouteConfig } from '../config/types.ts';
 import type { HashRequest } from '../balancer/hash-key.ts';
 import { createHashKeyExtractor } from '../balancer/hash-key.ts';
 import { createPicker } from '../balancer/picker.ts';
 import { InstanceBreaker } from '../breaker/instance-breaker.ts';
-import type { ActiveChecker } from '../health/active-checker.ts';
 import { createActiveChecker } from '../health/active-checker.ts';
 import { probeOnce } from '../health/probe.ts';
 import type { Logger } from '../observe/logger.ts';
-import type { InstanceTarget } from '../providers/instance-target.ts';
 import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
 import type { Clock, StateStore } from '../state/state-store.ts';
 import type { SecretScrubber } from '../observe/secret-scrubber.ts';
-import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
 import { createConcurrencyGate } from '../transport/concurrency-gate.ts';
 import type { PoolRegistry } from '../transport/pool-registry.ts';
-import type { Plan } from './plan.ts';
+import { InstanceRuntime } from './instance-runtime.ts';
 import { planAll } from './plan.ts';
-
-/** Live counters of one instance; read by /status and metrics. */
-export interface InstanceStats {
-  inFlight: number;
-  requests: number;
-  failures: number;
-  fallbacks: number;
-  promptTokens: number;
-  completionTokens: number;
-  latencyEwmaMs: number | undefined;
-  lastError: { at: number; reason: string } | undefined;
-}
-
-export interface InstanceRuntime {
-  config: InstanceConfig;
-  target: InstanceTarget;
-  pool: Pool;
-  stats: InstanceStats;
-  /** How each client protocol reaches this instance (native or converted); absent = cannot serve it. */
-  plans: ReadonlyMap<ProtocolName, Plan>;
-  breaker: InstanceBreaker;
-  /** Active health checks, when `checks.active` is configured. */
-  health: ActiveChecker | undefined;
-  /** `max_concurrency`, when configured. */
-  gate: ConcurrencyGate | undefined;
-}
 
 export interface RouteRuntime {
   config: RouteConfig;
@@ -69,25 +39,6 @@ export interface RuntimeDeps {
   clock: Clock;
   log: Logger;
   scrubber: SecretScrubber;
-}
-
-const EWMA_WEIGHT = 0.2;
-
-export function recordLatency(stats: InstanceStats, ms: number): void {
-  stats.latencyEwmaMs = stats.latencyEwmaMs === undefined ? ms : stats.latencyEwmaMs + EWMA_WEIGHT * (ms - stats.latencyEwmaMs);
-}
-
-function newStats(): InstanceStats {
-  return {
-    inFlight: 0,
-    requests: 0,
-    failures: 0,
-    fallbacks: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    latencyEwmaMs: undefined,
-    lastError: undefined,
-  };
 }
 
 export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): RouteRuntime {
@@ -117,7 +68,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
       ? createActiveChecker({ key, check, probe: (signal) => probeOnce(target, check, signal), store: deps.store, clock: deps.clock, log })
       : undefined;
     const gate = config.max_concurrency === undefined ? undefined : createConcurrencyGate(config.name, config.max_concurrency);
-    instances.set(config.name, { config, target, pool, stats: newStats(), plans: planAll(target), breaker, health, gate });
+    instances.set(config.name, new InstanceRuntime({ config, target, pool, plans: planAll(target), breaker, health, gate }));
   }
   const all = [...instances.values()];
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });

@@ -1,3 +1,4 @@
+import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -91,6 +92,7 @@ export const anthropicMessages: ClientProtocol = {
   errorShape: 'anthropic',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  createDecoder: createSseDecoder,
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? anthropicUsage(body['usage']) : undefined),

@@ -1,3 +1,4 @@
+import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
 import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -93,6 +94,7 @@ export const bedrockConverse: ClientProtocol = {
   errorShape: 'bedrock',
   framing: 'aws-event-stream',
   streamContentType: 'application/vnd.amazon.eventstream',
+  createDecoder: createEventStreamDecoder,
   isStream: (body, path) => path.endsWith('/converse-stream') || body['stream'] === true,
   requestModel: (_body, path) => (path === undefined ? undefined : bedrockModelFromPath(path)),
   usageFromJson: (body) => (isJsonObject(body) ? bedrockUsage(body['usage']) : undefined),

@@ -1,4 +1,5 @@
 import type { SseEvent } from '../transport/sse-decoder.ts';
+import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { ClientEvent } from './converters/converter.ts';
 import type { JsonObject, ProtocolName, Usage } from './types.ts';
 
@@ -22,6 +23,11 @@ export interface StreamObserver {
   errorMessage(): string | undefined;
 }
 
+export interface StreamDecoder {
+  push(chunk: Uint8Array): UpstreamEvent[];
+  end(): UpstreamEvent[];
+}
+
 export type ErrorShape = 'openai' | 'anthropic' | 'bedrock';
 
 /** How a protocol's streams are framed on the wire. */
@@ -33,6 +39,8 @@ export interface ClientProtocol {
   framing: StreamFraming;
   /** Content type of this protocol's streamed responses. */
   streamContentType: string;
+  /** Bytes of this protocol's stream → its events (SSE, or AWS event-stream frames). */
+  createDecoder(): StreamDecoder;
   isStream(body: JsonObject, path: string): boolean;
   /** The model the client asked for (Bedrock puts it in the path). */
   requestModel(body: JsonObject, path?: string): string | undefined;
@@ -45,4 +53,9 @@ export interface ClientProtocol {
   streamErrorFrame(message: string): string | Uint8Array;
   /** Encodes one converted event for this protocol's stream. */
   encodeEvent(event: ClientEvent): string | Uint8Array;
+  /**
+   * Streams of this protocol may end with a usage-only event that a client sees only when it asked for
+   * it (OpenAI's `stream_options.include_usage`); absent when the protocol has no such event.
+   */
+  usageEvents?: { requested(body: JsonObject): boolean; isUsageOnly(data: unknown): boolean };
 }

@@ -1,3 +1,4 @@
+import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseData, SSE_DONE } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -103,6 +104,7 @@ export const openaiChat: ClientProtocol = {
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  createDecoder: createSseDecoder,
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
@@ -115,4 +117,8 @@ export const openaiChat: ClientProtocol = {
   encodeEvent: (event) => (event.data === '[DONE]' ? SSE_DONE : encodeSseData(event.data)),
   streamErrorFrame: (message) =>
     `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: 'upstream_stream_error' } })}\n\n`,
+  usageEvents: {
+    requested: (body) => isJsonObject(body['stream_options']) && body['stream_options']['include_usage'] === true,
+    isUsageOnly: (data) => isJsonObject(data) && Array.isArray(data['choices']) && data['choices'].length === 0 && data['usage'] != null,
+  },
 };

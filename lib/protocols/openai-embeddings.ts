@@ -1,3 +1,4 @@
+import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
 import { isJsonObject } from './types.ts';
 import { openaiUsage } from './usage.ts';
@@ -18,6 +19,7 @@ export const openaiEmbeddings: ClientProtocol = {
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  createDecoder: createSseDecoder,
   isStream: () => false,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),

@@ -1,3 +1,4 @@
+import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -157,6 +158,7 @@ export const openaiResponses: ClientProtocol = {
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  createDecoder: createSseDecoder,
   isStream: (body: JsonObject) => body['stream'] === true,
   requestModel: (body: JsonObject) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? responsesUsage(body['usage']) : undefined),

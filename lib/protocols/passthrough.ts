@@ -1,3 +1,4 @@
+import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
 import type { Usage } from './types.ts';
@@ -39,6 +40,7 @@ export const passthrough: ClientProtocol = {
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  createDecoder: createSseDecoder,
   isStream: (body) => body['stream'] === true,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),

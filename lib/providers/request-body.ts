@@ -9,8 +9,6 @@ export interface UpstreamBody {
   bytes: Buffer;
   json: JsonObject;
   changed: boolean;
-  /** We added `stream_options.include_usage`, so the usage-only chunk is ours to drop. */
-  stripUsageChunk: boolean;
 }
 
 /** Copy-on-write view of the client body: the input is never mutated, so a fallback starts clean. */
@@ -86,7 +84,6 @@ export function buildUpstreamBody(
   provider: Readonly<ProviderDefinition>,
 ): UpstreamBody {
   const draft = new BodyDraft(client);
-  let stripUsageChunk = false;
 
   if (protocol === 'passthrough') {
     // Only the model is rewritten on bodies we do not understand.
@@ -137,11 +134,9 @@ export function buildUpstreamBody(
     }
     if (protocol === 'openai-chat' && draft.current['stream'] === true) {
       const so = draft.current['stream_options'];
-      if (!isJsonObject(so) || so['include_usage'] !== true) {
-        // Ask for usage so the access log can count tokens; the client never sees the extra chunk.
-        draft.set('stream_options', { ...(isJsonObject(so) ? so : {}), include_usage: true });
-        stripUsageChunk = true;
-      }
+      // Ask for usage so the access log can count tokens; the relay hides the extra chunk from a
+      // client that did not ask for it.
+      if (!isJsonObject(so) || so['include_usage'] !== true) draft.set('stream_options', { ...(isJsonObject(so) ? so : {}), include_usage: true });
     }
     if (provider.dropModel) draft.delete('model');
   }
@@ -151,6 +146,5 @@ export function buildUpstreamBody(
     bytes: draft.changed || raw === undefined ? Buffer.from(JSON.stringify(json)) : raw,
     json,
     changed: draft.changed,
-    stripUsageChunk,
   };
 }

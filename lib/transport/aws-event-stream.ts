@@ -4,7 +4,7 @@
 // network chunks into whole frames and maps each frame to the gateway's UpstreamEvent.
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import { fromUtf8, toUtf8 } from '@smithy/core/serde';
-import type { UpstreamEvent } from '../protocols/converters/converter.ts';
+import type { UpstreamEvent } from './upstream-event.ts';
 
 export type EventStreamErrorCode =
   | 'EVENT_STREAM_CRC_MISMATCH'

@@ -4,11 +4,10 @@
 // Network chunks never align with lines or characters, so both stages carry state across pushes,
 // and each byte is scanned once: a long line arriving in many chunks costs O(length), not O(length²).
 
-export interface SseEvent {
-  event?: string;
-  data: string;
-  id?: string;
-}
+import type { UpstreamEvent } from './upstream-event.ts';
+
+/** A decoded SSE event is the gateway's upstream event as it is. */
+export type SseEvent = UpstreamEvent;
 
 export interface SseDecoderOptions {
   /** Bound on bytes held for an unterminated line plus an unterminated event's data (default 8 MiB). */

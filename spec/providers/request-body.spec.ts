@@ -35,7 +35,6 @@ describe('buildUpstreamBody', () => {
       const out = build({ model: 'gpt-4o-mini', messages }, 'openai-chat', inst, raw);
       assert.equal(out.changed, false);
       assert.equal(out.bytes, raw);
-      assert.equal(out.stripUsageChunk, false);
     });
 
     it('forwards the same Buffer when the instance has no options or overrides at all', () => {
@@ -51,7 +50,6 @@ describe('buildUpstreamBody', () => {
       const out = build(client, 'openai-chat', instance({ provider: 'openai' }), raw);
       assert.equal(out.changed, false);
       assert.equal(out.bytes, raw);
-      assert.equal(out.stripUsageChunk, false);
     });
   });
 
@@ -144,23 +142,20 @@ describe('buildUpstreamBody', () => {
   });
 
   describe('streaming chat', () => {
-    it('asks for usage when the client did not, and marks the usage chunk as ours to drop', () => {
+    it('asks for usage when the client did not', () => {
       const out = build({ model: 'gpt-4o', messages, stream: true }, 'openai-chat', instance({ provider: 'openai' }));
       assert.deepEqual((sent(out) as JsonObject)['stream_options'], { include_usage: true });
-      assert.equal(out.stripUsageChunk, true);
     });
 
     it('turns include_usage false into true and keeps the other stream_options', () => {
       const client = { model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: false, x_extra: 1 } };
       const out = build(client, 'openai-chat', instance({ provider: 'openai' }));
       assert.deepEqual((sent(out) as JsonObject)['stream_options'], { include_usage: true, x_extra: 1 });
-      assert.equal(out.stripUsageChunk, true);
     });
 
     it('adds no stream_options to a non-streaming request', () => {
       const out = build({ model: 'gpt-4o', messages, stream: false }, 'openai-chat', instance({ provider: 'openai' }));
       assert.equal(out.changed, false);
-      assert.equal(out.stripUsageChunk, false);
     });
   });
 

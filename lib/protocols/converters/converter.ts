@@ -1,18 +1,11 @@
+import type { UpstreamEvent } from '../../transport/upstream-event.ts';
 import type { JsonObject, ProtocolName } from '../types.ts';
 
 // One translator interface for every pair of protocols (envoy ai-gateway's shape). Converters are pure:
 // plain objects in, new objects out, never mutating their input, so a fallback attempt can run them
 // again for another provider. Stream converters keep per-request state in their closure only.
 
-/**
- * One upstream stream event. For SSE upstreams it is the decoded SSE event. For Bedrock's binary
- * event-stream, `event` is the `:event-type` header (or `exception:<:exception-type>` for an exception
- * message) and `data` the payload decoded as UTF-8 JSON text.
- */
-export interface UpstreamEvent {
-  event?: string;
-  data: string;
-}
+export type { UpstreamEvent };
 
 /**
  * One event for the client, before encoding: the client protocol's encoder turns it into an SSE frame

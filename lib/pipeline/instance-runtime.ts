@@ -1,0 +1,128 @@
+import type { Pool } from 'undici';
+import type { InstanceBreaker } from '../breaker/instance-breaker.ts';
+import type { InstanceConfig } from '../config/types.ts';
+import type { ActiveChecker } from '../health/active-checker.ts';
+import type { ProtocolName, Usage } from '../protocols/types.ts';
+import type { InstanceTarget } from '../providers/instance-target.ts';
+import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
+import type { Plan } from './plan.ts';
+
+/** Live counters of one instance; read by /status and metrics. */
+export interface InstanceStats {
+  inFlight: number;
+  requests: number;
+  failures: number;
+  fallbacks: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyEwmaMs: number | undefined;
+  lastError: { at: number; reason: string } | undefined;
+}
+
+/** What one finished attempt means for its instance (the pipeline's `settle` decides it). */
+export type InstanceVerdict =
+  /** The instance answered: a success, or an error that was the request's fault. */
+  | { kind: 'answered' }
+  /** A 429, 5xx, timeout, connection error or in-band stream error. */
+  | { kind: 'failed'; reason: string; retryAfterSec: number | undefined }
+  /** Nothing about the instance: the client left, the request could not be built or converted, our queue was full. */
+  | { kind: 'not-about-instance' };
+
+const EWMA_WEIGHT = 0.2;
+
+export interface InstanceParts {
+  config: InstanceConfig;
+  target: InstanceTarget;
+  pool: Pool;
+  /** How each client protocol reaches this instance (native or converted); absent = cannot serve it. */
+  plans: ReadonlyMap<ProtocolName, Plan>;
+  breaker: InstanceBreaker;
+  /** Active health checks, when `checks.active` is configured. */
+  health: ActiveChecker | undefined;
+  /** `max_concurrency`, when configured. */
+  gate: ConcurrencyGate | undefined;
+}
+
+/** One instance of one route at run time: its parts, and the only code that changes its counters. */
+export class InstanceRuntime {
+  readonly config: InstanceConfig;
+  readonly target: InstanceTarget;
+  readonly pool: Pool;
+  readonly plans: ReadonlyMap<ProtocolName, Plan>;
+  readonly breaker: InstanceBreaker;
+  readonly health: ActiveChecker | undefined;
+  readonly gate: ConcurrencyGate | undefined;
+  #stats: InstanceStats = {
+    inFlight: 0,
+    requests: 0,
+    failures: 0,
+    fallbacks: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    latencyEwmaMs: undefined,
+    lastError: undefined,
+  };
+
+  constructor(parts: InstanceParts) {
+    this.config = parts.config;
+    this.target = parts.target;
+    this.pool = parts.pool;
+    this.plans = parts.plans;
+    this.breaker = parts.breaker;
+    this.health = parts.health;
+    this.gate = parts.gate;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get stats(): Readonly<InstanceStats> {
+    return this.#stats;
+  }
+
+  /** An attempt to this instance starts; `attemptEnded` must follow. */
+  attemptStarted(): void {
+    this.#stats.inFlight += 1;
+    this.#stats.requests += 1;
+  }
+
+  attemptEnded(): void {
+    this.#stats.inFlight -= 1;
+  }
+
+  /** Applies a settled attempt: breaker, failure counters, tokens and latency. */
+  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, now = Date.now()): void {
+    switch (verdict.kind) {
+      case 'answered':
+        this.breaker.onSuccess();
+        break;
+      case 'failed':
+        this.#stats.failures += 1;
+        this.#stats.lastError = { at: now, reason: verdict.reason };
+        this.breaker.onFailure(verdict.reason, verdict.retryAfterSec);
+        break;
+      case 'not-about-instance':
+        this.breaker.onAbandoned();
+        break;
+    }
+    if (usage) {
+      this.#stats.promptTokens += usage.prompt_tokens;
+      this.#stats.completionTokens += usage.completion_tokens;
+    }
+    if (latencyMs !== undefined) {
+      const ewma = this.#stats.latencyEwmaMs;
+      this.#stats.latencyEwmaMs = ewma === undefined ? latencyMs : ewma + EWMA_WEIGHT * (latencyMs - ewma);
+    }
+  }
+
+  /** The request fell back from this instance to another. */
+  fellBack(): void {
+    this.#stats.fallbacks += 1;
+  }
+
+  /** After a reload: the counters of the same route and instance carry over (in-flight stays with the old object). */
+  inheritCounters(previous: InstanceRuntime): void {
+    this.#stats = { ...previous.stats, inFlight: this.#stats.inFlight };
+  }
+}
