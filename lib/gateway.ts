@@ -81,13 +81,16 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  const metrics = createMetrics(function* () {
-    for (const route of routes) {
-      for (const [name, instance] of route.instances) {
-        yield { route: route.config.id, instance: name, inFlight: () => instance.stats.inFlight };
+  const metrics = createMetrics(
+    function* () {
+      for (const route of routes) {
+        for (const [name, instance] of route.instances) {
+          yield { route: route.config.id, instance: name, inFlight: () => instance.stats.inFlight };
+        }
       }
-    }
-  });
+    },
+    store.mode() === 'memory' ? undefined : () => store.connected(),
+  );
   const dataPlane = createDataApp((method, host, path) => matcher(method, host, path), log, metrics, () => shuttingDown);
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;

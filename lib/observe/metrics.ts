@@ -16,8 +16,11 @@ export interface Metrics {
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10];
 
-/** Prometheus metrics, fed once per request from the access record (design.md 3.2 step 5). */
-export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>): Metrics {
+/**
+ * Prometheus metrics, fed once per request from the access record (design.md 3.2 step 5).
+ * `redisConnected` (given only when the state store uses Redis) backs `aipm_redis_connected`.
+ */
+export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redisConnected?: () => boolean): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'aipm_process_' });
   const requests = new Counter({
@@ -67,6 +70,16 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>): Metr
       for (const g of gauges()) this.set({ route: g.route, instance: g.instance }, g.inFlight());
     },
   });
+  if (redisConnected) {
+    new Gauge({
+      name: 'aipm_redis_connected',
+      help: '1 while breaker and health state is shared through Redis, 0 while Redis is unavailable and this replica serves on local state',
+      registers: [registry],
+      collect() {
+        this.set(redisConnected() ? 1 : 0);
+      },
+    });
+  }
 
   return {
     registry,

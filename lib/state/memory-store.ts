@@ -92,6 +92,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): MemoryStore {
   return {
     replicaId,
     mode: () => 'memory',
+    connected: () => false,
 
     addToWindow: (counter, failures, total, windowMs) =>
       Promise.resolve(state.windows.add(counter, failures, total, windowMs, clock.now())),

@@ -1,13 +1,15 @@
-// The fleet-wide state store (design.md 3.5). Readers answer from a local mirror (a memory store); writes
-// go to Redis in the background and reach the other replicas through pub/sub; a periodic reconcile
-// repairs whatever pub/sub missed. When Redis is down, slow or hung, everything carries on against the
-// mirror: counters count per process and leases are local, so during an outage each replica may believe
-// it holds a lease (two probes for a while beat none). The first exchange that works again resyncs.
+// The fleet-wide state store. Readers answer from a local mirror (a memory store); writes go to Redis in
+// the background and reach the other replicas through pub/sub; a periodic reconcile repairs whatever
+// pub/sub missed. Every command goes through one opossum breaker (redis-breaker.ts): when Redis is down,
+// slow or hung it opens and everything carries on against the mirror: counters count per process and
+// leases are local, so during an outage each replica may believe it holds a lease (two probes for a
+// while beat none). Its half-open trial is the reconnect check, and the reconcile after it resyncs.
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Logger } from '../observe/logger.ts';
 import { createMemoryStore } from './memory-store.ts';
+import { createRedisBreaker, isOutage } from './redis-breaker.ts';
 import { systemClock } from './state-store.ts';
 import type { Clock, JsonValue, StateStore, StoreEntry, WindowTotals } from './state-store.ts';
 import { bucketIndex, windowLua } from './window-counter.ts';
@@ -75,6 +77,7 @@ interface ScriptCommands {
   aipmRelease(key: string, ...args: Arg[]): Promise<number>;
 }
 type Client = Redis | Cluster;
+type Run = <T>(command: () => Promise<T>) => Promise<T>;
 
 /** How each record is stored under `{prefix}kv:{key}` and published on `{prefix}events` (with `key`). */
 interface WireRecord {
@@ -100,7 +103,11 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   const commands = connectClient(opts, true) as Client & ScriptCommands;
   const subscriber = connectClient(opts, false);
 
-  let status: 'starting' | 'online' | 'offline' = 'starting';
+  // `shared`: the mirror was reconciled with Redis since the breaker last closed (mode 'redis').
+  // `outage`: from the breaker's first 'open' to the resync after it closes again.
+  let shared = false;
+  let outage = false;
+  let started = false;
   let booting = true;
   let closed = false;
   let timer: unknown;
@@ -108,22 +115,28 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   let subscribed: Promise<unknown> = Promise.resolve();
   const loggedErrors = new Set<string>();
 
-  // One line per outage, never one per command: callers funnel every failure through here.
-  const goOffline = (err: unknown): void => {
-    if (closed || status === 'offline') return;
-    status = 'offline';
-    log.warn({ err: errorText(err) }, 'redis unavailable, serving on local state');
-  };
-  const goOnline = (keys: number): void => {
-    if (closed || status === 'online') return;
-    if (status === 'offline') log.info({ keys }, 'redis reconnected, state resynced');
-    else log.info({ keys }, 'redis connected, state loaded');
-    status = 'online';
-  };
-  // Redis answered, but with an error that is not about availability (a script denied by an ACL, a
-  // key of the wrong type): answer locally for this call and say so once per kind.
+  const breaker = createRedisBreaker({
+    timeoutMs: opts.commandTimeoutMs ?? 500,
+    reconnectCheckMs: reconcileIntervalMs,
+    onOpen(reason) {
+      shared = false;
+      // A failed reconnect check opens it again: still the same outage, already logged.
+      if (closed || outage) return;
+      outage = true;
+      log.warn({ err: errorText(reason) }, 'redis unavailable, serving on local state');
+    },
+    // The reconcile's first command is the breaker's single trial; if it passes, the same run resyncs.
+    onHalfOpen: () => void reconcile(),
+    // Whichever command closed it, the mirror is resynced before the store reports 'redis' again.
+    onClose: () => void reconcile(),
+  });
+  // Before start() there is no connection yet: a call then is answered locally and does not count as an outage.
+  const run: Run = (command) => (started ? breaker.run(command) : Promise.reject(new Error('not started')));
+
+  // Outages are the breaker's to report. Redis answered, but refused this one command (a script denied
+  // by an ACL, a key of the wrong type): the call was answered locally; say so once per kind.
   const onFailure = (err: unknown): void => {
-    if (isOutage(err)) return goOffline(err);
+    if (closed || isOutage(err)) return;
     const kind = errorText(err).split(' ')[0] ?? 'ERR';
     if (!loggedErrors.has(kind)) {
       loggedErrors.add(kind);
@@ -144,19 +157,24 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
     const ttl = Number.isFinite(expiresAt) ? Math.max(1, Math.ceil(expiresAt - clock.now())) : null;
     const record: WireRecord = { value: entry.value, at: entry.at, by: replicaId, ttl: ttl === null ? null : expiresAt - entry.at };
     const event = JSON.stringify({ key, ...record });
-    await commands.aipmPut(kvPrefix + key, channel, JSON.stringify(record), event, entry.at, ttl === null ? '' : ttl);
+    await run(() => commands.aipmPut(kvPrefix + key, channel, JSON.stringify(record), event, entry.at, ttl === null ? '' : ttl));
   };
 
   // Last writer wins both ways: newer Redis entries come into the mirror, newer (or missing) local ones
   // go back to Redis. Entries Redis lost or expired stay local until their own TTL.
   const reconcileOnce = async (): Promise<void> => {
-    const remote = await loadRecords(commands, kvPrefix);
+    // The reconnect check: one PING is the half-open trial, however many keys there are to load.
+    if (!breaker.isClosed()) await run(() => commands.ping());
+    const remote = await loadRecords(commands, kvPrefix, run);
     for (const [key, record] of remote) mergeSafely(key, record);
     for (const { key, entry, expiresAt } of mirror.entries()) {
       const theirs = remote.get(key);
       if (!theirs || theirs.at < entry.at) await writeEntry(key, entry, expiresAt);
     }
-    goOnline(remote.size);
+    if (closed || shared || !breaker.isClosed()) return;
+    shared = true;
+    log.info({ keys: remote.size }, outage ? 'redis reconnected, state resynced' : 'redis connected, state loaded');
+    outage = false;
   };
   const reconcile = (): Promise<void> => {
     if (closed) return Promise.resolve();
@@ -176,9 +194,8 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
 
   commands.on('error', (err: unknown) => log.debug({ err: errorText(err) }, 'redis connection error'));
   subscriber.on('error', (err: unknown) => log.debug({ err: errorText(err) }, 'redis subscriber error'));
-  commands.on('close', () => goOffline(new Error('connection closed')));
-  commands.on('ready', () => {
-    if (!booting) void reconcile();
+  commands.on('close', () => {
+    if (!closed) breaker.trip(new Error('connection closed'));
   });
   // Subscribing on every ready (instead of ioredis's auto-resubscribe) also covers a subscriber whose
   // first connect failed; the reconcile after it repairs what was published while it was away.
@@ -195,17 +212,18 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
 
   return {
     replicaId,
-    mode: () => (status === 'online' ? 'redis' : 'redis-offline'),
+    mode: () => (shared ? 'redis' : 'redis-offline'),
+    connected: () => shared,
 
+    // Each call below tries Redis through the breaker and answers locally when it turns the call down
+    // (at once while open) or the command fails.
     async addToWindow(counter, failures, total, windowMs): Promise<WindowTotals> {
-      if (status === 'online') {
-        try {
-          const bucket = String(bucketIndex(clock.now(), windowMs));
-          const [f, t] = await commands.aipmWindow(`${keyPrefix}win:${counter}`, bucket, failures, total, windowMs);
-          return { failures: Number(f), total: Number(t) };
-        } catch (err) {
-          onFailure(err);
-        }
+      try {
+        const bucket = String(bucketIndex(clock.now(), windowMs));
+        const [f, t] = await run(() => commands.aipmWindow(`${keyPrefix}win:${counter}`, bucket, failures, total, windowMs));
+        return { failures: Number(f), total: Number(t) };
+      } catch (err) {
+        onFailure(err);
       }
       return mirror.addToWindow(counter, failures, total, windowMs);
     },
@@ -219,48 +237,44 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
         // Offline, the mirror is the record: the reconcile after reconnecting writes it back. A throwing
         // listener (rethrown to the caller) must not keep the write from the fleet.
         const entry = mirror.get(key);
-        if (entry && status === 'online') writeEntry(key, entry, entry.at + ttlMs).catch(onFailure);
+        if (entry) writeEntry(key, entry, entry.at + ttlMs).catch(onFailure);
       }
     },
 
     onChange: (listener) => mirror.onChange(listener),
 
     async acquireLease(name, ttlMs) {
-      if (status === 'online') {
-        try {
-          const [ok, holder, pttl] = await commands.aipmAcquire(`${keyPrefix}lease:${name}`, replicaId, Math.ceil(ttlMs));
-          // Remember who holds it so that, if Redis goes away now, this replica does not grab it early.
-          mirror.noteLease(name, holder || replicaId, clock.now() + Math.max(0, Number(pttl)));
-          return ok === 1;
-        } catch (err) {
-          onFailure(err);
-        }
+      try {
+        const [ok, holder, pttl] = await run(() => commands.aipmAcquire(`${keyPrefix}lease:${name}`, replicaId, Math.ceil(ttlMs)));
+        // Remember who holds it so that, if Redis goes away now, this replica does not grab it early.
+        mirror.noteLease(name, holder || replicaId, clock.now() + Math.max(0, Number(pttl)));
+        return ok === 1;
+      } catch (err) {
+        onFailure(err);
       }
       return mirror.acquireLease(name, ttlMs);
     },
 
     async renewLease(name, ttlMs) {
-      if (status === 'online') {
-        try {
-          const heldLocally = await mirror.renewLease(name, ttlMs);
-          const ok = await commands.aipmRenew(`${keyPrefix}lease:${name}`, replicaId, Math.ceil(ttlMs), heldLocally ? '1' : '0');
-          if (ok === 1) mirror.noteLease(name, replicaId, clock.now() + ttlMs);
-          else await mirror.releaseLease(name);
-          return ok === 1;
-        } catch (err) {
-          onFailure(err);
-        }
+      const heldLocally = await mirror.renewLease(name, ttlMs);
+      try {
+        const ok = await run(() => commands.aipmRenew(`${keyPrefix}lease:${name}`, replicaId, Math.ceil(ttlMs), heldLocally ? '1' : '0'));
+        if (ok === 1) mirror.noteLease(name, replicaId, clock.now() + ttlMs);
+        else await mirror.releaseLease(name);
+        return ok === 1;
+      } catch (err) {
+        onFailure(err);
       }
-      return mirror.renewLease(name, ttlMs);
+      return heldLocally;
     },
 
     async releaseLease(name) {
       await mirror.releaseLease(name);
-      if (status !== 'online') return;
-      await commands.aipmRelease(`${keyPrefix}lease:${name}`, replicaId).catch(onFailure);
+      await run(() => commands.aipmRelease(`${keyPrefix}lease:${name}`, replicaId)).catch(onFailure);
     },
 
     async start() {
+      started = true;
       const first = (async () => {
         await Promise.allSettled([commands.connect(), subscriber.connect()]);
         await subscribed;
@@ -269,7 +283,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
       // A down or hung Redis must not hold up the gateway's start: it reconnects in the background.
       await Promise.race([first, delay(startTimeoutMs)]);
       booting = false;
-      if (status !== 'online') goOffline(new Error(`no answer within ${startTimeoutMs} ms`));
+      if (!shared) breaker.trip(new Error(`no answer within ${startTimeoutMs} ms`));
       schedule();
     },
 
@@ -277,6 +291,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
       if (closed) return;
       closed = true;
       if (timer !== undefined) clock.clearTimeout(timer);
+      breaker.shutdown();
       const quit = (client: Client) => client.quit().catch(() => undefined);
       await Promise.race([Promise.allSettled([quit(commands), quit(subscriber)]), delay(quitTimeoutMs)]);
       // quit() can hang on a Redis that never answers; disconnect() also stops reconnect timers.
@@ -286,9 +301,10 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   };
 }
 
-/** Fail fast while disconnected (no offline queue), bounded commands, reconnect with capped backoff. */
+/** Fail fast while disconnected (no offline queue), reconnect with capped backoff. */
 function connectClient(opts: RedisStoreOptions, withScripts: boolean): Client {
-  const commandTimeout = opts.commandTimeoutMs ?? 500;
+  // The breaker's timeout decides; this one, later, only frees a command left on a hung connection.
+  const commandTimeout = 2 * (opts.commandTimeoutMs ?? 500);
   const retry = (times: number): number => Math.min(100 * 2 ** Math.max(0, times - 1), 2000);
   const tuned = { connectTimeout: 1000, ...opts.redisOptions, commandTimeout, maxRetriesPerRequest: 1 };
   const fixed = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, ...(withScripts ? { scripts } : {}) };
@@ -301,8 +317,8 @@ function connectClient(opts: RedisStoreOptions, withScripts: boolean): Client {
   return new Redis(opts.url ?? 'redis://127.0.0.1:6379', options);
 }
 
-/** Every `{prefix}kv:*` record (SCAN on each master, then values in batches). */
-async function loadRecords(client: Client, kvPrefix: string): Promise<Map<string, WireRecord>> {
+/** Every `{prefix}kv:*` record (SCAN on each master, then values in batches), each command through `run`. */
+async function loadRecords(client: Client, kvPrefix: string, run: Run): Promise<Map<string, WireRecord>> {
   const pattern = `${kvPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
   const keys = new Set<string>();
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
@@ -311,7 +327,8 @@ async function loadRecords(client: Client, kvPrefix: string): Promise<Map<string
   for (const node of nodes) {
     let cursor = '0';
     do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      const from = cursor;
+      const [next, batch] = await run(() => node.scan(from, 'MATCH', pattern, 'COUNT', 500));
       for (const key of batch) keys.add(key);
       cursor = next;
     } while (cursor !== '0');
@@ -321,7 +338,7 @@ async function loadRecords(client: Client, kvPrefix: string): Promise<Map<string
   for (let i = 0; i < all.length; i += 500) {
     const chunk = all.slice(i, i + 500);
     // MGET needs one slot in a cluster; single GETs are routed per key instead.
-    const values = client instanceof Cluster ? await Promise.all(chunk.map((k) => client.get(k))) : await client.mget(...chunk);
+    const values = await run(() => (client instanceof Cluster ? Promise.all(chunk.map((k) => client.get(k))) : client.mget(...chunk)));
     chunk.forEach((key, j) => {
       const record = parseRecord(values[j] ?? null);
       if (record) records.set(key.slice(kvPrefix.length), record);
@@ -342,14 +359,6 @@ function parseRecord(raw: string | null): (WireRecord & { key?: unknown }) | und
   const { value, at, by, ttl, key } = parsed as Record<string, unknown>;
   if (typeof at !== 'number' || typeof by !== 'string' || (ttl !== null && typeof ttl !== 'number')) return undefined;
   return { value: value as JsonValue, at, by, ttl, key };
-}
-
-// Redis replies with an error whose first word is its code; these codes mean "not available right now",
-// anything else it says means it is up and refused this one command.
-const outageCodes = new Set(['READONLY', 'LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY']);
-function isOutage(err: unknown): boolean {
-  if (!(err instanceof Error) || err.name !== 'ReplyError') return true;
-  return outageCodes.has(err.message.split(' ')[0] ?? '');
 }
 
 function errorText(err: unknown): string {

@@ -40,6 +40,8 @@ export interface StateStore {
   readonly replicaId: string;
   /** 'memory', or 'redis' while Redis answers, 'redis-offline' while it does not. */
   mode(): 'memory' | 'redis' | 'redis-offline';
+  /** True while the state is shared through Redis (mode 'redis'); always false for the memory store. */
+  connected(): boolean;
 
   /**
    * Adds outcomes to a sliding window counter (10 buckets of windowMs/10) and resolves to the fleet's

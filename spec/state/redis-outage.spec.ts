@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { createLogger } from '../../lib/observe/logger.ts';
 import { createRedisStore } from '../../lib/state/redis-store.ts';
 import type { RedisStoreOptions } from '../../lib/state/redis-store.ts';
@@ -14,6 +15,7 @@ interface LogLine {
 
 const warnLevel = 40;
 const infoLevel = 30;
+const errorLevel = 50;
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<number> {
   const started = Date.now();
@@ -79,9 +81,11 @@ describe('redis state store when Redis is down, dies, comes back or hangs', func
     const port = await redisThenKilledPort();
     const { store: a, lines } = create(`redis://127.0.0.1:${port}`);
     await a.start();
+    assert.equal(a.connected(), false);
     a.put('breaker:x', 'open', 30_000);
     redises.push(await startRedis({ port }));
     await waitFor('the store to reconnect', () => a.mode() === 'redis');
+    assert.equal(a.connected(), true);
     assert.ok(lines.some((l) => l.level === infoLevel && l.msg === 'redis reconnected, state resynced'));
     const { store: b } = create(`redis://127.0.0.1:${port}`);
     await b.start();
@@ -164,6 +168,83 @@ describe('redis state store when Redis is down, dies, comes back or hangs', func
     await waitFor('recovery', () => store.mode() === 'redis');
     assert.deepEqual(await store.addToWindow('c', 0, 0, 10_000), { failures: 2, total: 2 }, 'back on the shared window');
     assert.deepEqual(warnings(lines), ['redis unavailable, serving on local state']);
+  });
+
+  it('sends a hung Redis one timed-out command, then only a reconnect check per interval; every call answers at once', async () => {
+    const redis = await startRedis();
+    redises.push(redis);
+    const raw = new Redis(redis.url);
+    try {
+      const { store, lines } = create(redis.url, { commandTimeoutMs: 300, reconcileIntervalMs: 250 });
+      await store.start();
+      await store.addToWindow('c', 1, 1, 10_000); // loads the script, so later calls are one EVALSHA each
+      await raw.config('RESETSTAT');
+      redis.pause();
+      const first = await timed(store.addToWindow('c', 1, 1, 10_000));
+      assert.ok(first.ms >= 280 && first.ms < 900, `the first call gave up after ${first.ms} ms, not at command_timeout_ms`);
+      assert.equal(store.connected(), false);
+      const hungSince = Date.now();
+      let slowest = 0;
+      let calls = 0;
+      while (Date.now() - hungSince < 1200) {
+        const call = await timed(Promise.all([store.addToWindow('c', 1, 1, 10_000), store.acquireLease('probe:x', 5_000), store.renewLease('probe:x', 5_000)]));
+        slowest = Math.max(slowest, call.ms);
+        calls += 3;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(calls > 100, `only ${calls} calls`);
+      assert.ok(slowest < 100, `a call during the hang took ${slowest} ms`);
+      redis.resume();
+      await waitFor('recovery', () => store.connected());
+      // Redis ran what had queued up while it was stopped: that shows what the store sent it.
+      const stats = await raw.info('commandstats');
+      const count = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      assert.equal(count('evalsha') + count('eval'), 1, 'only the call that timed out reached Redis');
+      // Checks at +250, +800, +1350 ms after opening (each waits 300 ms for its PING), then the one that passed.
+      const pings = count('ping');
+      assert.ok(pings >= 2 && pings <= 5, `${pings} reconnect checks in ~1.5 s at a 250 ms interval`);
+      assert.deepEqual(warnings(lines), ['redis unavailable, serving on local state']);
+      assert.equal(lines.filter((l) => l.msg === 'redis reconnected, state resynced').length, 1);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('takes a refusal from Redis (a key of the wrong type) as Redis being up: that call is answered locally, once logged', async () => {
+    const redis = await startRedis();
+    redises.push(redis);
+    const raw = new Redis(redis.url);
+    try {
+      const { store, lines } = create(redis.url);
+      await store.start();
+      await raw.set('o:win:c', 'not a hash');
+      assert.deepEqual(await store.addToWindow('c', 1, 1, 10_000), { failures: 1, total: 1 });
+      assert.deepEqual(await store.addToWindow('c', 1, 2, 10_000), { failures: 2, total: 3 });
+      assert.equal(store.mode(), 'redis');
+      assert.equal(store.connected(), true);
+      store.put('k', 'v', 10_000);
+      let stored: string | null = null;
+      for (let i = 0; i < 100 && stored === null; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        stored = await raw.get('o:kv:k');
+      }
+      assert.ok(stored, 'other commands still go to Redis');
+      assert.deepEqual(warnings(lines), []);
+      const errors = lines.filter((l) => l.level === errorLevel).map((l) => l.msg);
+      assert.deepEqual(errors, ['redis rejected a state command, using local state for it']);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('answers locally before start() without counting it as an outage', async () => {
+    const redis = await startRedis();
+    redises.push(redis);
+    const { store, lines } = create(redis.url);
+    assert.deepEqual(await store.addToWindow('c', 1, 1, 10_000), { failures: 1, total: 1 });
+    await store.start();
+    assert.equal(store.mode(), 'redis');
+    assert.deepEqual(warnings(lines), []);
   });
 
   it('closes promptly whatever state Redis is in, and twice', async () => {
