@@ -16,7 +16,7 @@ export interface Metrics {
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10];
 
-/** Prometheus metrics, fed once per request from the access record (design.md 3.2 step 5). */
+/** Prometheus metrics, fed once per request from the access record. */
 export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'aipm_process_' });

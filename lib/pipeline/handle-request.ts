@@ -73,7 +73,7 @@ export interface RequestContext {
   started: number;
 }
 
-/** One client request → N upstream attempts → one response (design.md 3.2). */
+/** One client request → N attempts → one response (docs/architecture.md#a-request-through-the-code). */
 export async function handleRequest(ctx: RequestContext): Promise<void> {
   const { route, protocol, res } = ctx;
   const plugin = route.config.plugin;

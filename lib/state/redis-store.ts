@@ -1,4 +1,4 @@
-// The fleet-wide state store (design.md 3.5). Readers answer from a local mirror (a memory store); writes
+// The fleet-wide state store. Readers answer from a local mirror (a memory store); writes
 // go to Redis in the background and reach the other replicas through pub/sub; a periodic reconcile
 // repairs whatever pub/sub missed. When Redis is down, slow or hung, everything carries on against the
 // mirror: counters count per process and leases are local, so during an outage each replica may believe
