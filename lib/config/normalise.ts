@@ -158,7 +158,7 @@ function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstance
 }
 
 // APISIX documents the string "instance_health_and_rate_limiting" as health-aware picking AND 429/5xx
-// fallback (design.md section 5), and an absent strategy as ["http_429", "http_5xx"].
+// fallback, and an absent strategy as ["http_429", "http_5xx"] (README.md#differences-from-apisix).
 export function fallbackPolicy(strategy: RawPlugin['fallback_strategy'], statuses: readonly number[] = []): FallbackPolicy {
   let names: readonly FallbackName[];
   if (strategy === undefined) names = d.fallback_strategy;

@@ -1,4 +1,4 @@
-// Active health checks for one instance, run by exactly one replica of the fleet (design.md 3.4). Every
+// Active health checks for one instance, run by exactly one replica of the fleet. Every
 // replica ticks; on each tick the replica holding the lease `probe:{key}` probes and renews it, the
 // others try to take it, so when the prober dies its lease expires and the next tick elsewhere takes
 // over. The verdict lives in the store (`health:{key}`) and everyone, the prober included, reads it

@@ -21,7 +21,7 @@ function sendJson(res: Response, status: number, body: unknown): void {
   res.status(status).type('application/json').send(JSON.stringify(body));
 }
 
-/** The control plane (design.md 2.4) on its own listener. */
+/** The control plane, on its own listener. */
 export function createAdminApp(opts: AdminOptions): Express {
   const app = express();
   app.disable('x-powered-by');

@@ -7,7 +7,7 @@ export interface AttemptLog {
   duration_ms: number;
 }
 
-/** One record per client request (design.md 3.2 step 5). */
+/** One record per client request. */
 export interface AccessRecord {
   route: string;
   method: string;

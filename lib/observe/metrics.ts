@@ -17,7 +17,7 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10];
 
 /**
- * Prometheus metrics, fed once per request from the access record (design.md 3.2 step 5).
+ * Prometheus metrics, fed once per request from the access record.
  * `redisConnected` (given only when the state store uses Redis) backs `aipm_redis_connected`.
  */
 export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redisConnected?: () => boolean): Metrics {

@@ -18,7 +18,10 @@ export interface Classified {
 const MAX_REASON = 200;
 const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
-/** `retry-after-ms` first, then `retry-after` as seconds or an HTTP date (protocols.md section 10). */
+/**
+ * `retry-after-ms` first, then `retry-after` as seconds or an HTTP date
+ * (docs/protocols.md#retry-after-and-rate-limit-headers).
+ */
 export function retryAfterSeconds(headers: Record<string, string>, now = Date.now()): number | undefined {
   const ms = headers['retry-after-ms']?.trim();
   if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms) / 1000);
@@ -48,7 +51,7 @@ export function upstreamReason(body: Buffer): string {
   return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text;
 }
 
-/** The one function that decides what an attempt's failure means (design.md 3.2 step 3). */
+/** The one function that decides what an attempt's failure means (docs/protocols.md#failure-signals). */
 export function classifyOutcome(err: GatewayError, policy: FallbackPolicy): Classified {
   const listed = (status: number) => policy.statuses.includes(status);
   if (err instanceof UpstreamStatusError) {

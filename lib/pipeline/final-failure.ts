@@ -7,7 +7,7 @@ export interface FailedAttempt extends AttemptSummary {
 }
 
 /**
- * Two or more attempts failed (design.md 5): 429 with the smallest Retry-After when every failure was a
+ * Two or more attempts failed: 429 with the smallest Retry-After when every failure was a
  * 429, 504 when every one timed out, else 502. The body lists each attempt.
  */
 export function allAttemptsFailed(attempts: readonly FailedAttempt[]): AllAttemptsFailedError {

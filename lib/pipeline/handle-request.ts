@@ -26,7 +26,7 @@ function isStaleCredential(result: AttemptResult, instance: InstanceRuntime): bo
   );
 }
 
-/** One client request → N upstream attempts → one response (docs/architecture.md). */
+/** One client request → N attempts → one response (docs/architecture.md#a-request-through-the-code). */
 export async function handleRequest(ctx: RequestContext): Promise<void> {
   const { route, protocol, res } = ctx;
   const plugin = route.config.plugin;

@@ -5,13 +5,13 @@ import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-
 import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 
-// https://docs.anthropic.com/en/api/messages — shapes in protocols.md section 4.
+// https://docs.anthropic.com/en/api/messages — shapes in docs/protocols.md#anthropic-messages.
 
 function num(x: unknown): number {
   return typeof x === 'number' && Number.isFinite(x) ? x : 0;
 }
 
-/** Anthropic counts only uncached input in `input_tokens`; the prompt is the sum of the three (4.2). */
+/** Anthropic counts only uncached input in `input_tokens`; the prompt is the sum of the three. */
 export function anthropicUsage(usage: unknown, base?: Usage): Usage | undefined {
   if (!isJsonObject(usage)) return base;
   const cacheRead = usage['cache_read_input_tokens'] ?? undefined;

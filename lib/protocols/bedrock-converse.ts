@@ -5,7 +5,7 @@ import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-
 import type { Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 
-// AWS Bedrock Converse / ConverseStream: protocols.md section 6. The model id is a path segment
+// AWS Bedrock Converse / ConverseStream: docs/protocols.md#bedrock-converse. The model id is a path segment
 // (`/model/{modelId}/converse[-stream]`), never in the body.
 
 function num(x: unknown): number {

@@ -3,7 +3,7 @@ import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { ClientEvent } from './converters/converter.ts';
 import type { JsonObject, ProtocolName, Usage } from './types.ts';
 
-/** How one decoded stream event matters to the commit point (design.md 3.2 step 4). */
+/** How one decoded stream event matters to the commit point (docs/architecture.md#commit-point). */
 export type StreamEventClass =
   | 'lifecycle' // role-only chunk, message_start...: held until content arrives
   | 'content' // the first one commits the response to the client

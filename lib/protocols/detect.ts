@@ -7,7 +7,7 @@ import { anthropicMessages } from './anthropic-messages.ts';
 import { bedrockConverse } from './bedrock-converse.ts';
 import { openaiResponses } from './openai-responses.ts';
 
-/** design.md 2.3: first match wins. */
+/** First match wins; the order is docs/architecture.md#a-request-through-the-code step 2. */
 export function detectProtocol(path: string, body: JsonObject): ProtocolName {
   const hasMessages = Array.isArray(body['messages']);
   if ((path.endsWith('/converse') || path.endsWith('/converse-stream')) && hasMessages) return 'bedrock-converse';

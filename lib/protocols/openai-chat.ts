@@ -6,7 +6,7 @@ import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 import { openaiUsage } from './usage.ts';
 
-// https://platform.openai.com/docs/api-reference/chat — wire shapes in protocols.md section 1.
+// https://platform.openai.com/docs/api-reference/chat — wire shapes in docs/protocols.md#openai-chat.
 
 function firstChoice(body: unknown): JsonObject | undefined {
   if (!isJsonObject(body) || !Array.isArray(body['choices'])) return undefined;

@@ -5,13 +5,13 @@ import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-
 import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 
-// https://platform.openai.com/docs/api-reference/responses — wire shapes in protocols.md section 2.
+// https://platform.openai.com/docs/api-reference/responses — docs/protocols.md#openai-responses.
 
 function num(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
 }
 
-/** Responses usage (2.2): `input_tokens` includes the cached subset, `output_tokens` the reasoning one. */
+/** Responses usage: `input_tokens` includes the cached subset, `output_tokens` the reasoning one. */
 export function responsesUsage(usage: unknown): Usage | undefined {
   if (!isJsonObject(usage)) return undefined;
   const prompt = num(usage['input_tokens']) ?? 0;
@@ -30,7 +30,7 @@ export function responsesUsage(usage: unknown): Usage | undefined {
   return result;
 }
 
-/** `output_text` is an SDK-side convenience (2.2): the wire response only has the output items. */
+/** `output_text` is an SDK-side convenience: the wire response only has the output items. */
 export function responsesOutputText(body: unknown): string | undefined {
   if (!isJsonObject(body) || !Array.isArray(body['output'])) return undefined;
   let text = '';
@@ -43,7 +43,7 @@ export function responsesOutputText(body: unknown): string | undefined {
   return text;
 }
 
-// Events that only announce structure: held until content arrives (design.md 3.2 step 4).
+// Events that only announce structure: held until content arrives (docs/architecture.md#commit-point).
 const LIFECYCLE = new Set([
   'response.created',
   'response.queued',
@@ -88,7 +88,7 @@ function createResponsesObserver(capturePayload: boolean): StreamObserver {
   };
 
   const classify = (event: SseEvent): StreamEventClass => {
-    // 2.3: no [DONE] is promised, but one is treated as the end when it appears.
+    // No [DONE] is promised, but one is treated as the end when it appears.
     if (event.data === '[DONE]') {
       terminal = true;
       return 'done';
@@ -165,7 +165,7 @@ export const openaiResponses: ClientProtocol = {
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: responsesOutputText,
   createStreamObserver: createResponsesObserver,
-  // Every Responses event carries an `event:` line equal to its `type` (2.3).
+  // Every Responses event carries an `event:` line equal to its `type`.
   encodeEvent: (event) => {
     const type = event.event ?? (isJsonObject(event.data) && typeof event.data['type'] === 'string' ? event.data['type'] : 'message');
     return encode(type, event.data);

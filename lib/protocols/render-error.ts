@@ -3,7 +3,7 @@ import { AllAttemptsFailedError } from '../errors.ts';
 import type { ErrorShape } from './client-protocol.ts';
 
 // The one place that turns any gateway error into the client protocol's error body.
-// Shapes: OpenAI protocols.md 1.5, Anthropic 4.3, Bedrock 6.4.
+// Shapes and type tables: docs/protocols.md#error-bodies.
 
 const openaiType: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',

@@ -5,7 +5,7 @@ function num(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
 }
 
-/** OpenAI usage object (chat completions and embeddings): protocols.md 1.4 and 3. */
+/** OpenAI usage object, chat completions and embeddings (docs/protocols.md#usage). */
 export function openaiUsage(usage: unknown): Usage | undefined {
   if (!isJsonObject(usage)) return undefined;
   const prompt = num(usage['prompt_tokens']) ?? 0;

@@ -1,8 +1,8 @@
 import { signBedrockRequest } from '../transport/sigv4.ts';
 import { defineProvider } from './define-provider.ts';
 
-// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html — protocols.md 6–7.
-// The model id is one URL-encoded path segment; the body never names it.
+// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and
+// docs/protocols.md#providers. The model id is one URL-encoded path segment; the body never names it.
 export const bedrock = defineProvider({
   name: 'bedrock',
   baseUrlFor: (instance) =>

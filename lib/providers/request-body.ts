@@ -90,7 +90,7 @@ export function buildUpstreamBody(
     const model = instance.options['model'];
     if ('model' in client && model !== undefined) draft.set('model', model);
   } else if (protocol === 'bedrock-converse') {
-    // Converse has no top-level sampling fields: they live in inferenceConfig (protocols.md 6.2).
+    // Converse has no top-level sampling fields: they live in inferenceConfig.
     const inference: JsonObject = isJsonObject(draft.current['inferenceConfig']) ? { ...draft.current['inferenceConfig'] } : {};
     let touched = false;
     for (const [key, value] of [...Object.entries(instance.options), ...Object.entries(instance.override.llm_options)]) {

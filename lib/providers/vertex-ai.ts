@@ -2,8 +2,8 @@ import type { InstanceConfig } from '../config/types.ts';
 import { createGcpTokenSource } from '../transport/gcp-token.ts';
 import { defineProvider } from './define-provider.ts';
 
-// Vertex AI: OpenAI-compatible chat and the `:predict` embeddings endpoint (protocols.md 8), with an
-// OAuth token from a service account (8.3). `global` has no region prefix in its host.
+// Vertex AI: OpenAI-compatible chat and the `:predict` embeddings endpoint, with an OAuth token from a
+// service account (docs/protocols.md#vertex-ai). `global` has no region prefix in its host.
 function location(instance: InstanceConfig): string {
   return instance.provider_conf.region ?? 'us-central1';
 }

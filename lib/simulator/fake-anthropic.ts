@@ -1,5 +1,5 @@
-// A real HTTP server speaking Anthropic Messages (protocols.md 4), with the same scriptable failures as
-// fake-openai.ts, so gateway tests meet Anthropic's exact bytes over real sockets instead of mocks.
+// A real HTTP server speaking Anthropic Messages (docs/protocols.md#anthropic-messages), with the same
+// scriptable failures as fake-openai.ts, so gateway tests meet Anthropic's exact bytes over real sockets.
 import { play, startFakeServer, statusHeaders } from './fake-server.ts';
 import type { Call, FakeOptions, FakeServer, RecordedRequest, StatusBehavior, Untimed, WithTiming } from './fake-server.ts';
 import { estimateTokens, promptText, splitContent } from './openai-payloads.ts';
@@ -44,7 +44,7 @@ export interface FakeAnthropicOptions extends FakeOptions<AnthropicBehavior> {
 
 export type FakeAnthropic = FakeServer<AnthropicBehavior, RecordedRequest>;
 
-// Error types by status (4.3); unlisted 4xx are invalid_request_error, unlisted 5xx api_error.
+// Error types by status; unlisted 4xx are invalid_request_error, unlisted 5xx api_error.
 const ERRORS: Record<number, [type: string, message: string]> = {
   400: ['invalid_request_error', 'Invalid request.'],
   401: ['authentication_error', 'invalid x-api-key'],
@@ -66,7 +66,7 @@ export function anthropicError(status: number, requestId: string, message?: stri
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-/** The checks whose failure would mean a converter sent something the real API rejects (4.1). */
+/** The checks whose failure would mean a converter sent something the real API rejects. */
 function requestProblem(body: unknown): string | undefined {
   if (!isRecord(body)) return 'The request body is not valid JSON.';
   if (typeof body['model'] !== 'string') return 'model: Field required';
@@ -122,7 +122,7 @@ const frame = (type: string, fields: object): string => `event: ${type}\ndata: $
 
 type Ok = Extract<AnthropicBehavior, { kind: 'ok' }>;
 
-/** A message as its event stream (4.4), optionally broken: cut or errored after `afterChunks` text deltas. */
+/** A message as its event stream, optionally broken: cut or errored after `afterChunks` text deltas. */
 async function sendStream(x: Exchange, ok: Ok, fault: StreamFault | null): Promise<void> {
   const r = replyFor(x, ok);
   const n = fault ? Math.max(DEFAULT_CHUNKS, fault.afterChunks) : Math.max(1, ok.chunks ?? DEFAULT_CHUNKS);
@@ -143,7 +143,7 @@ async function sendStream(x: Exchange, ok: Ok, fault: StreamFault | null): Promi
       const json = JSON.stringify(r.tool.input);
       const block = { type: 'tool_use', id: r.tool.id, name: r.tool.name, input: {} };
       frames.push(frame('content_block_start', { index: 1, content_block: block }));
-      // An empty first fragment, then the JSON in two pieces, as the real API streams it (4.4).
+      // An empty first fragment, then the JSON in two pieces, as the real API streams it.
       for (const partial_json of ['', ...splitContent(json, 2)]) {
         frames.push(frame('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
       }
@@ -204,7 +204,7 @@ export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promi
       sendJson(x, status, anthropicError(status, requestId, message), {});
     if (method === 'GET' && path.endsWith('/v1/models')) x.endpoint = 'models';
     else if (method !== 'POST' || !path.endsWith('/v1/messages')) return fail(404, `Not found: ${method} ${path}`);
-    // `x-api-key` (protocols.md 4); SDKs from API version 2026-10-21 send the key as a Bearer token.
+    // `x-api-key`; SDKs from API version 2026-10-21 send the key as a Bearer token.
     if (!headers['x-api-key'] && !/^Bearer \S/.test(headers.authorization ?? '')) {
       return fail(401, 'x-api-key header is required');
     }

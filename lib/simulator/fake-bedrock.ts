@@ -1,5 +1,5 @@
-// A real HTTP server speaking Bedrock's Converse / ConverseStream wire format (protocols.md 6), with the
-// same scriptable failures as fake-openai.ts. Like Bedrock it checks the SigV4 signature of every
+// A real HTTP server speaking Bedrock's Converse / ConverseStream (docs/protocols.md#bedrock-converse),
+// with the same scriptable failures as fake-openai.ts. Like Bedrock it checks the SigV4 signature of every
 // request (recomputed with the signer the AWS SDK uses) and answers 403 InvalidSignatureException when
 // it does not match, so a gateway that signs wrongly fails its tests instead of production.
 import { isJsonObject } from '../protocols/types.ts';
@@ -30,7 +30,7 @@ export interface FakeBedrockOptions extends FakeOptions<BedrockBehavior, Bedrock
 
 export type FakeBedrock = FakeServer<BedrockBehavior, BedrockRecordedRequest>;
 
-// 6.4: the SDK names the error from this header.
+// The SDK names the error from this header.
 const ERROR_TYPES: Record<number, [type: string, message: string]> = {
   400: ['ValidationException', 'Malformed input request, please reformat your input and try again.'],
   403: ['AccessDeniedException', 'You don\'t have access to the model with the specified model ID.'],
@@ -74,12 +74,12 @@ function usageOf(x: Exchange, content: string): { inputTokens: number; outputTok
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
 }
 
-/** The events of a plain text answer (6.7), cut short after `afterChunks` deltas when `fault` is set. */
+/** The events of a plain text answer, cut short after `afterChunks` deltas when `fault` is set. */
 function answerEvents(x: Exchange, content: string, chunks: number, fault: { afterChunks: number } | null): Array<readonly [string, unknown]> {
   const pieces = splitContent(content, fault ? Math.max(chunks, fault.afterChunks) : chunks);
   const shown = fault ? Math.min(fault.afterChunks, pieces.length) : pieces.length;
   const events: Array<readonly [string, unknown]> = [['messageStart', { role: 'assistant' }]];
-  // Real Bedrock pads payloads with a random-length `p` (6.7); clients must ignore it.
+  // Real Bedrock pads payloads with a random-length `p`; clients must ignore it.
   for (let i = 0; i < shown; i++) events.push(['contentBlockDelta', { contentBlockIndex: 0, delta: { text: pieces[i] ?? '' }, p: 'abcdefgh'.slice(0, 1 + (i % 8)) }]);
   if (fault) return events;
   events.push(['contentBlockStop', { contentBlockIndex: 0 }], ['messageStop', { stopReason: 'end_turn' }]);

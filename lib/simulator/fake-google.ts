@@ -1,6 +1,6 @@
-// A real HTTP server playing Google: the OAuth token endpoint (protocols.md 8.3), checking each JWT
-// assertion's RS256 signature with the service account's public key, and Vertex AI's OpenAI-compatible
-// chat (8.1) and `:predict` embeddings (8.2), which accept only tokens it issued.
+// A real HTTP server playing Google (docs/protocols.md#vertex-ai): the OAuth token endpoint, checking each
+// JWT assertion's RS256 signature with the service account's public key, and Vertex AI's OpenAI-compatible
+// chat and `:predict` embeddings, which accept only tokens it issued.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
@@ -99,7 +99,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** `:predict` answer (8.2); gemini-embedding models take one instance per request. */
+/** `:predict` answer; gemini-embedding models take one instance per request. */
 function predict(x: Exchange, model: string, dims: number): void {
   const body = isRecord(x.req.json) ? x.req.json : {};
   const instances = Array.isArray(body['instances']) ? body['instances'] : [];

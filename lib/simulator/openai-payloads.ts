@@ -1,5 +1,5 @@
 // Response bodies in OpenAI's wire format, built fresh for every call so a test that mutates one
-// cannot affect the next. Shapes: protocols.md 1.4 (chat), 1.5 (errors), 1.6 (chunks), 3 (embeddings).
+// cannot affect the next. Shapes: docs/protocols.md#openai-chat and docs/protocols.md#openai-embeddings.
 
 export interface ChatIdentity {
   id: string;
@@ -90,7 +90,7 @@ function chunk(who: ChatIdentity, choices: object[], usage: OpenAiUsage | null):
   return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: fingerprint, choices, usage };
 }
 
-/** One `chat.completion.chunk`; `usage` stays null except on the trailing usage chunk (1.6). */
+/** One `chat.completion.chunk`; `usage` stays null except on the trailing usage chunk. */
 export function chatChunk(who: ChatIdentity, delta: object, finishReason: string | null): object {
   return chunk(who, [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], null);
 }
@@ -128,7 +128,7 @@ const ERROR_DEFAULTS: Record<number, [message: string, type: string, code: strin
   504: ['Gateway timeout.', 'server_error', null],
 };
 
-/** The error body OpenAI sends with `status` (1.5): all four keys present, `param`/`code` may be null. */
+/** The error body OpenAI sends with `status`: all four keys present, `param`/`code` may be null. */
 export function openAiError(status: number, message?: string): OpenAiErrorBody {
   const fallback: [string, string, string | null] =
     status >= 500 ? ['Upstream error.', 'server_error', null] : ['Request failed.', 'invalid_request_error', null];
@@ -162,7 +162,7 @@ function float32Base64(vector: readonly number[]): string {
   return bytes.toString('base64');
 }
 
-/** The embeddings response (section 3), or null when `input` is missing or malformed. */
+/** The embeddings response, or null when `input` is missing or malformed. */
 export function embeddingsResponse(body: unknown, defaultDims: number): object | null {
   if (!isRecord(body)) return null;
   const inputs = embeddingInputs(body.input);

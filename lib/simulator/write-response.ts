@@ -1,4 +1,4 @@
-// Writes the simulator's answers onto the socket: JSON bodies, SSE streams (protocols.md 0 and 1.6),
+// Writes the simulator's answers onto the socket: JSON bodies, SSE streams (docs/protocols.md#sse-framing),
 // and the broken variants (a stream cut mid-way, an in-band error) a gateway must survive.
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,4 @@
-// Shared state for breakers and health (design.md 3.5). Two implementations: memory (one process) and
+// Shared state for breakers and health. Two implementations: memory (one process) and
 // Redis (a fleet). The request hot path only calls the synchronous readers, which answer from a local
 // mirror; everything that talks to Redis is asynchronous and never throws into a request.
 

@@ -1,5 +1,5 @@
 // AWS event-stream framing (application/vnd.amazon.eventstream), the body of Bedrock's ConverseStream:
-// protocols.md 6.6 (frame layout), 6.7 (payloads), 6.8 (worked bytes). Frame parsing and both CRC
+// docs/protocols.md#aws-event-stream-framing. Frame parsing and both CRC
 // checks are Smithy's EventStreamCodec, the code the AWS SDK itself runs; this module only buffers
 // network chunks into whole frames and maps each frame to the gateway's UpstreamEvent.
 import { EventStreamCodec } from '@smithy/core/event-streams';
@@ -48,7 +48,7 @@ function header(headers: Headers, name: string): string | undefined {
   return h?.type === 'string' ? h.value : undefined;
 }
 
-/** Dispatch on `:message-type` as the SDK does (6.6 "Decoding loop"); undefined for frames to skip. */
+/** Dispatch on `:message-type` as the SDK does; undefined for frames to skip. */
 function toUpstreamEvent(headers: Headers, body: Uint8Array): UpstreamEvent | undefined {
   const data = toUtf8(body);
   switch (header(headers, ':message-type')) {
@@ -151,7 +151,7 @@ function payloadBytes(payload: unknown): Uint8Array {
 }
 
 /**
- * One `:message-type: event` frame; headers in the order Bedrock sends them (6.8). `payload`: bytes
+ * One `:message-type: event` frame; headers in the order Bedrock sends them. `payload`: bytes
  * and strings are sent as they are, anything else as JSON.
  */
 export function encodeEventStreamMessage(eventType: string, payload: unknown): Uint8Array {
@@ -165,7 +165,7 @@ export function encodeEventStreamMessage(eventType: string, payload: unknown): U
   });
 }
 
-/** One `:message-type: exception` frame, e.g. `throttlingException` with `{"message": ...}` (6.8). */
+/** One `:message-type: exception` frame, e.g. `throttlingException` with `{"message": ...}`. */
 export function encodeEventStreamException(exceptionType: string, message: string): Uint8Array {
   return codec.encode({
     headers: {

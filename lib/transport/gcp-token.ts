@@ -4,8 +4,8 @@ import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.ts';
 
-// Google service-account key → OAuth2 access token (protocols.md 8.3): an RS256 JWT assertion signed
-// with the account's private key, exchanged at the token URI for a bearer token that lasts ~1 hour.
+// Google service-account key → OAuth2 access token (docs/protocols.md#vertex-token-exchange): an RS256
+// JWT assertion signed with the account's private key, exchanged at the token URI for a bearer token.
 // Messages never carry the key, the assertion or a token: they end up in logs and client errors.
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-// design.md 3.7. Hop-by-hop headers (RFC 9110 7.6.1) and what undici sets itself never go upstream.
+// docs/protocols.md#header-hygiene: hop-by-hop headers (RFC 9110 7.6.1) and what undici sets itself
+// never go upstream.
 const alwaysDropped = new Set([
   'connection',
   'keep-alive',

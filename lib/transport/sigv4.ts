@@ -1,5 +1,5 @@
-// AWS Signature Version 4 for Bedrock (protocols.md 7), by Smithy's SignatureV4 — the signer the AWS
-// SDK runs — so canonicalisation quirks (double-encoded path, header folding) are AWS's, not ours.
+// AWS Signature Version 4 for Bedrock (docs/protocols.md#aws-sigv4), by Smithy's SignatureV4 — the
+// signer the AWS SDK runs — so canonicalisation quirks (double-encoded path, header folding) are AWS's.
 // `verifyBedrockSignature` recomputes a received request's signature with the same signer; the fake
 // Bedrock uses it to reject what real Bedrock would reject.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -33,7 +33,7 @@ export interface VerifyOptions {
   maxSkewMs?: number;
 }
 
-/** Bedrock runtime signs as `bedrock`, not `bedrock-runtime` (6.1). */
+/** Bedrock runtime signs as `bedrock`, not `bedrock-runtime`. */
 export const BEDROCK_SIGNING_SERVICE = 'bedrock';
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
@@ -73,7 +73,7 @@ function smithyRequest(method: string, url: URL, headers: Record<string, string>
     protocol: url.protocol,
     hostname: url.hostname,
     ...(url.port ? { port: Number(url.port) } : {}),
-    // `pathname` keeps the wire form (`v1%3A0`); the signer encodes it once more, as AWS expects (7.1).
+    // `pathname` keeps the wire form (`v1%3A0`); the signer encodes it once more, as AWS expects.
     path: url.pathname,
     query: queryOf(url.searchParams),
     headers,

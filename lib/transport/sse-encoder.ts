@@ -1,5 +1,5 @@
 // Server-sent event frames, the inverse of sse-decoder.ts. Frames are strings: the caller writes
-// them to the response and flushes per event (protocols.md section 0).
+// them to the response and flushes per event (docs/protocols.md#sse-framing).
 import type { SseEvent } from './sse-decoder.ts';
 
 /** OpenAI's end-of-stream sentinel. */

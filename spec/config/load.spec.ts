@@ -8,7 +8,7 @@ const fixture = fileURLToPath(new URL('../fixtures/config/apisix-style.json', im
 const env = { AIPM_ADMIN_KEY: 'admin-secret', OPENAI_KEY_A: 'sk-a', DEEPSEEK_KEY: 'sk-d', AZURE_KEY: 'az' };
 
 describe('config loading', () => {
-  it('loads an APISIX-style config like the one in design.md', () => {
+  it('loads an APISIX-style config with ai-proxy-multi and ai-proxy routes', () => {
     const config = loadConfigFile(fixture, env);
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9180, api_key: 'admin-secret' });
     assert.deepEqual(config.redis, { url: 'redis://127.0.0.1:6379/0', key_prefix: 'aipm:' });

@@ -102,7 +102,7 @@ describe('config normalisation', () => {
     assert.deepEqual(normalise({ ...multi(), redis: { url: 'redis://r:6379' } }).redis, { url: 'redis://r:6379', key_prefix: 'aipm:' });
   });
 
-  it('uses roundrobin when the balancer names no algorithm, as design.md section 5 promises', () => {
+  it('uses roundrobin when the balancer names no algorithm, as README.md#differences-from-apisix promises', () => {
     const plugin = pluginOf(normalise(multi({ balancer: { hash_on: 'header', key: 'x-user' } })));
     assert.deepEqual(plugin.balancer, { algorithm: 'roundrobin', hash_on: 'header', key: 'x-user' });
   });

@@ -5,7 +5,7 @@ import type { ProtocolName } from '../../lib/protocols/types.ts';
 const messages = [{ role: 'user', content: 'hi' }];
 
 describe('detectProtocol', () => {
-  // design.md 2.3: first match wins, in this order.
+  // First match wins, in this order (docs/architecture.md#a-request-through-the-code).
   const cases: Array<[string, string, Record<string, unknown>, ProtocolName]> = [
     ['Converse with messages', '/model/anthropic.claude-3-haiku/converse', { messages }, 'bedrock-converse'],
     ['ConverseStream with messages', '/model/amazon.nova-lite-v1:0/converse-stream', { messages }, 'bedrock-converse'],

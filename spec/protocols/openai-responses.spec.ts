@@ -3,7 +3,7 @@ import { openaiResponses, responsesUsage } from '../../lib/protocols/openai-resp
 import { createSseDecoder } from '../../lib/transport/sse-decoder.ts';
 import type { SseEvent } from '../../lib/transport/sse-decoder.ts';
 
-// Events as OpenAI streams them (protocols.md 2.3): `event:` equals the payload's `type`.
+// As OpenAI streams them, `event:` equals the payload's `type` (docs/protocols.md#openai-responses-stream).
 const ev = (type: string, fields: object = {}): SseEvent => ({ event: type, data: JSON.stringify({ type, sequence_number: 0, ...fields }) });
 const wireUsage = {
   input_tokens: 36,

@@ -8,7 +8,7 @@ import type { FakeGoogle, TestServiceAccount } from '../../lib/simulator/fake-go
 import { createGcpTokenSource } from '../../lib/transport/gcp-token.ts';
 import { createSseDecoder } from '../../lib/transport/sse-decoder.ts';
 
-// The fake over real HTTP: token endpoint (protocols.md 8.3), Vertex chat (8.1) and :predict (8.2).
+// The fake over real HTTP: token endpoint, Vertex chat and :predict (docs/protocols.md#vertex-ai).
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const CHAT = '/v1/projects/fake-project/locations/us-central1/endpoints/openapi/chat/completions';
 const predictPath = (model: string) => `/v1/projects/fake-project/locations/us-central1/publishers/google/models/${model}:predict`;

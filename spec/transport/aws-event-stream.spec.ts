@@ -7,7 +7,7 @@ import {
   EventStreamDecodeError,
 } from '../../lib/transport/aws-event-stream.ts';
 
-// Frames from protocols.md 6.8, produced by the Smithy codec and rebuilt by hand with zlib.crc32.
+// Frames from docs/protocols.md#event-stream-test-vectors (Smithy codec, rebuilt by hand with zlib.crc32).
 const DELTA_HEX =
   '0000009400000057b4ab9aee0b3a6576656e742d74797065070011636f6e74656e74426c6f636b44656c74610d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d747970650700056576656e747b22636f6e74656e74426c6f636b496e646578223a302c2264656c7461223a7b2274657874223a224869227d7d1f944657';
 const THROTTLE_HEX =
@@ -36,7 +36,7 @@ function splitAt(bytes: Uint8Array, ...cuts: number[]): Uint8Array[] {
   return parts;
 }
 
-// A whole ConverseStream answer (6.7): text, a tool call with streamed input, stop, usage, in one body.
+// A whole ConverseStream answer: text, a tool call with streamed input, stop, usage, in one body.
 const conversation: Array<[string, unknown]> = [
   ['messageStart', { role: 'assistant' }],
   ['contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Café 😀 ' }, p: 'abcdefgh' }],
@@ -53,7 +53,7 @@ const conversationEvents: UpstreamEvent[] = conversation.map(([event, payload]) 
 
 describe('aws event-stream', () => {
   describe('encoding', () => {
-    it('encodes the worked contentBlockDelta example of protocols.md 6.8 byte for byte', () => {
+    it('encodes the worked contentBlockDelta example of docs/protocols.md#event-stream-test-vectors byte for byte', () => {
       const frame = encodeEventStreamMessage('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hi' } });
       assert.equal(Buffer.from(frame).toString('hex'), DELTA_HEX);
     });

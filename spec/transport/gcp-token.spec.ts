@@ -5,7 +5,7 @@ import { makeTestServiceAccount, startFakeGoogle } from '../../lib/simulator/fak
 import type { FakeGoogle, TestServiceAccount } from '../../lib/simulator/fake-google.ts';
 import { CLOUD_PLATFORM_SCOPE, createGcpTokenSource, GcpTokenError, serviceAccountProblem } from '../../lib/transport/gcp-token.ts';
 
-// The token exchange of protocols.md 8.3 against a real local token endpoint that verifies the JWT.
+// docs/protocols.md#vertex-token-exchange against a real local token endpoint that verifies the JWT.
 describe('createGcpTokenSource', () => {
   let fake: FakeGoogle;
   let sa: TestServiceAccount;

@@ -3,7 +3,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { signBedrockRequest, verifyBedrockSignature } from '../../lib/transport/sigv4.ts';
 import type { AwsCredentials, ReceivedRequest } from '../../lib/transport/sigv4.ts';
 
-// The reproducible example of protocols.md 7.2, computed there with three independent signers.
+// The reproducible example of docs/protocols.md#sigv4-worked-example, computed with three independent signers.
 const creds: AwsCredentials = { access_key_id: 'AKIDEXAMPLE', secret_access_key: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const region = 'us-east-1';
 const now = new Date('2024-01-01T00:00:00Z');
@@ -20,7 +20,7 @@ function signatureOf(authorization: string | undefined): string {
   return /Signature=([0-9a-f]+)$/.exec(authorization ?? '')?.[1] ?? '';
 }
 
-// An independent HMAC chain (7.1 steps 4–7) over a canonical request written out by hand.
+// An independent HMAC chain (scope, key chain, signature) over a canonical request written out by hand.
 function handSignature(canonicalRequest: string): string {
   const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
   const scope = '20240101/us-east-1/bedrock/aws4_request';
@@ -32,7 +32,7 @@ function handSignature(canonicalRequest: string): string {
 
 describe('sigv4 for bedrock', () => {
   describe('signBedrockRequest', () => {
-    it('reproduces the worked example of protocols.md 7.2 exactly', async () => {
+    it('reproduces the worked example of docs/protocols.md#sigv4-worked-example exactly', async () => {
       const headers = await signBedrockRequest(request('/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse'), creds, region, now);
       assert.deepEqual(headers, {
         'content-type': 'application/json',
@@ -45,7 +45,7 @@ describe('sigv4 for bedrock', () => {
       });
     });
 
-    it('signs the converse-stream path of the table in 7.2', async () => {
+    it('signs the converse-stream path of the worked example table', async () => {
       const headers = await signBedrockRequest(request('/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream'), creds, region, now);
       assert.equal(signatureOf(headers['authorization']), '973924d24d60677a8e0dcec919e62fb3eb7ad6ba4e0d35d2f762c24f94aad8e3');
     });
@@ -62,7 +62,7 @@ describe('sigv4 for bedrock', () => {
       assert.equal(signatureOf(headers['authorization']), 'eafa59d06a409be2e9c35a54eb0ef0775cb3191bef0a5e37253e646d21489c4e');
     });
 
-    it('signs a content-length it is given, as the 7.2 variant with content-length and token', async () => {
+    it('signs a content-length it is given, as the worked example variant with content-length and token', async () => {
       const headers = await signBedrockRequest(
         request('/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse', { 'Content-Type': 'application/json', 'Content-Length': '95' }),
         { ...creds, session_token: 'FQoGZXIvYXdzEXAMPLETOKEN' },
@@ -83,7 +83,7 @@ describe('sigv4 for bedrock', () => {
       const arn = await signBedrockRequest(request(arnPath), creds, region, now);
       const canonical = [
         'POST',
-        // 7.2: "ARN model id canonical URI (from the SDK signer)"
+        // The ARN model id's canonical URI, from the SDK signer (docs/protocols.md#sigv4-worked-example)
         '/model/arn%253Aaws%253Abedrock%253Aus-east-1%253A123456789012%253Ainference-profile%252Fus.anthropic.claude-3-5-sonnet-20241022-v2%253A0/converse',
         '',
         'content-type:application/json',

@@ -1,7 +1,7 @@
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 
-// Token counts between Anthropic and OpenAI Chat (protocols.md 5.3, "Usage"). The two count the
+// Token counts between Anthropic and OpenAI Chat (docs/protocols.md#usage). The two count the
 // prompt differently: OpenAI's `prompt_tokens` includes cached tokens, Anthropic's `input_tokens`
 // counts only the uncached part and reports cache reads and writes beside it.
 
@@ -34,7 +34,7 @@ export function tokensFromChatUsage(usage: unknown): AnthropicTokens | undefined
 
 /**
  * Anthropic usage (a Message's, or a stream event's) over `base`: stream counts are cumulative, so a
- * value present overwrites and an absent or null one keeps what was known (protocols.md 4.4).
+ * value present overwrites and an absent or null one keeps what was known.
  */
 export function tokensFromAnthropicUsage(usage: unknown, base?: AnthropicTokens): AnthropicTokens {
   const u = isJsonObject(usage) ? usage : {};

@@ -6,8 +6,8 @@ import { anthropicStopToBedrock } from './bedrock-stop-reasons.ts';
 import { anthropicUsageToBedrock } from './bedrock-usage.ts';
 import { asObject, asString, count, parseJsonObject } from './json-narrowing.ts';
 
-// Anthropic stream events (protocols.md 4.4) → ConverseStream events (6.7). Block indexes carry over
-// unchanged: both protocols number blocks by their position in the final content. Only tool blocks get
+// Anthropic stream events → ConverseStream events (docs/protocols.md#converse-streams). Block indexes
+// carry over unchanged: both number blocks by their position in the final content. Only tool blocks get
 // a contentBlockStart, as on real Bedrock; messageStop and metadata go out on message_stop, once
 // message_delta has given the stop reason and the final (cumulative) usage.
 
@@ -115,7 +115,7 @@ export function createAnthropicToBedrockStream(_ctx: ConversionContext): StreamC
         return;
       }
       default:
-        // ping and unknown event types (4.4: ignore them)
+        // ping and unknown event types, which Anthropic says to ignore
         return;
     }
   }

@@ -6,7 +6,7 @@ import { anthropicUsage, tokensFromChatUsage } from './anthropic-chat-usage.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
 import { stopReasonFromFinishReason } from './stop-reasons.ts';
 
-// OpenAI Chat chunks (protocols.md 1.6) → Anthropic stream events (4.4), by the algorithm of 5.4.
+// OpenAI Chat chunks → Anthropic stream events (docs/protocols.md#chat-stream-to-anthropic-events).
 // Anthropic clients expect one content block open at a time, each with its own index.
 
 /** The same chat id always gives the same message id, so a JSON answer and its stream agree. */
@@ -18,7 +18,7 @@ export function anthropicMessageId(chatId: unknown): string {
 
 type BlockKind = 'text' | 'thinking' | 'tool';
 
-// OpenAI error `type` → Anthropic `error.type` (4.3); anything unknown is an `api_error`.
+// OpenAI error `type` → Anthropic `error.type`; anything unknown is an `api_error`.
 const ERROR_TYPES: Readonly<Record<string, string>> = {
   invalid_request_error: 'invalid_request_error',
   authentication_error: 'authentication_error',
@@ -54,7 +54,7 @@ export function createChatToAnthropicStream(ctx: ConversionContext): StreamConve
   let over = false;
   let nextIndex = 0;
   let open: { kind: BlockKind; index: number } | undefined;
-  // OpenAI `tool_calls[].index` → Anthropic block index (5.4 `toolIndexMap`).
+  // OpenAI `tool_calls[].index` → Anthropic block index.
   const toolBlocks = new Map<number, number>();
   let finish: unknown = null;
   let sawFinish = false;
@@ -68,7 +68,7 @@ export function createChatToAnthropicStream(ctx: ConversionContext): StreamConve
     if (started) return;
     started = true;
     const model = typeof chunk['model'] === 'string' ? chunk['model'] : (ctx.model ?? '');
-    // OpenAI reports usage only at the end: real counts go in message_delta (5.4 step 1).
+    // OpenAI reports usage only at the end: real counts go in message_delta.
     const message = {
       id: anthropicMessageId(chunk['id']),
       type: 'message',
@@ -147,7 +147,7 @@ export function createChatToAnthropicStream(ctx: ConversionContext): StreamConve
     }
   }
 
-  /** The usage chunk comes after the finish chunk, so the message ends only at [DONE] (5.4 step 7). */
+  /** The usage chunk comes after the finish chunk, so the message ends only at [DONE]. */
   function stop(out: ClientEvent[]): void {
     close(out);
     const usage = anthropicUsage(tokens ?? { input: 0, cacheCreation: 0, cacheRead: 0, output: 0 });

@@ -10,8 +10,8 @@ import { inferenceConfig, mergeTurns, toolConfig, toolResultContent } from './co
 import type { ConverseToolChoice, ConverseTurn } from './converse-request-parts.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
 
-// Anthropic Messages client → Bedrock Converse provider. Request: protocols.md 4.1 → 6.2; response:
-// 6.3 → 4.2; stream: 6.7 → 4.4 (bedrock-stream-to-anthropic-events.ts). Anthropic's `cache_control`
+// Anthropic Messages client → Bedrock Converse provider (docs/protocols.md#converse-requests); the
+// stream is bedrock-stream-to-anthropic-events.ts. Anthropic's `cache_control`
 // on a block becomes a Bedrock `cachePoint` block right after it, which is how Bedrock marks a prefix.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
@@ -145,7 +145,7 @@ function request(body: JsonObject): JsonObject {
   if (inference) out['inferenceConfig'] = inference;
   const tools = toolConfig(converseTools(body['tools']), converseToolChoice(body['tool_choice']), messages);
   if (tools) out['toolConfig'] = tools;
-  // Claude on Bedrock takes its native extras here (6.2 additionalModelRequestFields).
+  // Claude on Bedrock takes its native extras in additionalModelRequestFields.
   const extra: JsonObject = {};
   if (typeof body['top_k'] === 'number') extra['top_k'] = body['top_k'];
   if (asObject(body['thinking'])) extra['thinking'] = body['thinking'];

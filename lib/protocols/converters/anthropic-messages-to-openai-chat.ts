@@ -9,7 +9,8 @@ import { effortFromThinking } from './thinking-budget.ts';
 import { parseToolArguments, stringifyToolInput } from './tool-arguments.ts';
 
 // An Anthropic Messages client served by a provider that speaks OpenAI Chat Completions.
-// Request: protocols.md 4.1 → 1.1/1.2 by the table in 5.2. Response: 1.4 → 4.2 by 5.3. Stream: 5.4.
+// Request: docs/protocols.md#anthropic-to-chat-request; response and stream:
+// docs/protocols.md#chat-and-anthropic-responses, docs/protocols.md#chat-stream-to-anthropic-events.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
   new ProtocolNotSupportedError(`${what} cannot be sent to a provider that only speaks OpenAI Chat Completions`);
@@ -40,7 +41,7 @@ function imagePart(block: JsonObject): JsonObject {
   throw unsupported(`an image whose source is ${JSON.stringify(src['type'])}`);
 }
 
-/** PDFs travel as an OpenAI `file` part holding a data URL (1.2); plain-text documents as text. */
+/** PDFs travel as an OpenAI `file` part holding a data URL; plain-text documents as text. */
 function documentPart(block: JsonObject): JsonObject {
   const src = isJsonObject(block['source']) ? block['source'] : {};
   if (src['type'] === 'text' && typeof src['data'] === 'string') return { type: 'text', text: src['data'] };
@@ -66,7 +67,7 @@ function userPart(block: JsonObject): JsonObject {
 }
 
 /**
- * A tool result becomes a `tool` message of text (5.2). Chat has no error flag, so an error result is
+ * A tool result becomes a `tool` message of text. Chat has no error flag, so an error result is
  * prefixed `Error: `; images and documents in it have no place in a tool message and go to the user
  * message that follows (gateway choices).
  */
@@ -94,7 +95,7 @@ function partsContent(parts: JsonObject[]): unknown {
   return parts.length === 1 && only?.['type'] === 'text' ? only['text'] : parts;
 }
 
-/** Tool results first, as `tool` messages, then the rest of the turn as one user message (5.2). */
+/** Tool results first, as `tool` messages, then the rest of the turn as one user message. */
 function userMessages(content: unknown): JsonObject[] {
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: JsonObject[] = [];
@@ -107,7 +108,7 @@ function userMessages(content: unknown): JsonObject[] {
   return parts.length > 0 ? [...tools, { role: 'user', content: partsContent(parts) }] : tools;
 }
 
-/** Text blocks concatenate, tool_use blocks become tool_calls; thinking is dropped (5.2, no Chat field takes it back). */
+/** Text blocks concatenate, tool_use blocks become tool_calls; thinking is dropped (Chat cannot carry it back). */
 function assistantMessage(content: unknown): JsonObject {
   if (typeof content === 'string') return { role: 'assistant', content };
   const texts: string[] = [];
@@ -203,7 +204,7 @@ function chatRequest(body: JsonObject, ctx: ConversionContext): JsonObject {
   return out;
 }
 
-/** Chat completion → Anthropic Message (5.3). */
+/** Chat completion → Anthropic Message. */
 function anthropicResponse(body: JsonObject, ctx: ConversionContext): JsonObject {
   const choices = Array.isArray(body['choices']) ? body['choices'] : [];
   const choice: JsonObject = choices.find(isJsonObject) ?? {};

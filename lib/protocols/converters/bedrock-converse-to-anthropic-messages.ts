@@ -7,8 +7,8 @@ import { anthropicStopToBedrock } from './bedrock-stop-reasons.ts';
 import { anthropicUsageToBedrock } from './bedrock-usage.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
 
-// Bedrock Converse client → Anthropic Messages provider. Request: protocols.md 6.2 → 4.1; response:
-// 4.2 → 6.3; stream: 4.4 → 6.7 (anthropic-events-to-bedrock-stream.ts). A Bedrock `cachePoint` block
+// Bedrock Converse client → Anthropic Messages provider (docs/protocols.md#converse-requests); the
+// stream is anthropic-events-to-bedrock-stream.ts. A Bedrock `cachePoint` block
 // marks the end of a cacheable prefix: it becomes `cache_control` on the block before it.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
@@ -120,7 +120,7 @@ function request(body: JsonObject, ctx: ConversionContext): JsonObject {
     const role = message['role'];
     if (role !== 'user' && role !== 'assistant') throw unsupported(`a message with role ${JSON.stringify(role)}`);
     const content = anthropicBlocks(asArray(message['content']), anthropicBlock);
-    // tool_result blocks must open their user message (4.1), whatever order Converse had them in.
+    // tool_result blocks must open their user message, whatever order Converse had them in.
     return { role, content: role === 'user' ? [...content.filter(isToolResult), ...content.filter((b) => !isToolResult(b))] : content };
   });
   const inference = asObject(body['inferenceConfig']) ?? {};
@@ -138,7 +138,7 @@ function request(body: JsonObject, ctx: ConversionContext): JsonObject {
   if (typeof inference['topP'] === 'number') out['top_p'] = inference['topP'];
   if (Array.isArray(inference['stopSequences']) && inference['stopSequences'].length > 0) out['stop_sequences'] = inference['stopSequences'];
   Object.assign(out, toolFields(asObject(body['toolConfig'])));
-  // What a Bedrock client sends Claude natively (6.2) is Anthropic's own request field.
+  // What a Bedrock client sends Claude natively is Anthropic's own request field.
   const extra = asObject(body['additionalModelRequestFields']) ?? {};
   if (typeof extra['top_k'] === 'number') out['top_k'] = extra['top_k'];
   if (asObject(extra['thinking'])) out['thinking'] = extra['thinking'];

@@ -8,8 +8,8 @@ import { asArray, asObject, asString } from './json-narrowing.ts';
 import { createOpenaiChunksToBedrockStream } from './openai-chunks-to-bedrock-stream.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
-// Bedrock Converse client → OpenAI Chat Completions provider. Request: protocols.md 6.2 → 1.1–1.2;
-// response: 1.4 → 6.3; stream: 1.6 → 6.7 (openai-chunks-to-bedrock-stream.ts).
+// Bedrock Converse client → OpenAI Chat Completions provider (docs/protocols.md#converse-requests);
+// the stream is openai-chunks-to-bedrock-stream.ts.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
   new ProtocolNotSupportedError(`${what} cannot be sent to an OpenAI Chat Completions provider`);
@@ -46,12 +46,12 @@ function chatPart(block: JsonObject): JsonObject | undefined {
   if (doc) return documentPart(doc);
   const guarded = asString(asObject(asObject(block['guardContent'])?.['text'])?.['text']);
   if (guarded !== undefined) return { type: 'text', text: guarded };
-  // Cache points are Bedrock billing hints; earlier reasoning is not replayed to Chat providers (5.2).
+  // Cache points are Bedrock billing hints; earlier reasoning is not replayed to Chat providers.
   if ('cachePoint' in block || 'reasoningContent' in block) return undefined;
   throw unsupported(`a ${Object.keys(block)[0] ?? 'empty'} content block`);
 }
 
-/** A tool result → the tool message's text, and any images for a following user message (5.2). */
+/** A tool result → the tool message's text, and any images for a following user message. */
 function toolMessage(result: JsonObject, images: JsonObject[]): JsonObject {
   let text = '';
   for (const item of asArray(result['content'])) {
@@ -61,7 +61,7 @@ function toolMessage(result: JsonObject, images: JsonObject[]): JsonObject {
     else if (asObject(c['image'])) images.push(imagePart(asObject(c['image']) ?? {}));
     else throw unsupported(`a ${Object.keys(c)[0] ?? 'empty'} tool result item`);
   }
-  // Chat has no error flag on tool messages: say it in the text (gateway choice, 5.2).
+  // Chat has no error flag on tool messages: say it in the text (gateway choice).
   if (result['status'] === 'error') text = `Error: ${text}`;
   return { role: 'tool', tool_call_id: result['toolUseId'], content: text };
 }

@@ -1,5 +1,5 @@
-// In-band stream errors between Bedrock exception frames (6.6 `:exception-type`, 6.4 table), OpenAI's
-// error chunk (1.6) and Anthropic's `error` event (4.3, 4.4).
+// In-band stream errors between Bedrock exception frames, OpenAI's error chunk and Anthropic's `error`
+// event (docs/protocols.md#stream-errors).
 import type { UpstreamEvent } from './converter.ts';
 import { asString, parseJsonObject } from './json-narrowing.ts';
 
@@ -17,7 +17,7 @@ export function bedrockStreamException(event: UpstreamEvent): StreamException | 
   if (kind !== 'exception' && kind !== 'error') return undefined;
   const type = name.slice(colon + 1);
   const payload = parseJsonObject(event.data);
-  // The SDK also accepts a capitalised `Message` (6.4).
+  // The SDK also accepts a capitalised `Message`.
   const message = asString(payload?.['message']) ?? asString(payload?.['Message']) ?? type;
   return { type, message };
 }

@@ -1,5 +1,5 @@
 // Image and document formats between Bedrock's `format` fields and MIME types / data URLs
-// (protocols.md 6.2 image and document blocks, 1.2 image_url and file parts, 4.1 image sources).
+// (docs/protocols.md#bedrock-converse-request).
 
 const IMAGE_FORMATS: Readonly<Record<string, string>> = {
   'image/png': 'png',

@@ -1,5 +1,5 @@
-// Stop reasons between Bedrock Converse and the other protocols: the table in protocols.md 6.3, with
-// OpenAI ↔ Anthropic choices from 5.3. Unknown values fall back to the plain "finished" reason.
+// Stop reasons between Bedrock Converse and the other protocols (docs/protocols.md#stop-reasons).
+// Unknown values fall back to the plain "finished" reason.
 
 /** Bedrock `stopReason` → OpenAI `finish_reason`. */
 export function bedrockStopToOpenai(stopReason: unknown): string {

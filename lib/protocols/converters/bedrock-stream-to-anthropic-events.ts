@@ -7,9 +7,9 @@ import { bedrockStopToAnthropic } from './bedrock-stop-reasons.ts';
 import { bedrockUsageToAnthropic } from './bedrock-usage.ts';
 import { asObject, asString, count, parseJsonObject } from './json-narrowing.ts';
 
-// ConverseStream events (protocols.md 6.7) → Anthropic stream events (4.4). Bedrock opens text and
-// reasoning blocks with their first delta and only tool blocks with contentBlockStart; Anthropic opens
-// every block explicitly and expects one open block at a time. Usage comes in Bedrock's `metadata`,
+// ConverseStream events → Anthropic stream events (docs/protocols.md#converse-streams). Bedrock opens
+// text and reasoning blocks with their first delta, only tool blocks with contentBlockStart; Anthropic
+// opens every block explicitly and expects one open block at a time. Usage comes in Bedrock's `metadata`,
 // after `messageStop`, so message_delta and message_stop wait for it.
 
 type BlockType = 'text' | 'tool_use' | 'thinking' | 'redacted_thinking';
@@ -37,7 +37,7 @@ export function createBedrockToAnthropicStream(ctx: ConversionContext): StreamCo
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      // Bedrock reports usage only at the end; real counts go in message_delta (5.4 step 1).
+      // Bedrock reports usage only at the end; real counts go in message_delta.
       usage: { input_tokens: 0, output_tokens: 0 },
     };
     out.push(ev('message_start', { message }));

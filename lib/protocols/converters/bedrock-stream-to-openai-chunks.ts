@@ -7,9 +7,9 @@ import { bedrockStopToOpenai } from './bedrock-stop-reasons.ts';
 import { bedrockUsageToOpenai } from './bedrock-usage.ts';
 import { asObject, asString, count, parseJsonObject } from './json-narrowing.ts';
 
-// ConverseStream events (protocols.md 6.7) → OpenAI chat.completion.chunk objects (1.6). Blocks are
-// keyed by `contentBlockIndex`, never by arrival order; usage arrives in `metadata` after `messageStop`,
-// so the finish chunk goes out on messageStop and the usage chunk and [DONE] wait for metadata.
+// ConverseStream events → OpenAI chat.completion.chunk objects (docs/protocols.md#converse-streams).
+// Blocks are keyed by `contentBlockIndex`, never by arrival order; usage arrives in `metadata` after
+// `messageStop`, so the finish chunk goes out on messageStop and the usage chunk and [DONE] wait for it.
 
 interface ToolCall {
   /** OpenAI `tool_calls[].index`. */
@@ -38,7 +38,7 @@ export function createBedrockToOpenaiChatStream(ctx: ConversionContext): StreamC
     out.push(chunk({ role: 'assistant', content: '' }));
   }
 
-  // A call that streamed no input still needs parseable arguments for clients that JSON.parse them (5.5).
+  // A call that streamed no input still needs parseable arguments for clients that JSON.parse them.
   function completeArguments(tool: ToolCall | undefined, out: ClientEvent[]): void {
     if (!tool || tool.sentArguments) return;
     tool.sentArguments = true;
@@ -70,7 +70,7 @@ export function createBedrockToOpenaiChatStream(ctx: ConversionContext): StreamC
   function onEvent(event: UpstreamEvent, out: ClientEvent[]): void {
     const exception = bedrockStreamException(event);
     if (exception) {
-      // The OpenAI SDK throws on a payload with `error` (1.6); nothing may follow it.
+      // The OpenAI SDK throws on a payload with `error`; nothing may follow it.
       done = true;
       out.push({ data: { error: openaiErrorFor(exception) } });
       return;
@@ -98,12 +98,12 @@ export function createBedrockToOpenaiChatStream(ctx: ConversionContext): StreamC
         return finish(p['stopReason'], out);
       case 'metadata':
         finish(undefined, out);
-        // The include_usage chunk (1.6): `choices: []` plus usage, just before [DONE].
+        // The include_usage chunk: `choices: []` plus usage, just before [DONE].
         out.push({ data: { ...envelope([]), usage: bedrockUsageToOpenai(p['usage']) } }, { data: '[DONE]' });
         done = true;
         return;
       default:
-        // Unknown event types are skipped, as the SDK does (6.6).
+        // Unknown event types are skipped, as the SDK does.
         return;
     }
   }

@@ -1,5 +1,5 @@
-// Token usage between Bedrock (6.3), OpenAI (1.4) and Anthropic (4.2). Bedrock reports cache reads and
-// writes beside `inputTokens` (as Anthropic does), while OpenAI's `prompt_tokens` includes its cached
+// Token usage between Bedrock, OpenAI and Anthropic (docs/protocols.md#usage). Bedrock reports cache reads
+// and writes beside `inputTokens` (as Anthropic does), while OpenAI's `prompt_tokens` includes its cached
 // subset: so the OpenAI prompt is the sum of the three, and the Bedrock input is the prompt less cache.
 import type { JsonObject } from '../types.ts';
 import { asObject, count } from './json-narrowing.ts';

@@ -3,7 +3,7 @@ import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
-// OpenAI Chat `messages` (protocols.md 1.2) → Anthropic `system` + `messages` (4.1), by the table in 5.1.
+// OpenAI Chat `messages` → Anthropic `system` + `messages` (docs/protocols.md#chat-to-anthropic-request).
 // Anthropic wants user/assistant turns that alternate, with tool results first in the user turn
 // that answers the tool calls.
 
@@ -44,13 +44,13 @@ function imageBlock(part: JsonObject): JsonObject {
   const url = isJsonObject(image) ? image['url'] : image;
   if (typeof url !== 'string') throw unsupported('an image_url without a url');
   const data = DATA_URL.exec(url);
-  // `detail` has no Anthropic equivalent and is dropped (5.1).
+  // `detail` has no Anthropic equivalent and is dropped.
   if (data) return { type: 'image', source: { type: 'base64', media_type: data[1], data: url.slice(data[0].length) } };
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   throw unsupported('an image_url that is neither a base64 data URL nor http(s)');
 }
 
-/** `file_data` may be bare base64 or a data URL (1.2); Anthropic documents take PDFs. */
+/** `file_data` may be bare base64 or a data URL; Anthropic documents take PDFs. */
 function documentBlock(part: JsonObject): JsonObject {
   const file = isJsonObject(part['file']) ? part['file'] : {};
   const raw = file['file_data'];
@@ -110,7 +110,7 @@ function blocksOf(content: Turn['content']): JsonObject[] {
 
 /**
  * Consecutive same-role turns become one (tool messages and the user message after them included),
- * and inside a user turn tool_result blocks move first, in order, as Anthropic requires (4.1).
+ * and inside a user turn tool_result blocks move first, in order, as Anthropic requires.
  */
 function mergeTurns(turns: Turn[]): JsonObject[] {
   const merged: Turn[] = [];

@@ -1,5 +1,5 @@
-// Pieces every "→ Bedrock Converse" request conversion shares (protocols.md 6.2): turns with
-// union-object content blocks, inferenceConfig, and toolConfig with Bedrock's lack of a `none` choice.
+// Pieces every "→ Bedrock Converse" request conversion shares (docs/protocols.md#converse-requests):
+// turns with union-object content blocks, inferenceConfig, and toolConfig without a `none` choice.
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 
@@ -12,7 +12,7 @@ const isToolResult = (block: JsonObject): boolean => 'toolResult' in block;
 
 /**
  * Consecutive turns of one role become one turn (Bedrock wants user/assistant alternating), empty
- * turns are dropped, and tool results go first in a user turn, as Claude requires (4.1).
+ * turns are dropped, and tool results go first in a user turn, as Claude requires.
  */
 export function mergeTurns(turns: readonly ConverseTurn[]): JsonObject[] {
   const merged: ConverseTurn[] = [];
@@ -63,7 +63,7 @@ export function hasToolBlocks(messages: readonly JsonObject[]): boolean {
 }
 
 /**
- * `toolConfig`, or undefined. Bedrock has no `none` choice (6.2), so `none` drops the tools, unless the
+ * `toolConfig`, or undefined. Bedrock has no `none` choice, so `none` drops the tools, unless the
  * history holds tool blocks: Bedrock then requires the definitions, and they go without a choice
  * (gateway choice: a rejected request would be worse than a model that may still call a tool).
  */

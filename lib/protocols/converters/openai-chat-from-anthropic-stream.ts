@@ -6,9 +6,9 @@ import { chatUsage, tokensFromAnthropicUsage } from './anthropic-chat-usage.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
 import { finishReasonFromStopReason } from './stop-reasons.ts';
 
-// Anthropic stream events (protocols.md 4.4) → OpenAI Chat chunks (1.6), by the table in 5.5.
+// Anthropic stream events → OpenAI Chat chunks (docs/protocols.md#anthropic-events-to-chat-stream).
 
-// Anthropic `error.type` (4.3) → OpenAI error `type` (1.5); the Anthropic type stays in `code`.
+// Anthropic `error.type` → OpenAI error `type`; the Anthropic type stays in `code`.
 const ERROR_TYPES: Readonly<Record<string, string>> = {
   invalid_request_error: 'invalid_request_error',
   not_found_error: 'invalid_request_error',
@@ -39,7 +39,7 @@ interface ToolBlock {
 }
 
 export function createAnthropicToChatStream(ctx: ConversionContext): StreamConverter {
-  // Every chunk shares one id and created (1.6); the id is the message's once message_start names it.
+  // Every chunk shares one id and created; the id is the message's once message_start names it.
   let id = `chatcmpl-${randomUUID()}`;
   let model = ctx.model ?? '';
   const created = Math.floor(Date.now() / 1000);
@@ -88,7 +88,7 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
         return;
       }
       case 'thinking_delta':
-        // No standard Chat field: DeepSeek's `reasoning_content` is the one clients read (5.5, gateway choice).
+        // No standard Chat field: DeepSeek's `reasoning_content` is the one clients read (gateway choice).
         if (typeof delta['thinking'] === 'string' && delta['thinking'] !== '') {
           out.push(chunk({ reasoning_content: delta['thinking'] }));
         }
@@ -100,7 +100,7 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
 
   function blockStop(out: ClientEvent[], index: unknown): void {
     const tool = typeof index === 'number' ? blockToTool.get(index) : undefined;
-    // A call without parameters streams no JSON at all; "{}" lets clients JSON.parse it (5.5).
+    // A call without parameters streams no JSON at all; "{}" lets clients JSON.parse it.
     if (tool && !tool.gotArguments) out.push(chunk({ tool_calls: [{ index: tool.tool, function: { arguments: '{}' } }] }));
   }
 
@@ -136,7 +136,7 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
       case 'message_delta': {
         const delta = isJsonObject(e['delta']) ? e['delta'] : {};
         if (delta['stop_reason'] != null) stopReason = delta['stop_reason'];
-        // Counts are cumulative: present values overwrite (4.4).
+        // Counts are cumulative: present values overwrite.
         if (isJsonObject(e['usage'])) tokens = tokensFromAnthropicUsage(e['usage'], tokens);
         return;
       }
@@ -153,7 +153,7 @@ export function createAnthropicToChatStream(ctx: ConversionContext): StreamConve
       const payload = parse(ev.data);
       const type = isJsonObject(payload) && typeof payload['type'] === 'string' ? payload['type'] : ev.event;
       if (type === 'error') {
-        // The OpenAI SDK throws on a payload with `error`: that is how the client learns of it (5.5).
+        // The OpenAI SDK throws on a payload with `error`: that is how the client learns of it.
         over = true;
         return [errorChunk(payload, ev.data)];
       }

@@ -11,12 +11,13 @@ import { planThinking } from './thinking-budget.ts';
 import { stringifyToolInput } from './tool-arguments.ts';
 
 // An OpenAI Chat client served by a provider that speaks Anthropic Messages.
-// Request: protocols.md 1.1/1.2 → 4.1 by the table in 5.1 (messages in
-// chat-messages-to-anthropic.ts). Response: 4.2 → 1.4 by 5.3. Stream: 5.5.
+// Request: docs/protocols.md#chat-to-anthropic-request (messages in chat-messages-to-anthropic.ts).
+// Response: docs/protocols.md#chat-and-anthropic-responses.
+// Stream: docs/protocols.md#anthropic-events-to-chat-stream.
 
 /**
  * Anthropic requires `max_tokens`; OpenAI clients usually leave it out. 4096 is what every current
- * Claude model can produce and what Anthropic's own examples use (gateway choice, 5.1).
+ * Claude model can produce and what Anthropic's own examples use (gateway choice).
  */
 export const DEFAULT_MAX_TOKENS = 4096;
 
@@ -59,7 +60,7 @@ function anthropicTool(fn: unknown): JsonObject {
 }
 
 function tools(body: JsonObject): { tools: JsonObject[]; selection: ToolSelection } {
-  // The deprecated `functions` / `function_call` pair maps the same way (1.1).
+  // The deprecated `functions` / `function_call` pair maps the same way.
   const legacy = Array.isArray(body['functions']);
   const list: unknown[] = legacy ? (body['functions'] as unknown[]) : Array.isArray(body['tools']) ? body['tools'] : [];
   const out = list.map((t) => {
@@ -128,7 +129,7 @@ function anthropicRequest(body: JsonObject, ctx: ConversionContext): JsonObject 
   return out;
 }
 
-/** Anthropic Message → chat.completion (5.3). */
+/** Anthropic Message → chat.completion. */
 function chatResponse(body: JsonObject, ctx: ConversionContext): JsonObject {
   const texts: string[] = [];
   const reasoning: string[] = [];
@@ -144,7 +145,7 @@ function chatResponse(body: JsonObject, ctx: ConversionContext): JsonObject {
     // redacted_thinking and server-tool blocks have no Chat form.
   }
   const message: JsonObject = { role: 'assistant', content: texts.length > 0 ? texts.join('') : null, refusal: null };
-  // DeepSeek's field name, which several OpenAI-compatible clients read (gateway choice, 5.5).
+  // DeepSeek's field name, which several OpenAI-compatible clients read (gateway choice).
   if (reasoning.length > 0) message['reasoning_content'] = reasoning.join('');
   if (calls.length > 0) message['tool_calls'] = calls;
   return {

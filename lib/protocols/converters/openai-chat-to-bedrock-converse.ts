@@ -11,8 +11,8 @@ import type { ConverseToolChoice, ConverseTurn } from './converse-request-parts.
 import { asArray, asObject, asString } from './json-narrowing.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
-// OpenAI Chat Completions client → Bedrock Converse provider. Request: protocols.md 1.1–1.2 → 6.2;
-// response: 6.3 → 1.4; stream: 6.7 → 1.6 (bedrock-stream-to-openai-chunks.ts). The body names no model
+// OpenAI Chat Completions client → Bedrock Converse provider (docs/protocols.md#converse-requests); the
+// stream is bedrock-stream-to-openai-chunks.ts. The body names no model
 // and no `stream`: both are in the URL path (`/model/{id}/converse[-stream]`), which the provider builds.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
@@ -23,7 +23,7 @@ function imageBlock(part: JsonObject): JsonObject {
   const url = typeof image === 'string' ? image : asString(asObject(image)?.['url']);
   if (url === undefined) throw unsupported('an image_url part without a url');
   const data = parseDataUrl(url);
-  // Converters do no I/O, and Converse has no URL image source (6.2): only inline bytes go through.
+  // Converters do no I/O, and Converse has no URL image source: only inline bytes go through.
   if (!data) throw unsupported('an image given by URL rather than a base64 data URL');
   const format = imageFormatFromMime(data.mime);
   if (!format) throw unsupported(`an image of type ${data.mime}`);
@@ -34,7 +34,7 @@ function documentBlock(part: JsonObject): JsonObject {
   const file = asObject(part['file']) ?? {};
   const fileData = asString(file['file_data']);
   if (fileData === undefined) throw unsupported('a file part given by file_id');
-  // file_data is plain base64 in the SDK types and a data URL in OpenAI's PDF guide (1.2): take both.
+  // file_data is plain base64 in the SDK types and a data URL in OpenAI's PDF guide: take both.
   const parsed = parseDataUrl(fileData);
   const format = parsed ? documentFormatFromMime(parsed.mime) : 'pdf';
   if (!format) throw unsupported(`a file of type ${parsed?.mime ?? 'unknown'}`);
@@ -70,7 +70,7 @@ function userBlocks(content: unknown): JsonObject[] {
 function toolUseBlock(call: unknown): JsonObject {
   const c = asObject(call) ?? {};
   const fn = asObject(c['function']) ?? {};
-  // toolUse.input must be an object (6.2); malformed arguments become {} (see tool-arguments.ts).
+  // toolUse.input must be an object; malformed arguments become {} (see tool-arguments.ts).
   return { toolUse: { toolUseId: c['id'], name: fn['name'], input: parseToolArguments(fn['arguments']) } };
 }
 
@@ -167,7 +167,7 @@ function chatMessage(content: readonly unknown[]): JsonObject {
   }
   const message: JsonObject = { role: 'assistant', content: text, refusal: null };
   if (toolCalls.length > 0) message['tool_calls'] = toolCalls;
-  // No standard Chat field for reasoning: the DeepSeek convention most clients know (5.5).
+  // No standard Chat field for reasoning: the DeepSeek convention most clients know.
   if (reasoning !== '') message['reasoning_content'] = reasoning;
   return message;
 }

@@ -5,9 +5,9 @@ import { openaiFinishToBedrock } from './bedrock-stop-reasons.ts';
 import { openaiUsageToBedrock } from './bedrock-usage.ts';
 import { asArray, asObject, asString, parseJsonObject } from './json-narrowing.ts';
 
-// OpenAI chat.completion.chunk stream (protocols.md 1.6) → ConverseStream events (6.7), one ClientEvent
-// per Bedrock event with the payload object as `data`. Bedrock opens text blocks with their first
-// delta and tool blocks with contentBlockStart; `messageStop` follows the finish chunk and `metadata`
+// OpenAI chat.completion.chunk stream → ConverseStream events (docs/protocols.md#converse-streams), one
+// ClientEvent per Bedrock event with the payload object as `data`. Bedrock opens text blocks with their
+// first delta and tool blocks with contentBlockStart; `messageStop` follows the finish chunk and `metadata`
 // (usage) waits for OpenAI's usage chunk, which comes after it, so it goes out on [DONE].
 
 type BlockKind = 'text' | 'reasoning' | 'tool';
@@ -63,7 +63,7 @@ export function createOpenaiChunksToBedrockStream(_ctx: ConversionContext): Stre
   }
 
   function toolCall(call: JsonObject, out: ClientEvent[]): void {
-    // Key on `index`, not on `id`: some providers repeat the id on every fragment (5.4 step 3).
+    // Key on `index`, not on `id`: some providers repeat the id on every fragment.
     const key = typeof call['index'] === 'number' ? call['index'] : 0;
     const fn = asObject(call['function']) ?? {};
     let index = toolBlocks.get(key);

@@ -3,8 +3,8 @@ import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
 
-// OpenAI embeddings client (protocols.md 3) → Vertex AI text embeddings `:predict` (8.2). The model
-// lives in the URL (`.../publishers/google/models/{model}:predict`), so the body carries none.
+// OpenAI embeddings client → Vertex AI `:predict` (docs/protocols.md#embeddings-over-vertex-predict).
+// The model lives in the URL (`.../publishers/google/models/{model}:predict`), so the body carries none.
 
 function allStrings(list: unknown[]): list is string[] {
   return list.every((x) => typeof x === 'string');
@@ -28,7 +28,7 @@ function malformed(what: string): GatewayError {
   return new GatewayError('UPSTREAM_STATUS', 502, `upstream returned a malformed :predict response (${what})`);
 }
 
-/** `token_count` as client libraries model it, `tokenCount` as the typed REST reference shows it (8.2). */
+/** `token_count` as client libraries model it, `tokenCount` as the typed REST reference shows it. */
 function tokenCount(statistics: unknown): number {
   if (!isJsonObject(statistics)) return 0;
   const n = statistics['token_count'] ?? statistics['tokenCount'];
@@ -51,8 +51,8 @@ function response(body: JsonObject, ctx: ConversionContext): JsonObject {
 
 /**
  * `encoding_format: "base64"` (openai-node's default): each vector as base64 of its float32 bytes,
- * little-endian (protocols.md 3). `response()` sees only the upstream body, so the pipeline applies this
- * when the client's body asked for it. Returns a new object; vectors already encoded are kept.
+ * little-endian (docs/protocols.md#openai-embeddings). `response()` sees only the upstream body, so the
+ * pipeline applies this when the client's body asked for it. Returns a new object; encoded ones are kept.
  */
 export function toBase64Embeddings(openaiResponse: JsonObject): JsonObject {
   const data = Array.isArray(openaiResponse['data']) ? openaiResponse['data'] : [];

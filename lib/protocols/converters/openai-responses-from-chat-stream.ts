@@ -13,10 +13,11 @@ import {
   statusFor,
 } from './openai-responses-from-chat.ts';
 
-// Chat chunks (protocols.md 1.6) → the Responses event sequence (2.3): created, in_progress, then per
-// output item added → (content part added → deltas → done) → item done, then completed/incomplete with
-// the whole Response. Lifecycle events come out with the first chunk; the gateway holds them until the
-// first delta (design.md 3.2 step 4), so an error chunk before any content still allows a fallback.
+// Chat chunks → the Responses event sequence (docs/protocols.md#responses-over-chat): created,
+// in_progress, then per output item added → (content part added → deltas → done) → item done, then
+// completed/incomplete with the whole Response. Lifecycle events come out with the first chunk; the
+// gateway holds them until the first delta (docs/architecture.md#commit-point), so an error chunk
+// before any content still allows a fallback.
 
 type PartType = 'output_text' | 'refusal';
 
@@ -138,7 +139,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
     else emit('response.refusal.delta', { ...ref, delta });
   };
 
-  // Keyed by `index` (1.6); a provider that omits it sends whole calls, each with its own id.
+  // Keyed by `index`; a provider that omits it sends whole calls, each with its own id.
   const toolCallDelta = (tc: JsonObject, position: number): void => {
     if (!head) return;
     const fn = isJsonObject(tc['function']) ? tc['function'] : {};

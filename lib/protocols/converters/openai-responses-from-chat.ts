@@ -5,8 +5,8 @@ import { isJsonObject } from '../types.ts';
 import { openaiUsage } from '../usage.ts';
 import type { ConversionContext } from './converter.ts';
 
-// A chat.completion (protocols.md 1.4) rebuilt as a Response object (2.2), plus the pieces the stream
-// converter shares with it, so a streamed and a plain answer to the same request look alike.
+// A chat.completion rebuilt as a Response object (docs/protocols.md#responses-over-chat), plus the
+// pieces the stream converter shares with it, so a streamed and a plain answer to a request look alike.
 
 /** Ids derived from the chat id, so one upstream answer always maps to the same Response ids. */
 export interface ResponseIds {
@@ -30,7 +30,7 @@ export function functionCallItemId(callId: string): string {
   return `fc_${callId}`;
 }
 
-/** Chat usage → Responses usage (2.2): prompt/completion become input/output, details keep their subsets. */
+/** Chat usage → Responses usage: prompt/completion become input/output, details keep their subsets. */
 export function responsesUsageFromChat(usage: unknown): JsonObject | null {
   const u = openaiUsage(usage);
   if (!u) return null;
@@ -45,7 +45,7 @@ export function responsesUsageFromChat(usage: unknown): JsonObject | null {
 
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 
-/** `length` and `content_filter` end a Response as `incomplete`, with the matching reason (2.2). */
+/** `length` and `content_filter` end a Response as `incomplete`, with the matching reason. */
 export function statusFor(finishReason: string | undefined): { status: ResponseStatus; incomplete: JsonObject | null } {
   if (finishReason === 'length') return { status: 'incomplete', incomplete: { reason: 'max_output_tokens' } };
   if (finishReason === 'content_filter') return { status: 'incomplete', incomplete: { reason: 'content_filter' } };

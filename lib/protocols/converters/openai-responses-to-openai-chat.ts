@@ -5,8 +5,8 @@ import type { ConversionContext, Converter } from './converter.ts';
 import { chatToResponse } from './openai-responses-from-chat.ts';
 import { createChatToResponsesStream } from './openai-responses-from-chat-stream.ts';
 
-// OpenAI Responses client → a provider that only has Chat Completions. Request fields: protocols.md 2.1
-// → 1.1/1.2; the answer goes back as a Response object (2.2) or its event stream (2.3).
+// OpenAI Responses client → a provider that only has Chat Completions; the answer goes back as a
+// Response object or its event stream (docs/protocols.md#responses-over-chat).
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
   new ProtocolNotSupportedError(`${what} cannot be sent to a provider that only speaks OpenAI Chat Completions`);
@@ -97,7 +97,7 @@ function chatMessages(body: JsonObject): JsonObject[] {
   return messages;
 }
 
-/** Responses function tools are flat (2.1); Chat nests them under `function` (1.1). */
+/** Responses function tools are flat; Chat nests them under `function`. */
 function chatTools(tools: unknown[]): JsonObject[] {
   return tools.map((tool) => {
     if (!isJsonObject(tool) || tool['type'] !== 'function') {

@@ -1,5 +1,5 @@
-// Anthropic `stop_reason` ↔ OpenAI Chat `finish_reason` (protocols.md 5.3), shared by the JSON and the
-// stream conversions in both directions so the two can never disagree.
+// Anthropic `stop_reason` ↔ OpenAI Chat `finish_reason` (docs/protocols.md#stop-reasons), shared by the
+// JSON and the stream conversions in both directions so the two can never disagree.
 
 export type AnthropicStopReason =
   | 'end_turn'

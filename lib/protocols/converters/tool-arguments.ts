@@ -2,7 +2,7 @@ import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 
 // OpenAI carries tool arguments as a JSON-encoded string the model wrote (and may have broken);
-// Anthropic carries `input` as an object (protocols.md 1.2, 4.1, 5.1).
+// Anthropic carries `input` as an object (docs/protocols.md#chat-to-anthropic-request).
 
 /**
  * Gateway choice: arguments that are empty, not JSON, or JSON but not an object become `{}`.

@@ -14,7 +14,7 @@ export const FIXTURES = new URL('../../fixtures/converters/anthropic-openai/', i
 export interface Direction {
   dir: 'anthropic-to-openai' | 'openai-to-anthropic';
   converter: Converter;
-  /** What the client's protocol encoder does with a converted event (protocols.md 0, 1.6, 4.4). */
+  /** What the client's protocol encoder does with a converted event (docs/protocols.md#sse-framing). */
   encode(event: ClientEvent): string;
 }
 

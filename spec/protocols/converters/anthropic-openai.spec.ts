@@ -14,7 +14,10 @@ function data(e: ClientEvent): Record<string, unknown> {
   return e.data;
 }
 
-/** Protocol rules a golden file could get wrong too: event names, block order, one open block (4.4). */
+/**
+ * Protocol rules a golden file could get wrong too: event names, block order, one open block
+ * (docs/protocols.md#anthropic-messages-stream).
+ */
 function checkAnthropicEvents(events: readonly ClientEvent[]): void {
   let open: number | undefined;
   let next = 0;
@@ -40,7 +43,10 @@ function checkAnthropicEvents(events: readonly ClientEvent[]): void {
   });
 }
 
-/** One id and one created for every chunk, role first, [DONE] last, usage chunk with no choices (1.6). */
+/**
+ * One id and one created for every chunk, role first, [DONE] last, usage chunk with no choices
+ * (docs/protocols.md#openai-chat-stream).
+ */
 function checkChatChunks(events: readonly ClientEvent[]): void {
   const chunks = events.filter((e) => e.data !== '[DONE]' && !(isJsonObject(e.data) && 'error' in e.data)).map(data);
   assert.equal(new Set(chunks.map((c) => c['id'])).size <= 1, true, 'one id');

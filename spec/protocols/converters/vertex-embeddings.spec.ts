@@ -8,7 +8,7 @@ import {
 } from '../../../lib/protocols/converters/openai-embeddings-to-vertex-predict.ts';
 import type { JsonObject } from '../../../lib/protocols/types.ts';
 
-// OpenAI embeddings (protocols.md 3) ↔ Vertex AI `:predict` (8.2).
+// OpenAI embeddings ↔ Vertex AI `:predict` (docs/protocols.md#embeddings-over-vertex-predict).
 
 /** What openai-node does with a base64 embedding: the bytes read as little-endian float32s. */
 function toFloat32Array(base64: string): number[] {
