@@ -1,7 +1,7 @@
 import type { ClientProtocol, ErrorShape } from '../protocols/client-protocol.ts';
 import type { Converter } from '../protocols/converters/converter.ts';
 import { findConverter } from '../protocols/converters/registry.ts';
-import { clientProtocol } from '../protocols/detect.ts';
+import { asClientProtocol, clientProtocolNames, upstreamErrorShape } from '../protocols/registry.ts';
 import type { ProtocolName } from '../protocols/types.ts';
 import type { UpstreamProtocol } from '../providers/define-provider.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
@@ -16,22 +16,6 @@ export interface Plan {
   upstreamErrorShape: ErrorShape | 'google';
 }
 
-const allClientProtocols: readonly ProtocolName[] = [
-  'openai-chat',
-  'openai-embeddings',
-  'openai-responses',
-  'anthropic-messages',
-  'bedrock-converse',
-  'passthrough',
-];
-
-function errorShapeOf(protocol: UpstreamProtocol): Plan['upstreamErrorShape'] {
-  if (protocol === 'anthropic-messages') return 'anthropic';
-  if (protocol === 'bedrock-converse') return 'bedrock';
-  if (protocol === 'vertex-predict') return 'google';
-  return 'openai';
-}
-
 function planOne(client: ProtocolName, target: InstanceTarget): Plan | undefined {
   // Native first; else the first protocol of the provider (its order of preference) we can convert to.
   const upstream: UpstreamProtocol | undefined = target.supports(client)
@@ -41,14 +25,14 @@ function planOne(client: ProtocolName, target: InstanceTarget): Plan | undefined
   return {
     upstream,
     converter: upstream === client ? undefined : findConverter(client, upstream),
-    upstreamProtocol: upstream === 'vertex-predict' ? undefined : clientProtocol(upstream),
-    upstreamErrorShape: errorShapeOf(upstream),
+    upstreamProtocol: asClientProtocol(upstream),
+    upstreamErrorShape: upstreamErrorShape(upstream),
   };
 }
 
 export function planAll(target: InstanceTarget): ReadonlyMap<ProtocolName, Plan> {
   const plans = new Map<ProtocolName, Plan>();
-  for (const client of allClientProtocols) {
+  for (const client of clientProtocolNames) {
     const plan = planOne(client, target);
     if (plan) plans.set(client, plan);
   }

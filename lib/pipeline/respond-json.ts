@@ -1,7 +1,6 @@
 import type { GatewayError } from '../errors.ts';
 import { GatewayError as BaseError, InternalError, UpstreamStreamError } from '../errors.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
-import { toBase64Embeddings } from '../protocols/converters/openai-embeddings-to-vertex-predict.ts';
 import { renderError } from '../protocols/render-error.ts';
 import type { Usage } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
@@ -75,9 +74,7 @@ export function respondJson(
   let converted: unknown;
   try {
     converted = plan.converter.response(parsed, call.conversion);
-    if (plan.upstream === 'vertex-predict' && ctx.body['encoding_format'] === 'base64' && isJsonObject(converted)) {
-      converted = toBase64Embeddings(converted);
-    }
+    if (ctx.protocol.finishConverted && isJsonObject(converted)) converted = ctx.protocol.finishConverted(converted, ctx.body);
   } catch (err) {
     return {
       usage: undefined,

@@ -58,4 +58,6 @@ export interface ClientProtocol {
    * it (OpenAI's `stream_options.include_usage`); absent when the protocol has no such event.
    */
   usageEvents?: { requested(body: JsonObject): boolean; isUsageOnly(data: unknown): boolean };
+  /** Finishes an answer converted from another protocol, given what the client asked (encodings, say). */
+  finishConverted?(answer: JsonObject, clientBody: JsonObject): JsonObject;
 }

@@ -1,11 +1,6 @@
-import type { ClientProtocol, ErrorShape } from './client-protocol.ts';
+import type { ErrorShape } from './client-protocol.ts';
+import { clientProtocol } from './registry.ts';
 import type { JsonObject, ProtocolName } from './types.ts';
-import { openaiChat } from './openai-chat.ts';
-import { openaiEmbeddings } from './openai-embeddings.ts';
-import { passthrough } from './passthrough.ts';
-import { anthropicMessages } from './anthropic-messages.ts';
-import { bedrockConverse } from './bedrock-converse.ts';
-import { openaiResponses } from './openai-responses.ts';
 
 /** First match wins; the order is docs/architecture.md#a-request-through-the-code step 2. */
 export function detectProtocol(path: string, body: JsonObject): ProtocolName {
@@ -18,18 +13,7 @@ export function detectProtocol(path: string, body: JsonObject): ProtocolName {
   return 'passthrough';
 }
 
-const implemented: Record<ProtocolName, ClientProtocol> = {
-  'bedrock-converse': bedrockConverse,
-  'anthropic-messages': anthropicMessages,
-  'openai-responses': openaiResponses,
-  'openai-chat': openaiChat,
-  'openai-embeddings': openaiEmbeddings,
-  passthrough,
-};
-
-export function clientProtocol(name: ProtocolName): ClientProtocol {
-  return implemented[name];
-}
+export { clientProtocol };
 
 /** The error shape for a request we could not (yet) classify by body: decided by path alone. */
 export function errorShapeForPath(path: string): ErrorShape {

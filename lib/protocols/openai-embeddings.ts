@@ -3,6 +3,7 @@ import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
 import { isJsonObject } from './types.ts';
 import { openaiUsage } from './usage.ts';
 import { openaiChat } from './openai-chat.ts';
+import { toBase64Embeddings } from './converters/openai-embeddings-to-vertex-predict.ts';
 
 // https://platform.openai.com/docs/api-reference/embeddings — never streamed.
 const noStream: StreamObserver = {
@@ -28,4 +29,6 @@ export const openaiEmbeddings: ClientProtocol = {
   createStreamObserver: () => noStream,
   streamErrorFrame: openaiChat.streamErrorFrame,
   encodeEvent: openaiChat.encodeEvent,
+  // A converted answer carries float arrays; a client that asked for base64 (the SDK's default) gets base64.
+  finishConverted: (answer, clientBody) => (clientBody['encoding_format'] === 'base64' ? toBase64Embeddings(answer) : answer),
 };

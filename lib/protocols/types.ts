@@ -8,6 +8,9 @@ export type ProtocolName =
   | 'openai-embeddings'
   | 'passthrough';
 
+/** What a provider may speak: every client protocol, plus ones only providers speak. */
+export type UpstreamProtocolName = ProtocolName | 'vertex-predict';
+
 export type JsonObject = Record<string, unknown>;
 
 export interface Usage {

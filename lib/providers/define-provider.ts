@@ -1,8 +1,8 @@
 import type { InstanceConfig } from '../config/types.ts';
-import type { ProtocolName } from '../protocols/types.ts';
+import type { UpstreamProtocolName } from '../protocols/types.ts';
 
 /** What a provider can be sent: the client protocols, plus provider-only ones such as Vertex's `:predict`. */
-export type UpstreamProtocol = ProtocolName | 'vertex-predict';
+export type UpstreamProtocol = UpstreamProtocolName;
 
 /** Where one protocol lives on a provider: a path under the provider's base URL. */
 export interface Capability {

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { InstanceConfig } from '../config/types.ts';
+import { upstreamProtocolNames } from '../protocols/registry.ts';
 import type { JsonObject } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
 import type { ProviderDefinition, UpstreamProtocol } from './define-provider.ts';
@@ -55,15 +56,7 @@ const converseInferenceFields: Readonly<Record<string, string>> = {
   stop: 'stopSequences',
 };
 
-const protocolKeys = new Set<string>([
-  'openai-chat',
-  'openai-embeddings',
-  'openai-responses',
-  'anthropic-messages',
-  'bedrock-converse',
-  'passthrough',
-  'vertex-predict',
-]);
+const protocolKeys = new Set<string>(upstreamProtocolNames);
 
 /** `override.request_body` may be keyed by target protocol (`{"openai-chat": {...}}`) or apply to all. */
 function requestBodyFor(instance: InstanceConfig, protocol: UpstreamProtocol): Readonly<JsonObject> | undefined {

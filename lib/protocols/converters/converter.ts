@@ -1,5 +1,5 @@
 import type { UpstreamEvent } from '../../transport/upstream-event.ts';
-import type { JsonObject, ProtocolName } from '../types.ts';
+import type { JsonObject, ProtocolName, UpstreamProtocolName } from '../types.ts';
 
 // One translator interface for every pair of protocols (envoy ai-gateway's shape). Converters are pure:
 // plain objects in, new objects out, never mutating their input, so a fallback attempt can run them
@@ -34,7 +34,7 @@ export interface Converter {
   /** What the client speaks. */
   from: ProtocolName;
   /** What the provider is sent. */
-  to: ProtocolName | 'vertex-predict';
+  to: UpstreamProtocolName;
   /** Client request body → upstream request body. Throws ProtocolNotSupportedError (400) for what cannot be expressed. */
   request(body: JsonObject, ctx: ConversionContext): JsonObject;
   /** Upstream JSON response (2xx) → client JSON response. */

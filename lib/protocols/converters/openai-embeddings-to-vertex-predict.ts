@@ -52,7 +52,8 @@ function response(body: JsonObject, ctx: ConversionContext): JsonObject {
 /**
  * `encoding_format: "base64"` (openai-node's default): each vector as base64 of its float32 bytes,
  * little-endian (docs/protocols.md#openai-embeddings). `response()` sees only the upstream body, so the
- * pipeline applies this when the client's body asked for it. Returns a new object; encoded ones are kept.
+ * OpenAI embeddings protocol applies this to a converted answer when the client asked for it. Returns a
+ * new object; encoded ones are kept.
  */
 export function toBase64Embeddings(openaiResponse: JsonObject): JsonObject {
   const data = Array.isArray(openaiResponse['data']) ? openaiResponse['data'] : [];
