@@ -12,6 +12,7 @@ import { renderError } from '../protocols/render-error.ts';
 import { isJsonObject } from '../protocols/types.ts';
 import { clientAddress } from './listener.ts';
 import { isJsonContentType, readRequestBody } from './read-body.ts';
+import { guardRequestTarget } from './request-guard.ts';
 import type { RouteMatch } from './route-matcher.ts';
 
 export interface DataPlaneOptions {
@@ -31,7 +32,7 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   res.end(rendered.body);
 }
 
-/** The Express handler for every data-plane request: route → body → protocol → pipeline. */
+/** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */
 export function createDataPlaneHandler(opts: DataPlaneOptions) {
   return async (req: Request, res: Response): Promise<void> => {
     const started = performance.now();
@@ -39,6 +40,14 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const shape = errorShapeForPath(path);
+    try {
+      guardRequestTarget(url);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      req.resume();
+      sendError(res, shape, err);
+      return;
+    }
     const reqId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : `${bootId}-${++sequence}`;
     // `Connection` is an HTTP/1 header: HTTP/2 refuses it (its sessions get GOAWAY on shutdown instead).
     const http1 = req.httpVersionMajor < 2;
