@@ -6,11 +6,14 @@ import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { handleRequest } from '../pipeline/handle-request.ts';
 import type { RouteRuntime } from '../pipeline/route-runtime.ts';
-import type { ErrorShape } from '../protocols/client-protocol.ts';
+import type { ClientProtocol, ErrorShape } from '../protocols/client-protocol.ts';
 import { clientProtocol, detectProtocol, errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
+import type { JsonObject } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
 import { clientAddress } from './listener.ts';
+import type { JsonLimits } from './parse-json-body.ts';
+import { parseJsonBody } from './parse-json-body.ts';
 import { isJsonContentType, readRequestBody } from './read-body.ts';
 import { guardRequestTarget } from './request-guard.ts';
 import type { RouteMatch } from './route-matcher.ts';
@@ -20,6 +23,8 @@ export interface DataPlaneOptions {
   log: Logger;
   metrics: Metrics;
   isShuttingDown: () => boolean;
+  /** Bounds on every JSON request body (`server.max_json_depth`, `server.max_json_array_length`). */
+  jsonLimits: JsonLimits;
 }
 
 let sequence = 0;
@@ -30,6 +35,13 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   const rendered = renderError(shape, err);
   res.writeHead(rendered.status, { ...rendered.headers, 'content-length': String(Buffer.byteLength(rendered.body)) });
   res.end(rendered.body);
+}
+
+/** Parse, bound and classify the body. */
+function understand(path: string, raw: Buffer, limits: JsonLimits): { body: JsonObject; protocol: ClientProtocol } {
+  const body = parseJsonBody(raw, limits);
+  if (!isJsonObject(body)) throw new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object');
+  return { body, protocol: clientProtocol(detectProtocol(path, body)) };
 }
 
 /** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */
@@ -87,19 +99,15 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       return;
     }
 
-    let body: unknown;
+    let body: JsonObject;
+    let protocol: ClientProtocol;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      ({ body, protocol } = understand(path, raw, opts.jsonLimits));
     } catch (err) {
-      sendError(res, shape, new GatewayError('INVALID_JSON', 400, `request body is not valid JSON: ${(err as Error).message}`));
+      if (!(err instanceof GatewayError)) throw err;
+      sendError(res, shape, err);
       return;
     }
-    if (!isJsonObject(body)) {
-      sendError(res, shape, new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object'));
-      return;
-    }
-    const protocolName = detectProtocol(path, body);
-    const protocol = clientProtocol(protocolName);
     await handleRequest({
       reqId,
       req,
