@@ -11,6 +11,7 @@ import { clientProtocol, detectProtocol, errorShapeForPath } from '../protocols/
 import { renderError } from '../protocols/render-error.ts';
 import type { JsonObject } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
+import { validateRequestBody } from '../protocols/validate-request.ts';
 import { clientAddress } from './listener.ts';
 import type { JsonLimits } from './parse-json-body.ts';
 import { parseJsonBody } from './parse-json-body.ts';
@@ -37,11 +38,13 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   res.end(rendered.body);
 }
 
-/** Parse, bound and classify the body. */
+/** Parse, bound, classify and check the body: what the gateway does not understand goes no further. */
 function understand(path: string, raw: Buffer, limits: JsonLimits): { body: JsonObject; protocol: ClientProtocol } {
   const body = parseJsonBody(raw, limits);
   if (!isJsonObject(body)) throw new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object');
-  return { body, protocol: clientProtocol(detectProtocol(path, body)) };
+  const name = detectProtocol(path, body);
+  validateRequestBody(name, body);
+  return { body, protocol: clientProtocol(name) };
 }
 
 /** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */

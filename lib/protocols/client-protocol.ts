@@ -1,5 +1,6 @@
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientEvent } from './converters/converter.ts';
+import type { JsonSchema } from './schema-parts.ts';
 import type { JsonObject, ProtocolName, Usage } from './types.ts';
 
 /** How one decoded stream event matters to the commit point (design.md 3.2 step 4). */
@@ -33,6 +34,8 @@ export interface ClientProtocol {
   framing: StreamFraming;
   /** Content type of this protocol's streamed responses. */
   streamContentType: string;
+  /** What a request body must look like before anything reads it; undefined takes any JSON object. */
+  requestSchema: JsonSchema | undefined;
   isStream(body: JsonObject, path: string): boolean;
   /** The model the client asked for (Bedrock puts it in the path). */
   requestModel(body: JsonObject, path?: string): string | undefined;

@@ -2,8 +2,27 @@ import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
 import { isJsonObject } from './types.ts';
 import { openaiUsage } from './usage.ts';
 import { openaiChat } from './openai-chat.ts';
+import type { JsonSchema } from './schema-parts.ts';
+import { positiveInt, shape, string } from './schema-parts.ts';
 
 // https://platform.openai.com/docs/api-reference/embeddings — never streamed.
+/** `input` is a text, a list of texts, a list of token ids or a list of such lists. */
+export const openaiEmbeddingsRequestSchema: JsonSchema = shape(
+  {
+    model: string,
+    input: {
+      type: ['string', 'array'],
+      minItems: 1,
+      items: { type: ['string', 'integer', 'array'], items: { type: 'integer' } },
+    },
+    // The gateway encodes Vertex's floats itself when the client asks for base64.
+    encoding_format: { enum: ['float', 'base64', null] },
+    dimensions: positiveInt,
+    user: string,
+  },
+  ['input'],
+);
+
 const noStream: StreamObserver = {
   classify: () => 'content',
   finished: () => true,
@@ -18,6 +37,7 @@ export const openaiEmbeddings: ClientProtocol = {
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  requestSchema: openaiEmbeddingsRequestSchema,
   isStream: () => false,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),

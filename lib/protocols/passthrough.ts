@@ -39,6 +39,7 @@ export const passthrough: ClientProtocol = {
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
+  requestSchema: undefined,
   isStream: (body) => body['stream'] === true,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
