@@ -91,7 +91,10 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     },
     store.mode() === 'memory' ? undefined : () => store.connected(),
   );
-  const dataPlane = createDataApp((method, host, path) => matcher(method, host, path), log, metrics, () => shuttingDown);
+  const dataPlane = createDataApp((method, host, path) => matcher(method, host, path), log, metrics, () => shuttingDown, {
+    maxDepth: config.server.max_json_depth,
+    maxArrayLength: config.server.max_json_array_length,
+  });
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
     res.once('close', () => {

@@ -7,6 +7,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import { errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
 import { createDataPlaneHandler } from './data-plane.ts';
+import type { JsonLimits } from './parse-json-body.ts';
 import type { RouteMatch } from './route-matcher.ts';
 
 export interface DataPlane {
@@ -22,8 +23,9 @@ export function createDataApp(
   log: Logger,
   metrics: Metrics,
   isShuttingDown: () => boolean,
+  jsonLimits: JsonLimits,
 ): DataPlane {
-  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown });
+  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown, jsonLimits });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

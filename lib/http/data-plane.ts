@@ -6,12 +6,17 @@ import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { handleRequest } from '../pipeline/handle-request.ts';
 import type { RouteRuntime } from '../pipeline/route-runtime.ts';
-import type { ErrorShape } from '../protocols/client-protocol.ts';
+import type { ClientProtocol, ErrorShape } from '../protocols/client-protocol.ts';
 import { clientProtocol, detectProtocol, errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
+import type { JsonObject } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
+import { validateRequestBody } from '../protocols/validate-request.ts';
 import { clientAddress } from './listener.ts';
+import type { JsonLimits } from './parse-json-body.ts';
+import { parseJsonBody } from './parse-json-body.ts';
 import { isJsonContentType, readRequestBody } from './read-body.ts';
+import { guardRequestTarget } from './request-guard.ts';
 import type { RouteMatch } from './route-matcher.ts';
 
 export interface DataPlaneOptions {
@@ -19,6 +24,8 @@ export interface DataPlaneOptions {
   log: Logger;
   metrics: Metrics;
   isShuttingDown: () => boolean;
+  /** Bounds on every JSON request body (`server.max_json_depth`, `server.max_json_array_length`). */
+  jsonLimits: JsonLimits;
 }
 
 let sequence = 0;
@@ -31,7 +38,16 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   res.end(rendered.body);
 }
 
-/** The Express handler for every data-plane request: route → body → protocol → pipeline. */
+/** Parse, bound, classify and check the body: what the gateway does not understand goes no further. */
+function understand(path: string, raw: Buffer, limits: JsonLimits): { body: JsonObject; protocol: ClientProtocol } {
+  const body = parseJsonBody(raw, limits);
+  if (!isJsonObject(body)) throw new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object');
+  const name = detectProtocol(path, body);
+  validateRequestBody(name, body);
+  return { body, protocol: clientProtocol(name) };
+}
+
+/** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */
 export function createDataPlaneHandler(opts: DataPlaneOptions) {
   return async (req: Request, res: Response): Promise<void> => {
     const started = performance.now();
@@ -39,6 +55,14 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const shape = errorShapeForPath(path);
+    try {
+      guardRequestTarget(url);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      req.resume();
+      sendError(res, shape, err);
+      return;
+    }
     const reqId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : `${bootId}-${++sequence}`;
     // `Connection` is an HTTP/1 header: HTTP/2 refuses it (its sessions get GOAWAY on shutdown instead).
     const http1 = req.httpVersionMajor < 2;
@@ -78,19 +102,15 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       return;
     }
 
-    let body: unknown;
+    let body: JsonObject;
+    let protocol: ClientProtocol;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      ({ body, protocol } = understand(path, raw, opts.jsonLimits));
     } catch (err) {
-      sendError(res, shape, new GatewayError('INVALID_JSON', 400, `request body is not valid JSON: ${(err as Error).message}`));
+      if (!(err instanceof GatewayError)) throw err;
+      sendError(res, shape, err);
       return;
     }
-    if (!isJsonObject(body)) {
-      sendError(res, shape, new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object'));
-      return;
-    }
-    const protocolName = detectProtocol(path, body);
-    const protocol = clientProtocol(protocolName);
     await handleRequest({
       reqId,
       req,

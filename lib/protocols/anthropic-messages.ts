@@ -4,8 +4,35 @@ import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
+import type { JsonSchema } from './schema-parts.ts';
+import { boolean, integer, number, object, objects, oneOfTypes, positiveInt, shape, string, strings } from './schema-parts.ts';
 
 // https://docs.anthropic.com/en/api/messages — shapes in docs/protocols.md#anthropic-messages.
+
+// Every request content block and system block names its `type`.
+const block = shape({ type: string }, ['type']);
+
+/** The request fields the gateway reads or converts (`max_tokens` may come from the instance's options). */
+export const anthropicMessagesRequestSchema: JsonSchema = shape(
+  {
+    model: string,
+    max_tokens: positiveInt,
+    messages: objects(shape({ role: string, content: oneOfTypes(['string', 'array'], { items: block }) }, ['role', 'content']), {
+      minItems: 1,
+    }),
+    system: oneOfTypes(['string', 'array'], { items: block }),
+    stop_sequences: strings,
+    stream: boolean,
+    temperature: number,
+    top_p: number,
+    top_k: integer,
+    tools: objects(shape({ name: string, input_schema: object }, ['name'])),
+    tool_choice: shape({ type: string, name: string }, ['type']),
+    metadata: object,
+    thinking: shape({ type: string, budget_tokens: integer }, ['type']),
+  },
+  ['messages'],
+);
 
 function num(x: unknown): number {
   return typeof x === 'number' && Number.isFinite(x) ? x : 0;
@@ -93,6 +120,7 @@ export const anthropicMessages: ClientProtocol = {
   framing: 'sse',
   streamContentType: 'text/event-stream',
   createDecoder: createSseDecoder,
+  requestSchema: anthropicMessagesRequestSchema,
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? anthropicUsage(body['usage']) : undefined),

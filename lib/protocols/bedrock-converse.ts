@@ -4,9 +4,29 @@ import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
+import type { JsonSchema } from './schema-parts.ts';
+import { number, object, objects, positiveInt, shape, string, strings } from './schema-parts.ts';
 
 // AWS Bedrock Converse / ConverseStream: docs/protocols.md#bedrock-converse. The model id is a path segment
 // (`/model/{modelId}/converse[-stream]`), never in the body.
+
+// Content and system blocks are unions with one key each (`{"text": ...}`), so they are only objects here.
+const message = shape({ role: string, content: objects() }, ['role', 'content']);
+
+/** The request fields the gateway reads or converts. */
+export const bedrockConverseRequestSchema: JsonSchema = shape(
+  {
+    messages: objects(message, { minItems: 1 }),
+    system: objects(),
+    inferenceConfig: shape({ maxTokens: positiveInt, temperature: number, topP: number, stopSequences: strings }),
+    toolConfig: shape({
+      tools: objects(shape({ toolSpec: shape({ name: string, inputSchema: object }, ['name']) })),
+      toolChoice: object,
+    }),
+    additionalModelRequestFields: object,
+  },
+  ['messages'],
+);
 
 function num(x: unknown): number {
   return typeof x === 'number' && Number.isFinite(x) ? x : 0;
@@ -95,6 +115,7 @@ export const bedrockConverse: ClientProtocol = {
   framing: 'aws-event-stream',
   streamContentType: 'application/vnd.amazon.eventstream',
   createDecoder: createEventStreamDecoder,
+  requestSchema: bedrockConverseRequestSchema,
   isStream: (body, path) => path.endsWith('/converse-stream') || body['stream'] === true,
   requestModel: (_body, path) => (path === undefined ? undefined : bedrockModelFromPath(path)),
   usageFromJson: (body) => (isJsonObject(body) ? bedrockUsage(body['usage']) : undefined),

@@ -1,6 +1,7 @@
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { ClientEvent } from './converters/converter.ts';
+import type { JsonSchema } from './schema-parts.ts';
 import type { JsonObject, ProtocolName, Usage } from './types.ts';
 
 /** How one decoded stream event matters to the commit point (docs/architecture.md#commit-point). */
@@ -41,6 +42,8 @@ export interface ClientProtocol {
   streamContentType: string;
   /** Bytes of this protocol's stream → its events (SSE, or AWS event-stream frames). */
   createDecoder(): StreamDecoder;
+  /** What a request body must look like before anything reads it; undefined takes any JSON object. */
+  requestSchema: JsonSchema | undefined;
   isStream(body: JsonObject, path: string): boolean;
   /** The model the client asked for (Bedrock puts it in the path). */
   requestModel(body: JsonObject, path?: string): string | undefined;

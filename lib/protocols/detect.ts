@@ -2,13 +2,29 @@ import type { ErrorShape } from './client-protocol.ts';
 import { clientProtocol } from './registry.ts';
 import type { JsonObject, ProtocolName } from './types.ts';
 
-/** First match wins; the order is docs/architecture.md#a-request-through-the-code step 2. */
+// Where the path names a supported protocol's endpoint, the path decides; a body that does not fit
+// is refused, never passed through. `/v1/messages` keeps its version so that OpenAI's
+// `/v1/threads/{id}/messages` stays a passthrough.
+const endpoints: ReadonlyArray<readonly [suffix: string, protocol: ProtocolName]> = [
+  ['/converse', 'bedrock-converse'],
+  ['/converse-stream', 'bedrock-converse'],
+  ['/v1/messages', 'anthropic-messages'],
+  ['/responses', 'openai-responses'],
+  ['/chat/completions', 'openai-chat'],
+  ['/embeddings', 'openai-embeddings'],
+];
+
+/** The protocol whose endpoint `path` is, if any. */
+export function endpointProtocol(path: string): ProtocolName | undefined {
+  for (const [suffix, protocol] of endpoints) if (path.endsWith(suffix)) return protocol;
+  return undefined;
+}
+
+/** The path decides on a known endpoint; elsewhere (APISIX `/anything` routes) the body does. */
 export function detectProtocol(path: string, body: JsonObject): ProtocolName {
-  const hasMessages = Array.isArray(body['messages']);
-  if ((path.endsWith('/converse') || path.endsWith('/converse-stream')) && hasMessages) return 'bedrock-converse';
-  if (path.endsWith('/v1/messages')) return 'anthropic-messages';
-  if (path.endsWith('/v1/responses') && 'input' in body) return 'openai-responses';
-  if (hasMessages) return 'openai-chat';
+  const byPath = endpointProtocol(path);
+  if (byPath) return byPath;
+  if (Array.isArray(body['messages'])) return 'openai-chat';
   if ('input' in body) return 'openai-embeddings';
   return 'passthrough';
 }

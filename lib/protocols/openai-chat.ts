@@ -4,9 +4,48 @@ import { encodeSseData, SSE_DONE } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
+import type { JsonSchema } from './schema-parts.ts';
+import { boolean, nullable, number, object, objects, oneOfTypes, positiveInt, shape, string, strings } from './schema-parts.ts';
 import { openaiUsage } from './usage.ts';
 
 // https://platform.openai.com/docs/api-reference/chat — wire shapes in docs/protocols.md#openai-chat.
+
+const chatMessage = shape(
+  {
+    role: string,
+    content: oneOfTypes(['string', 'array', 'null'], { items: shape({ type: string }, ['type']) }),
+    name: string,
+    tool_call_id: string,
+    tool_calls: nullable(objects(shape({ id: string, function: shape({ name: string, arguments: string }, ['name']) }, ['function']))),
+  },
+  ['role'],
+);
+
+/** The request fields the gateway reads or converts; OpenAI accepts `null` for most optional ones. */
+export const openaiChatRequestSchema: JsonSchema = shape(
+  {
+    model: string,
+    messages: objects(chatMessage, { minItems: 1 }),
+    stream: nullable(boolean),
+    stream_options: nullable(object),
+    max_tokens: nullable(positiveInt),
+    max_completion_tokens: nullable(positiveInt),
+    n: nullable(positiveInt),
+    temperature: nullable(number),
+    top_p: nullable(number),
+    stop: oneOfTypes(['string', 'array', 'null'], { items: string }),
+    tools: nullable(objects(shape({ type: string, function: shape({ name: string, parameters: nullable(object) }, ['name']) }, ['type']))),
+    tool_choice: oneOfTypes(['string', 'object', 'null']),
+    parallel_tool_calls: nullable(boolean),
+    functions: objects(shape({ name: string, parameters: nullable(object) }, ['name'])),
+    function_call: oneOfTypes(['string', 'object']),
+    response_format: nullable(object),
+    reasoning_effort: nullable(string),
+    modalities: nullable(strings),
+    user: string,
+  },
+  ['messages'],
+);
 
 function firstChoice(body: unknown): JsonObject | undefined {
   if (!isJsonObject(body) || !Array.isArray(body['choices'])) return undefined;
@@ -105,6 +144,7 @@ export const openaiChat: ClientProtocol = {
   framing: 'sse',
   streamContentType: 'text/event-stream',
   createDecoder: createSseDecoder,
+  requestSchema: openaiChatRequestSchema,
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),

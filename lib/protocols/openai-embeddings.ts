@@ -4,8 +4,27 @@ import { isJsonObject } from './types.ts';
 import { openaiUsage } from './usage.ts';
 import { openaiChat } from './openai-chat.ts';
 import { toBase64Embeddings } from './converters/openai-embeddings-to-vertex-predict.ts';
+import type { JsonSchema } from './schema-parts.ts';
+import { positiveInt, shape, string } from './schema-parts.ts';
 
 // https://platform.openai.com/docs/api-reference/embeddings — never streamed.
+/** `input` is a text, a list of texts, a list of token ids or a list of such lists. */
+export const openaiEmbeddingsRequestSchema: JsonSchema = shape(
+  {
+    model: string,
+    input: {
+      type: ['string', 'array'],
+      minItems: 1,
+      items: { type: ['string', 'integer', 'array'], items: { type: 'integer' } },
+    },
+    // The gateway encodes Vertex's floats itself when the client asks for base64.
+    encoding_format: { enum: ['float', 'base64', null] },
+    dimensions: positiveInt,
+    user: string,
+  },
+  ['input'],
+);
+
 const noStream: StreamObserver = {
   classify: () => 'content',
   finished: () => true,
@@ -21,6 +40,7 @@ export const openaiEmbeddings: ClientProtocol = {
   framing: 'sse',
   streamContentType: 'text/event-stream',
   createDecoder: createSseDecoder,
+  requestSchema: openaiEmbeddingsRequestSchema,
   isStream: () => false,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),

@@ -4,6 +4,31 @@ import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
+import type { JsonSchema } from './schema-parts.ts';
+import { boolean, nullable, number, object, objects, oneOfTypes, positiveInt, shape, string } from './schema-parts.ts';
+
+/** The request fields the gateway reads or converts; input items are objects, typed or plain messages. */
+export const openaiResponsesRequestSchema: JsonSchema = shape(
+  {
+    model: string,
+    input: oneOfTypes(['string', 'array'], {
+      items: shape({ type: string, role: string, content: oneOfTypes(['string', 'array', 'null'], { items: object }) }),
+    }),
+    instructions: nullable(string),
+    max_output_tokens: nullable(positiveInt),
+    stream: nullable(boolean),
+    tools: objects(shape({ type: string, name: string, parameters: nullable(object) }, ['type'])),
+    tool_choice: oneOfTypes(['string', 'object']),
+    parallel_tool_calls: nullable(boolean),
+    temperature: nullable(number),
+    top_p: nullable(number),
+    previous_response_id: nullable(string),
+    reasoning: nullable(object),
+    text: nullable(object),
+    metadata: nullable(object),
+  },
+  ['input'],
+);
 
 // https://platform.openai.com/docs/api-reference/responses — docs/protocols.md#openai-responses.
 
@@ -159,6 +184,7 @@ export const openaiResponses: ClientProtocol = {
   framing: 'sse',
   streamContentType: 'text/event-stream',
   createDecoder: createSseDecoder,
+  requestSchema: openaiResponsesRequestSchema,
   isStream: (body: JsonObject) => body['stream'] === true,
   requestModel: (body: JsonObject) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? responsesUsage(body['usage']) : undefined),

@@ -41,6 +41,7 @@ export const passthrough: ClientProtocol = {
   framing: 'sse',
   streamContentType: 'text/event-stream',
   createDecoder: createSseDecoder,
+  requestSchema: undefined,
   isStream: (body) => body['stream'] === true,
   requestModel: openaiChat.requestModel,
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),

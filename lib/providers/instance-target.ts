@@ -35,6 +35,31 @@ function withQuery(path: string, extra: string): string {
   return path + (path.includes('?') ? '&' : '?') + extra;
 }
 
+function paramName(pair: string): string {
+  const eq = pair.indexOf('=');
+  const name = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(name).toLowerCase();
+  } catch {
+    return name.toLowerCase();
+  }
+}
+
+/**
+ * The client's path and query without the parameters `auth.query` sets: the instance's credentials
+ * must win, and a server reading the first `key=` of two would otherwise take the client's. Names
+ * compare decoded and case-blind, so `%6Bey=` or `KEY=` cannot slip past; the rest stays byte for byte.
+ */
+function withoutParams(pathAndQuery: string, names: ReadonlySet<string>): string {
+  const q = pathAndQuery.indexOf('?');
+  if (q === -1 || names.size === 0) return pathAndQuery;
+  const kept = pathAndQuery
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => pair !== '' && !names.has(paramName(pair)));
+  return kept.length > 0 ? `${pathAndQuery.slice(0, q)}?${kept.join('&')}` : pathAndQuery.slice(0, q);
+}
+
 export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   const provider = getProvider(instance.provider);
   const endpoint = instance.override.endpoint;
@@ -42,6 +67,7 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   const origin = endpoint ? endpoint.url : defaultBase ? new URL(defaultBase) : undefined;
   if (!origin) throw new Error(`instance ${instance.name}: provider ${provider.name} needs override.endpoint`);
   const authQuery = new URLSearchParams(Object.entries(instance.auth.query)).toString();
+  const authNames = new Set(Object.keys(instance.auth.query).map((name) => name.toLowerCase()));
   const authHeaders = Object.entries(instance.auth.header).map(([k, v]) => [k.toLowerCase(), v] as const);
   const defaultHeaders = Object.entries(provider.defaultHeaders?.(instance) ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
   const capabilities = provider.capabilitiesFor?.(instance) ?? provider.capabilities;
@@ -80,7 +106,7 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
       if (protocol !== 'passthrough' && provider.pathFor && protocols.includes(protocol)) {
         return withQuery(provider.pathFor(protocol, instance, { model: req.model, stream: req.stream }), authQuery);
       }
-      return withQuery(passthroughPath(req.clientPathAndQuery), authQuery);
+      return withQuery(passthroughPath(withoutParams(req.clientPathAndQuery, authNames)), authQuery);
     },
   };
 }

@@ -16,6 +16,8 @@ const alwaysDropped = new Set([
   'content-length',
   'accept-encoding',
   'expect',
+  // The body read from the client is decoded before it is forwarded (lib/http/read-body.ts).
+  'content-encoding',
 ]);
 
 // The client's credentials belong to the gateway, not to the provider. OpenAI org/project headers

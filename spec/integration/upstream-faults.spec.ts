@@ -41,7 +41,7 @@ describe('faults: only the upstream counts against an instance, and every wait h
       ),
     );
     for (let i = 0; i < 5; i++) {
-      const res = await postJson(`${gw.url}/v1/chat/completions`, deeplyNestedChat(6000));
+      const res = await postJson(`${gw.url}/v1/chat/completions`, deeplyNestedChat(4000));
       assert.equal(res.status, 500);
       assert.equal((res.json as { error: { code: string } }).error.code, 'internal_error');
     }

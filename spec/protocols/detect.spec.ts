@@ -5,24 +5,29 @@ import type { ProtocolName } from '../../lib/protocols/types.ts';
 const messages = [{ role: 'user', content: 'hi' }];
 
 describe('detectProtocol', () => {
-  // First match wins, in this order (docs/architecture.md#a-request-through-the-code).
+  // On a known endpoint the path decides (the body is then checked against that protocol's schema);
+  // elsewhere the body decides, first match wins.
   const cases: Array<[string, string, Record<string, unknown>, ProtocolName]> = [
     ['Converse with messages', '/model/anthropic.claude-3-haiku/converse', { messages }, 'bedrock-converse'],
     ['ConverseStream with messages', '/model/amazon.nova-lite-v1:0/converse-stream', { messages }, 'bedrock-converse'],
-    ['a Converse path without messages, as passthrough', '/model/m/converse', { inferenceConfig: {} }, 'passthrough'],
+    ['a Converse path without messages, by path (its schema then refuses it)', '/model/m/converse', { inferenceConfig: {} }, 'bedrock-converse'],
     ['/v1/messages with messages, before openai-chat', '/v1/messages', { model: 'claude', messages, max_tokens: 5 }, 'anthropic-messages'],
     ['/v1/messages under a prefix', '/anthropic/v1/messages', { messages }, 'anthropic-messages'],
     ['/v1/messages by path alone', '/v1/messages', { model: 'claude' }, 'anthropic-messages'],
     ['/v1/responses with input', '/v1/responses', { model: 'gpt-4o', input: 'hi' }, 'openai-responses'],
     ['/v1/responses with input and messages, before openai-chat', '/v1/responses', { input: 'hi', messages }, 'openai-responses'],
-    ['/v1/responses without input but with messages, as openai-chat', '/v1/responses', { messages }, 'openai-chat'],
+    ['/v1/responses without input but with messages, by path', '/v1/responses', { messages }, 'openai-responses'],
+    ['an Azure-style /openai/responses, by path', '/openai/responses', { input: 'hi' }, 'openai-responses'],
+    ['/v1/embeddings with messages too, by path', '/v1/embeddings', { input: 'a', messages }, 'openai-embeddings'],
+    ["OpenAI's /v1/threads/{id}/messages, as passthrough", '/v1/threads/t1/messages', { role: 'user', content: 'hi' }, 'passthrough'],
     ['/v1/chat/completions with messages', '/v1/chat/completions', { model: 'gpt-4o', messages }, 'openai-chat'],
     ['any path with messages, by body', '/llm/anything', { messages }, 'openai-chat'],
     ['messages and input together, as openai-chat', '/v1/chat/completions', { messages, input: 'x' }, 'openai-chat'],
     ['/v1/embeddings with input', '/v1/embeddings', { model: 'text-embedding-3-small', input: ['a', 'b'] }, 'openai-embeddings'],
     ['any path with input, by body', '/embed', { input: 'a' }, 'openai-embeddings'],
     ['an image request, as passthrough', '/v1/images/generations', { prompt: 'a cat' }, 'passthrough'],
-    ['an empty object, as passthrough', '/v1/chat/completions', {}, 'passthrough'],
+    ['an empty object on the chat endpoint, by path (its schema then refuses it)', '/v1/chat/completions', {}, 'openai-chat'],
+    ['an empty object elsewhere, as passthrough', '/llm/anything', {}, 'passthrough'],
   ];
   for (const [what, path, body, expected] of cases) {
     it(`detects ${what} → ${expected}`, () => {

@@ -91,6 +91,20 @@ describe('createInstanceTarget', () => {
       assert.equal(t.pathFor('openai-embeddings', req('/x')), '/v1/embeddings?region=eu&key=k1');
     });
 
+    it("replaces the client's own parameter of the same name on a passthrough path, whatever its spelling", () => {
+      const t = target({ provider: 'gemini', auth: { query: { key: 'inst' } } });
+      for (const [client, sent] of [
+        ['/v1/models?key=client', '/v1beta/openai/models?key=inst'],
+        ['/v1/models?key=client&pageSize=2&key=again', '/v1beta/openai/models?pageSize=2&key=inst'],
+        ['/v1/models?KEY=client', '/v1beta/openai/models?key=inst'],
+        ['/v1/models?%6Bey=client', '/v1beta/openai/models?key=inst'],
+        ['/v1/models?key', '/v1beta/openai/models?key=inst'],
+        ['/v1/models?keys=1&monkey=2&a=%20b', '/v1beta/openai/models?keys=1&monkey=2&a=%20b&key=inst'],
+      ]) {
+        assert.equal(t.pathFor('passthrough', req(client ?? '')), sent, client);
+      }
+    });
+
     it('is URL-encoded so a secret cannot add parameters of its own', () => {
       const t = target({ provider: 'gemini', auth: { query: { key: 'a b&admin=1' } } });
       assert.equal(t.pathFor('openai-chat', req('/x')), '/v1beta/openai/chat/completions?key=a+b%26admin%3D1');

@@ -18,6 +18,7 @@ describe('upstreamHeaders', () => {
     ['content-length', '123'],
     ['accept-encoding', 'gzip, br'],
     ['expect', '100-continue'],
+    ['content-encoding', 'gzip'],
     ['authorization', 'Bearer client-key'],
     ['x-api-key', 'client-anthropic-key'],
     ['api-key', 'client-azure-key'],
