@@ -255,7 +255,7 @@ async function main(): Promise<void> {
       memGb: totalmem() / 2 ** 30, os: `${osType()} ${release()}`, durationS: DURATION, warmupS: WARMUP, pinning,
       extra: [
         'Every target and the upstream run as separate processes; all traffic is HTTP/1.1 keep-alive on 127.0.0.1.',
-        `Upstream: lib/simulator/fake-openai.ts, no latency, ${CHUNKS} content chunks per stream (plus role, finish and usage chunks); the request asks for include_usage.`,
+        `Upstream: tools/simulator/fake-openai.ts, no latency, ${CHUNKS} content chunks per stream (plus role, finish and usage chunks); the request asks for include_usage.`,
         `Gateway: bin/ai-proxy-multi.js start with one route and two openai-compatible instances on the same upstream; log level ${LOG_LEVEL}.`,
         'req/s counts 2xx responses over the measured window; p50/p99 are over every 2xx response time (a stream counts until its last byte).',
         'Peak RSS: VmHWM of the target process, reset before each cell via /proc/<pid>/clear_refs.',

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkConfigText, loadConfigFile } from '../lib/config/load.ts';
+import { checkConfigText, loadConfigFile } from '../lib/load-config.ts';
 import type { GatewayConfig } from '../lib/config/types.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { createGateway } from '../lib/gateway.ts';
@@ -122,8 +122,8 @@ function validate(file: string): number {
 }
 
 async function schema(): Promise<number> {
-  const { configSchema } = await import('../lib/config/schema.ts');
-  process.stdout.write(`${JSON.stringify(configSchema, null, 2)}\n`);
+  const { configSchemaJson } = await import('../lib/load-config.ts');
+  process.stdout.write(configSchemaJson());
   return 0;
 }
 

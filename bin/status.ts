@@ -1,4 +1,4 @@
-import type { StatusReport } from '../lib/pipeline/status.ts';
+import type { StatusReport } from '../lib/http/status-report.ts';
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];

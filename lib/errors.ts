@@ -164,6 +164,16 @@ export class UpstreamTimeoutError extends GatewayError {
   }
 }
 
+/** The token could not be obtained: the instance is unusable for now, so the attempt fails over. */
+export class GcpTokenError extends GatewayError {
+  /** HTTP status of the token endpoint, when it answered. */
+  readonly tokenStatus: number | undefined;
+  constructor(message: string, opts: { tokenStatus?: number; cause?: unknown } = {}) {
+    super('UPSTREAM_CONNECT', 502, `GCP service account token: ${message}`, { cause: opts.cause });
+    this.tokenStatus = opts.tokenStatus;
+  }
+}
+
 /** An upstream answer exceeded `max_response_bytes`. */
 export class UpstreamTooLargeError extends GatewayError {
   readonly instance: string;

@@ -15,7 +15,7 @@ import { createMetrics } from './observe/metrics.ts';
 import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
-import { buildStatus } from './pipeline/status.ts';
+import { buildStatus } from './http/status-report.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
 import { createStateStore } from './state/create-store.ts';
 import type { Clock, StateStore } from './state/state-store.ts';

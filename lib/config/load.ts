@@ -5,23 +5,24 @@ import { causeCode, ConfigError } from '../errors.ts';
 import type { ConfigProblem } from '../errors.ts';
 import { substituteEnvInValue } from './env.ts';
 import { normaliseConfig } from './normalise.ts';
+import type { ProviderCatalog } from './catalog.ts';
 import type { GatewayConfig } from './types.ts';
 import { validateConfig } from './validate.ts';
 
 /** Throws ConfigError: CONFIG_READ, CONFIG_INVALID (bad JSON or bad config) or CONFIG_ENV_MISSING. */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfigFile(file: string, catalog: ProviderCatalog, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError('CONFIG_READ', [{ path: '', message: `cannot read ${file} (${causeCode(err)})` }], err);
   }
-  return loadConfigText(text, env);
+  return loadConfigText(text, catalog, env);
 }
 
-export function loadConfigText(text: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfigText(text: string, catalog: ProviderCatalog, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const raw = substituteEnvInValue(parseConfigJson(text), env);
-  const problems = validateConfig(raw);
+  const problems = validateConfig(raw, catalog);
   if (problems.length > 0) throw new ConfigError('CONFIG_INVALID', problems);
   return normaliseConfig(raw);
 }
@@ -29,10 +30,11 @@ export function loadConfigText(text: string, env: NodeJS.ProcessEnv = process.en
 /** For `ai-proxy-multi validate`: the problems (empty when valid) instead of an exception. */
 export function checkConfigText(
   text: string,
+  catalog: ProviderCatalog,
   env: NodeJS.ProcessEnv = process.env,
 ): { problems: ConfigProblem[]; config?: GatewayConfig } {
   try {
-    return { problems: [], config: loadConfigText(text, env) };
+    return { problems: [], config: loadConfigText(text, catalog, env) };
   } catch (err) {
     if (err instanceof ConfigError) return { problems: [...err.problems] };
     throw err;

@@ -2,7 +2,6 @@
 // editors complete and check it. Field names follow APISIX ai-proxy / ai-proxy-multi
 // (apisix/plugins/ai-proxy/schema.lua) so a plugin block pasted from APISIX validates unchanged.
 // `errorMessage` is a non-standard keyword that VS Code shows and validate.ts uses for the same check.
-import { providerNames } from '../providers/registry.ts';
 
 type JsonSchema = { [keyword: string]: unknown };
 
@@ -169,7 +168,7 @@ const checks = obj('Health checks (APISIX checks).', {
 
 /** What one upstream target is: shared by an `ai-proxy-multi` instance and the `ai-proxy` block. */
 const targetFields: JsonSchema = {
-  provider: { enum: [...providerNames], description: 'Provider of this instance.' },
+  provider: ref('provider'),
   auth: ref('auth'),
   options: openObj('Merged over the client body, e.g. {"model": "gpt-4o-mini"}.', { model: str('Model (Azure: deployment).') }),
   override: ref('override'),
@@ -256,7 +255,8 @@ const route = obj('A path (and optional methods/hosts) served by one plugin.', {
   errorMessage: 'must have "uri" or "uris"',
 });
 
-export const configSchema: JsonSchema = {
+/** The schema without the provider names, which the caller supplies: see `buildConfigSchema`. */
+const baseSchema: JsonSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'urn:ai-proxy-multi:config',
   title: 'ai-proxy-multi gateway configuration',
@@ -325,6 +325,12 @@ export const configSchema: JsonSchema = {
   definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker },
 };
 
-export function configSchemaJson(): string {
-  return `${JSON.stringify(configSchema, null, 2)}\n`;
+/** The whole schema, `provider` enumerating the names the caller's provider registry holds. */
+export function buildConfigSchema(providerNames: readonly string[]): JsonSchema {
+  const definitions = baseSchema['definitions'] as JsonSchema;
+  return { ...baseSchema, definitions: { provider: { enum: [...providerNames], description: 'Provider of this instance.' }, ...definitions } };
+}
+
+export function configSchemaJson(providerNames: readonly string[]): string {
+  return `${JSON.stringify(buildConfigSchema(providerNames), null, 2)}\n`;
 }

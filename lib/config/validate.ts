@@ -3,30 +3,32 @@
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigProblem } from '../errors.ts';
-import { getProvider } from '../providers/registry.ts';
-import { configDefaults, configSchema } from './schema.ts';
+import type { ProviderCatalog } from './catalog.ts';
+import { buildConfigSchema, configDefaults } from './schema.ts';
 import { normaliseInstance } from './normalise.ts';
 import type { RawInstance } from './normalise.ts';
 
 type Json = Record<string, unknown>;
 
-let compiled: ValidateFunction | undefined;
+const compiled = new WeakMap<ProviderCatalog, ValidateFunction>();
 
-function schemaValidator(): ValidateFunction {
-  if (!compiled) {
+function schemaValidator(catalog: ProviderCatalog): ValidateFunction {
+  let validate = compiled.get(catalog);
+  if (!validate) {
     const ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: true, allowUnionTypes: true });
     ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
-    compiled = ajv.compile(configSchema);
+    validate = ajv.compile(buildConfigSchema(catalog.names));
+    compiled.set(catalog, validate);
   }
-  return compiled;
+  return validate;
 }
 
 /** Validates a parsed, env-substituted config file. An empty array means `normaliseConfig` may run. */
-export function validateConfig(raw: unknown): ConfigProblem[] {
-  const validate = schemaValidator();
+export function validateConfig(raw: unknown, catalog: ProviderCatalog): ConfigProblem[] {
+  const validate = schemaValidator(catalog);
   const problems = validate(raw) ? [] : schemaProblems(validate.errors ?? []);
   problems.push(...semanticProblems(raw));
-  problems.push(...providerProblems(raw, problems));
+  problems.push(...providerProblems(raw, problems, catalog));
   return inFileOrder(dedupe(problems));
 }
 
@@ -201,7 +203,7 @@ function semanticProblems(raw: unknown): ConfigProblem[] {
 // Provider hooks see a normalised instance, so they run only on instances that are otherwise valid.
 const instanceKeys = ['name', 'provider', 'weight', 'priority', 'auth', 'options', 'override', 'provider_conf', 'checks', 'breaker'];
 
-function providerProblems(raw: unknown, known: readonly ConfigProblem[]): ConfigProblem[] {
+function providerProblems(raw: unknown, known: readonly ConfigProblem[], catalog: ProviderCatalog): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const { plugin } of pluginsOf(raw)) {
     for (const target of plugin?.targets ?? []) {
@@ -211,7 +213,7 @@ function providerProblems(raw: unknown, known: readonly ConfigProblem[]): Config
       if (broken) continue;
       // Safe: the schema accepted every instance field of this target.
       const instance = normaliseInstance(target.raw as unknown as RawInstance, target.fallbackName, configDefaults.breaker);
-      for (const [relative, message] of getProvider(instance.provider).validate?.(instance) ?? []) {
+      for (const [relative, message] of catalog.validate(instance)) {
         problems.push({ path: `${target.path}/${relative}`, message });
       }
     }

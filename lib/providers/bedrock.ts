@@ -1,4 +1,4 @@
-import { signBedrockRequest } from '../transport/sigv4.ts';
+import { signBedrockRequest } from './auth/sigv4.ts';
 import { defineProvider } from './define-provider.ts';
 
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and

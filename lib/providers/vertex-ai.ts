@@ -1,5 +1,5 @@
 import type { InstanceConfig } from '../config/types.ts';
-import { createGcpTokenSource } from '../transport/gcp-token.ts';
+import { createGcpTokenSource } from './auth/gcp-token.ts';
 import { defineProvider } from './define-provider.ts';
 
 // Vertex AI: OpenAI-compatible chat and the `:predict` embeddings endpoint, with an OAuth token from a

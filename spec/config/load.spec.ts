@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { checkConfigText, loadConfigFile, loadConfigText } from '../../lib/config/load.ts';
+import { checkConfigText, loadConfigFile, loadConfigText } from '../../lib/load-config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 const fixture = fileURLToPath(new URL('../fixtures/config/apisix-style.json', import.meta.url));

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { normaliseConfig } from '../../lib/config/normalise.ts';
 import type { GatewayConfig, PluginConfig } from '../../lib/config/types.ts';
-import { validateConfig } from '../../lib/config/validate.ts';
+import { validateConfig as validateWith } from '../../lib/config/validate.ts';
+import { providerCatalog } from '../../lib/providers/catalog.ts';
+
+const validateConfig = (raw: unknown) => validateWith(raw, providerCatalog);
 
 type Json = Record<string, unknown>;
 

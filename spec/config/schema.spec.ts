@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { configSchema, configSchemaJson } from '../../lib/config/schema.ts';
+import { buildConfigSchema } from '../../lib/config/schema.ts';
+import { configSchemaJson } from '../../lib/load-config.ts';
 import { providerNames } from '../../lib/providers/registry.ts';
+
+
+const configSchema = buildConfigSchema(providerNames);
 
 type Node = Record<string, unknown>;
 const isNode = (x: unknown): x is Node => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -17,7 +21,9 @@ describe('config schema', () => {
     assert.ok(isNode(definitions) && isNode(definitions['instance']));
     const properties = definitions['instance']['properties'];
     assert.ok(isNode(properties) && isNode(properties['provider']));
-    assert.deepEqual(properties['provider']['enum'], [...providerNames]);
+    assert.equal(properties['provider']['$ref'], '#/definitions/provider');
+    assert.ok(isNode(definitions['provider']));
+    assert.deepEqual(definitions['provider']['enum'], [...providerNames]);
   });
 
   it('describes every field, so editors show help while typing', () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../lib/config/validate.ts';
+import { validateConfig as validateWith } from '../../lib/config/validate.ts';
+import { providerCatalog } from '../../lib/providers/catalog.ts';
+
+const validateConfig = (raw: unknown) => validateWith(raw, providerCatalog);
 import { providerNames } from '../../lib/providers/registry.ts';
 
 type Json = Record<string, unknown>;

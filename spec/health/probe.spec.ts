@@ -14,8 +14,8 @@ import { probeOnce } from '../../lib/health/probe.ts';
 import { createLogger } from '../../lib/observe/logger.ts';
 import { createMemoryStore } from '../../lib/state/memory-store.ts';
 import type { ProbeTarget } from '../../lib/health/probe.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 
 function activeCheck(over: Partial<ActiveCheckConfig> = {}): ActiveCheckConfig {
   return {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { GatewayError } from '../../lib/errors.ts';
 import { parseJsonBody } from '../../lib/http/parse-json-body.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { chatBody, instance, postJson, startGateway } from '../support/gateway-harness.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { GatewayError } from '../../lib/errors.ts';
 import { guardRequestTarget } from '../../lib/http/request-guard.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { chatBody, instance, startGateway } from '../support/gateway-harness.ts';
 import { rawRequest } from '../support/raw-http.ts';

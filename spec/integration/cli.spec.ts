@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance, postJson } from '../support/gateway-harness.ts';
 
 const cli = fileURLToPath(new URL('../../bin/ai-proxy-multi.js', import.meta.url));

@@ -3,12 +3,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import OpenAI from 'openai';
-import type { FakeAnthropic } from '../../lib/simulator/fake-anthropic.ts';
-import { startFakeAnthropic } from '../../lib/simulator/fake-anthropic.ts';
-import type { FakeBedrock } from '../../lib/simulator/fake-bedrock.ts';
-import { startFakeBedrock } from '../../lib/simulator/fake-bedrock.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
+import { startFakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
+import type { FakeBedrock } from '../../tools/simulator/fake-bedrock.ts';
+import { startFakeBedrock } from '../../tools/simulator/fake-bedrock.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { startGateway } from '../support/gateway-harness.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { FakeOpenAI, RecordedRequest } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI, RecordedRequest } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { chatBody, instance, postJson, startGateway } from '../support/gateway-harness.ts';
 import type { RedisProcess } from '../support/redis-server.ts';

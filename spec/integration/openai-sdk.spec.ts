@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { instance, routeConfig, startGateway } from '../support/gateway-harness.ts';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../lib/config/load.ts';
+import { loadConfigText } from '../../lib/load-config.ts';
 import type { Gateway } from '../../lib/gateway.ts';
 import { createGateway } from '../../lib/gateway.ts';
 import { createLogger } from '../../lib/observe/logger.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance, postJson } from '../support/gateway-harness.ts';
 
 describe('reloading the configuration (POST /reload)', () => {

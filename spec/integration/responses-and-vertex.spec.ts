@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import type { FakeGoogle } from '../../lib/simulator/fake-google.ts';
-import { makeTestServiceAccount, startFakeGoogle } from '../../lib/simulator/fake-google.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeGoogle } from '../../tools/simulator/fake-google.ts';
+import { makeTestServiceAccount, startFakeGoogle } from '../../tools/simulator/fake-google.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { instance, routeConfig, startGateway } from '../support/gateway-harness.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FakeGoogle } from '../../lib/simulator/fake-google.ts';
-import { makeTestServiceAccount, startFakeGoogle } from '../../lib/simulator/fake-google.ts';
+import type { FakeGoogle } from '../../tools/simulator/fake-google.ts';
+import { makeTestServiceAccount, startFakeGoogle } from '../../tools/simulator/fake-google.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { chatBody, postJson, routeConfig, startGateway } from '../support/gateway-harness.ts';
 import type { RawUpstream } from '../support/raw-upstream.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { createSseDecoder } from '../../lib/transport/sse-decoder.ts';
 import type { SseEvent } from '../../lib/transport/sse-decoder.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createMetrics } from '../../lib/observe/metrics.ts';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { instance, routeConfig, startGateway } from '../support/gateway-harness.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { startRedis } from '../support/redis-server.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../lib/config/load.ts';
+import { loadConfigText } from '../../lib/load-config.ts';
 import type { FallbackPolicy } from '../../lib/config/types.ts';
 import type { GatewayError } from '../../lib/errors.ts';
 import { UpstreamConnectError, UpstreamStatusError, UpstreamStreamError, UpstreamTimeoutError } from '../../lib/errors.ts';

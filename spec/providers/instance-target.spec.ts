@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../lib/config/load.ts';
+import { loadConfigText } from '../../lib/load-config.ts';
 import type { InstanceConfig } from '../../lib/config/types.ts';
 import type { JsonObject } from '../../lib/protocols/types.ts';
 import { createInstanceTarget } from '../../lib/providers/instance-target.ts';

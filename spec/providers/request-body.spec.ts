@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../lib/config/load.ts';
+import { loadConfigText } from '../../lib/load-config.ts';
 import { deepFreeze } from '../../lib/config/normalise.ts';
 import type { InstanceConfig } from '../../lib/config/types.ts';
 import type { JsonObject, ProtocolName } from '../../lib/protocols/types.ts';

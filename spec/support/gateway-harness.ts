@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { loadConfigText } from '../../lib/config/load.ts';
+import { loadConfigText } from '../../lib/load-config.ts';
 import type { Gateway } from '../../lib/gateway.ts';
 import { createGateway } from '../../lib/gateway.ts';
 import { createLogger } from '../../lib/observe/logger.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Anthropic, { APIError as AnthropicAPIError } from '@anthropic-ai/sdk';
 import { APIError as OpenAIAPIError, OpenAI } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { startFakeAnthropic } from '../../../lib/simulator/fake-anthropic.ts';
+import { startFakeAnthropic } from '../../../tools/simulator/fake-anthropic.ts';
 import { directions, encodeAll, FIXTURES, jsonFixtures, runStream } from './anthropic-openai-support.ts';
 import type { Direction } from './anthropic-openai-support.ts';
 

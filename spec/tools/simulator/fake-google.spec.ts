@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { request } from 'undici';
-import { openaiEmbeddingsToVertexPredict } from '../../lib/protocols/converters/openai-embeddings-to-vertex-predict.ts';
-import { makeTestServiceAccount, startFakeGoogle } from '../../lib/simulator/fake-google.ts';
-import type { FakeGoogle, TestServiceAccount } from '../../lib/simulator/fake-google.ts';
-import { createGcpTokenSource } from '../../lib/transport/gcp-token.ts';
-import { createSseDecoder } from '../../lib/transport/sse-decoder.ts';
+import { openaiEmbeddingsToVertexPredict } from '../../../lib/protocols/converters/openai-embeddings-to-vertex-predict.ts';
+import { makeTestServiceAccount, startFakeGoogle } from '../../../tools/simulator/fake-google.ts';
+import type { FakeGoogle, TestServiceAccount } from '../../../tools/simulator/fake-google.ts';
+import { createGcpTokenSource } from '../../../lib/providers/auth/gcp-token.ts';
+import { createSseDecoder } from '../../../lib/transport/sse-decoder.ts';
 
 // The fake over real HTTP: token endpoint, Vertex chat and :predict (docs/protocols.md#vertex-ai).
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';

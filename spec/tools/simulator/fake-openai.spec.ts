@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { APIConnectionError, APIError, OpenAI, RateLimitError } from 'openai';
-import { startFakeOpenAI } from '../../lib/simulator/fake-openai.ts';
-import type { FakeOpenAI } from '../../lib/simulator/fake-openai.ts';
+import { startFakeOpenAI } from '../../../tools/simulator/fake-openai.ts';
+import type { FakeOpenAI } from '../../../tools/simulator/fake-openai.ts';
 
 // The simulator is what every integration test, the demo and the bench trust, so it is checked
 // against the real OpenAI SDK: if the SDK accepts its answers, a gateway will meet the same bytes.

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { GatewayError } from '../../lib/errors.ts';
-import { makeTestServiceAccount, startFakeGoogle } from '../../lib/simulator/fake-google.ts';
-import type { FakeGoogle, TestServiceAccount } from '../../lib/simulator/fake-google.ts';
-import { CLOUD_PLATFORM_SCOPE, createGcpTokenSource, GcpTokenError, serviceAccountProblem } from '../../lib/transport/gcp-token.ts';
+import { makeTestServiceAccount, startFakeGoogle } from '../../tools/simulator/fake-google.ts';
+import type { FakeGoogle, TestServiceAccount } from '../../tools/simulator/fake-google.ts';
+import { GcpTokenError } from '../../lib/errors.ts';
+import { CLOUD_PLATFORM_SCOPE, createGcpTokenSource, serviceAccountProblem } from '../../lib/providers/auth/gcp-token.ts';
 
 // docs/protocols.md#vertex-token-exchange against a real local token endpoint that verifies the JWT.
 describe('createGcpTokenSource', () => {

@@ -2,10 +2,10 @@
 // with the same scriptable failures as fake-openai.ts. Like Bedrock it checks the SigV4 signature of every
 // request (recomputed with the signer the AWS SDK uses) and answers 403 InvalidSignatureException when
 // it does not match, so a gateway that signs wrongly fails its tests instead of production.
-import { isJsonObject } from '../protocols/types.ts';
-import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
-import { verifyBedrockSignature } from '../transport/sigv4.ts';
-import type { AwsCredentials } from '../transport/sigv4.ts';
+import { isJsonObject } from '../../lib/protocols/types.ts';
+import { encodeEventStreamException, encodeEventStreamMessage } from '../../lib/transport/aws-event-stream.ts';
+import { verifyBedrockSignature } from './sigv4-verifier.ts';
+import type { AwsCredentials } from '../../lib/providers/auth/sigv4.ts';
 import type { Behavior } from './fake-openai.ts';
 import { play, startFakeServer, statusHeaders } from './fake-server.ts';
 import type { Call, FakeOptions, FakeServer, RecordedRequest, Untimed } from './fake-server.ts';

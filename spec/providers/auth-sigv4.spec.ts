@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { signBedrockRequest, verifyBedrockSignature } from '../../lib/transport/sigv4.ts';
-import type { AwsCredentials, ReceivedRequest } from '../../lib/transport/sigv4.ts';
+import { signBedrockRequest } from '../../lib/providers/auth/sigv4.ts';
+import type { AwsCredentials } from '../../lib/providers/auth/sigv4.ts';
+import { verifyBedrockSignature } from '../../tools/simulator/sigv4-verifier.ts';
+import type { ReceivedRequest } from '../../tools/simulator/sigv4-verifier.ts';
 
 // The reproducible example of docs/protocols.md#sigv4-worked-example, computed with three independent signers.
 const creds: AwsCredentials = { access_key_id: 'AKIDEXAMPLE', secret_access_key: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };

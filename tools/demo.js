@@ -4,8 +4,8 @@
 // burst with code 0 only if no request failed for the client (handy as a smoke test).
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { startFakeOpenAI } from '../lib/simulator/fake-openai.ts';
-import { loadConfigText } from '../lib/config/load.ts';
+import { startFakeOpenAI } from './simulator/fake-openai.ts';
+import { loadConfigText } from '../lib/load-config.ts';
 import { createGateway } from '../lib/gateway.ts';
 import { createLogger } from '../lib/observe/logger.ts';
 

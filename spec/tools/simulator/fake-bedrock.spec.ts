@@ -12,11 +12,11 @@ import {
 import type { ConverseStreamOutput, Message } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Pool } from 'undici';
-import type { UpstreamEvent } from '../../lib/protocols/converters/converter.ts';
-import { startFakeBedrock } from '../../lib/simulator/fake-bedrock.ts';
-import { createEventStreamDecoder } from '../../lib/transport/aws-event-stream.ts';
-import { signBedrockRequest } from '../../lib/transport/sigv4.ts';
-import type { FakeBedrock } from '../../lib/simulator/fake-bedrock.ts';
+import type { UpstreamEvent } from '../../../lib/protocols/converters/converter.ts';
+import { startFakeBedrock } from '../../../tools/simulator/fake-bedrock.ts';
+import { createEventStreamDecoder } from '../../../lib/transport/aws-event-stream.ts';
+import { signBedrockRequest } from '../../../lib/providers/auth/sigv4.ts';
+import type { FakeBedrock } from '../../../tools/simulator/fake-bedrock.ts';
 
 // The fake Bedrock is what the gateway's Bedrock tests trust, so it is checked against the real AWS SDK:
 // if the SDK's signer passes its check and the SDK parses its frames, a gateway meets the same bytes.
@@ -158,7 +158,7 @@ describe('fake Bedrock upstream', () => {
   });
 
   it('replays a recorded stream: a converter\'s Bedrock output parses in the real SDK as the tool call it is', async () => {
-    const path = new URL('../fixtures/converters/bedrock/bedrock-converse-to-anthropic-messages/streams/tool-use.expected.json', import.meta.url);
+    const path = new URL('../../fixtures/converters/bedrock/bedrock-converse-to-anthropic-messages/streams/tool-use.expected.json', import.meta.url);
     const events = JSON.parse(readFileSync(path, 'utf8')) as Array<[string, unknown]>;
     sim.setBehavior({ kind: 'events', events });
     const { stream } = await client.send(new ConverseStreamCommand({ modelId: MODEL, messages }));

@@ -1,6 +1,6 @@
 import type { StateStore } from '../state/state-store.ts';
-import type { InstanceRuntime } from './instance-runtime.ts';
-import type { RouteRuntime } from './route-runtime.ts';
+import type { InstanceRuntime } from '../pipeline/instance-runtime.ts';
+import type { RouteRuntime } from '../pipeline/route-runtime.ts';
 
 export interface InstanceStatus {
   name: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import Anthropic, { APIConnectionError, APIError, InternalServerError } from '@anthropic-ai/sdk';
-import { startFakeAnthropic } from '../../lib/simulator/fake-anthropic.ts';
-import type { FakeAnthropic } from '../../lib/simulator/fake-anthropic.ts';
+import { startFakeAnthropic } from '../../../tools/simulator/fake-anthropic.ts';
+import type { FakeAnthropic } from '../../../tools/simulator/fake-anthropic.ts';
 
 // Checked against the real Anthropic SDK: if the SDK accepts the simulator's answers, a gateway
 // converting to or from Anthropic meets the same bytes it would meet at api.anthropic.com.

@@ -1,23 +1,9 @@
-// AWS Signature Version 4 for Bedrock (docs/protocols.md#aws-sigv4), by Smithy's SignatureV4 — the
-// signer the AWS SDK runs — so canonicalisation quirks (double-encoded path, header folding) are AWS's.
-// `verifyBedrockSignature` recomputes a received request's signature with the same signer; the fake
-// Bedrock uses it to reject what real Bedrock would reject.
+// Verifies a received request's SigV4 signature the way Bedrock would, by recomputing it with the
+// gateway's own signer (lib/providers/auth/sigv4.ts): the fake Bedrock rejects what real Bedrock would.
+// A test tool: it never ships with the gateway.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
-
-export interface AwsCredentials {
-  access_key_id: string;
-  secret_access_key: string;
-  session_token?: string;
-}
-
-export interface SignableRequest {
-  method: string;
-  url: URL;
-  headers: Record<string, string>;
-  body: Buffer;
-}
+import type { AwsCredentials } from '../../lib/providers/auth/sigv4.ts';
+import { BEDROCK_SIGNING_SERVICE, bedrockSigner, smithyRequest } from '../../lib/providers/auth/sigv4.ts';
 
 /** A request as a server received it. `path` is path + query exactly as on the wire. */
 export interface ReceivedRequest {
@@ -33,72 +19,7 @@ export interface VerifyOptions {
   maxSkewMs?: number;
 }
 
-/** Bedrock runtime signs as `bedrock`, not `bedrock-runtime`. */
-export const BEDROCK_SIGNING_SERVICE = 'bedrock';
-
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
-
-// node:crypto behind Smithy's hash interface, as the AWS SDK itself configures it: the pure-JS
-// @aws-crypto/sha256-js takes ~14x longer over a body with images in it (56 ms vs 4 ms for 5 MiB).
-const sha256 = Hash.bind(null, 'sha256');
-
-type SmithyRequest = Parameters<SignatureV4['sign']>[0];
-
-function signer(creds: AwsCredentials, region: string, applyChecksum = true): SignatureV4 {
-  return new SignatureV4({
-    service: BEDROCK_SIGNING_SERVICE,
-    applyChecksum,
-    region,
-    sha256,
-    credentials: {
-      accessKeyId: creds.access_key_id,
-      secretAccessKey: creds.secret_access_key,
-      ...(creds.session_token ? { sessionToken: creds.session_token } : {}),
-    },
-  });
-}
-
-function queryOf(search: URLSearchParams): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  for (const [k, v] of search) {
-    const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return query;
-}
-
-function smithyRequest(method: string, url: URL, headers: Record<string, string>, body: Buffer): SmithyRequest {
-  return {
-    method,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    ...(url.port ? { port: Number(url.port) } : {}),
-    // `pathname` keeps the wire form (`v1%3A0`); the signer encodes it once more, as AWS expects.
-    path: url.pathname,
-    query: queryOf(url.searchParams),
-    headers,
-    body,
-  };
-}
-
-/**
- * The headers to send with `req`: its own headers (lowercased) plus `host`, `x-amz-date`,
- * `x-amz-content-sha256`, `x-amz-security-token` (with a session token) and `authorization`. Every
- * header returned is signed except the ones AWS never signs (user-agent...): send exactly these and
- * add no signed header afterwards.
- */
-export async function signBedrockRequest(
-  req: SignableRequest,
-  creds: AwsCredentials,
-  region: string,
-  now: Date = new Date(),
-): Promise<Record<string, string>> {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-  headers['host'] = req.url.host;
-  const signed = await signer(creds, region).sign(smithyRequest(req.method, req.url, headers, req.body), { signingDate: now });
-  return { ...signed.headers };
-}
 
 interface AuthorizationParts {
   accessKeyId: string;
@@ -185,7 +106,7 @@ export async function verifyBedrockSignature(
   // Sign exactly what the client signed: its token and body hash are among the headers when it signed
   // them, so the signer must not add its own.
   const keys = { access_key_id: creds.access_key_id, secret_access_key: creds.secret_access_key };
-  const expected = await signer(keys, region, false).sign(request, {
+  const expected = await bedrockSigner(keys, region, false).sign(request, {
     signingDate: when,
     signableHeaders: new Set(auth.signedHeaders),
   });

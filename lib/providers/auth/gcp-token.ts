@@ -2,7 +2,7 @@ import { importPKCS8, SignJWT } from 'jose';
 import type { CryptoKey } from 'jose';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { GatewayError } from '../errors.ts';
+import { GcpTokenError } from '../../errors.ts';
 
 // Google service-account key → OAuth2 access token (docs/protocols.md#vertex-token-exchange): an RS256
 // JWT assertion signed with the account's private key, exchanged at the token URI for a bearer token.
@@ -35,16 +35,6 @@ export interface GcpTokenSource {
   invalidate(): void;
   /** The tokens handed out lately (the cached one and its predecessor), for the secret scrubber. */
   recentTokens(): string[];
-}
-
-/** The token could not be obtained: the instance is unusable for now, so the attempt fails over. */
-export class GcpTokenError extends GatewayError {
-  /** HTTP status of the token endpoint, when it answered. */
-  readonly tokenStatus: number | undefined;
-  constructor(message: string, opts: { tokenStatus?: number; cause?: unknown } = {}) {
-    super('UPSTREAM_CONNECT', 502, `GCP service account token: ${message}`, { cause: opts.cause });
-    this.tokenStatus = opts.tokenStatus;
-  }
 }
 
 interface ServiceAccount {
