@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import type { ClientEvent, ConversionContext, Converter, UpstreamEvent } from '../../lib/protocols/converters/converter.ts';
 import { clientProtocol } from '../../lib/protocols/detect.ts';
 import type { ProtocolName } from '../../lib/protocols/types.ts';
 import { createEventStreamDecoder } from '../../lib/transport/aws-event-stream.ts';
 import { createSseDecoder } from '../../lib/transport/sse-decoder.ts';
 import { wire } from './protocol-invariants.ts';
+import { assertSameReply } from './reply-view.ts';
 import type { StreamSummary } from './stream-invariants.ts';
 import { checkStream } from './stream-invariants.ts';
 
@@ -23,11 +25,7 @@ export function decodeStream(protocol: ProtocolName, bytes: Uint8Array): Upstrea
 
 /** Encoded client frames decoded again, payloads parsed: what the client's SDK gets to see. */
 export function decodeClientFrames(protocol: ProtocolName, frames: ReadonlyArray<string | Uint8Array>): ClientEvent[] {
-  const bytes = Buffer.concat(frames.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : f)));
-  return decodeStream(protocol, bytes).map((e) => {
-    const data: unknown = e.data === '[DONE]' ? e.data : JSON.parse(e.data);
-    return e.event === undefined ? { data } : { event: e.event, data };
-  });
+  return parsed(decodeStream(protocol, Buffer.concat(frames.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : f)))));
 }
 
 export function clientStream(converter: Converter, ctx: ConversionContext, upstream: readonly UpstreamEvent[]): ClientEvent[] {
@@ -46,7 +44,29 @@ export function clientStream(converter: Converter, ctx: ConversionContext, upstr
   return decodeClientFrames(converter.from, frames);
 }
 
-/** The converted stream, as the client receives it, obeys the client protocol's stream rules. */
+/** Upstream events with their payloads parsed, the form the stream checkers read. */
+export function parsed(events: readonly UpstreamEvent[]): ClientEvent[] {
+  return events.map((e) => {
+    const data: unknown = e.data === '[DONE]' ? e.data : JSON.parse(e.data);
+    return e.event === undefined ? { data } : { event: e.event, data };
+  });
+}
+
+/**
+ * The converted stream, as the client receives it, obeys the client protocol's stream rules; and when
+ * the provider's stream obeys its own, the client is told the same text, tool calls and stop reason,
+ * and the stream ends the same way. (Recordings that break their protocol on purpose, to test the
+ * converter's repairs, have no well-formed meaning to compare with.)
+ */
 export function checkConvertedStream(converter: Converter, ctx: ConversionContext, upstream: readonly UpstreamEvent[]): StreamSummary {
-  return checkStream(wire(converter.from), clientStream(converter, ctx, upstream));
+  const client = checkStream(wire(converter.from), clientStream(converter, ctx, upstream));
+  let provider: StreamSummary | undefined;
+  try {
+    provider = checkStream(wire(converter.to), parsed(upstream));
+  } catch {
+    return client;
+  }
+  assertSameReply(client.reply, provider.reply);
+  assert.equal(client.ending, provider.ending, 'the client stream ends the way the provider\'s did');
+  return client;
 }

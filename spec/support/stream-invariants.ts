@@ -133,7 +133,7 @@ function checkChatStream(events: readonly ClientEvent[]): StreamSummary {
       assert.equal(choice['index'], 0, 'the gateway streams one choice');
       const delta = obj(choice['delta'], `chunk ${i} delta`);
       if (reply.stop !== undefined) assert.deepEqual(delta, {}, `chunk ${i}: nothing follows the finish_reason`);
-      reply.text += str(delta['content']);
+      reply.text += str(delta['content']) + str(delta['refusal']);
       for (const [j, rawCall] of (Array.isArray(delta['tool_calls']) ? delta['tool_calls'] : []).entries()) {
         const call = obj(rawCall, `chunk ${i} tool_calls[${j}]`);
         const index = call['index'];

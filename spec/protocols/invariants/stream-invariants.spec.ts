@@ -178,6 +178,19 @@ describe('converted streams as the client receives them', () => {
     assert.equal(checkStream('anthropic-messages', events).ending, 'error');
   });
 
+  it('fail a converter that loses text the provider sent, though its stream is well-formed', () => {
+    const lossy: Converter = {
+      ...anthropicClient,
+      stream: (c) => {
+        const inner = anthropicClient.stream!(c);
+        const keep = (events: ClientEvent[]) => events.filter((e) => e.event !== 'content_block_delta');
+        return { push: (e) => keep(inner.push(e)), end: () => keep(inner.end()) };
+      },
+    };
+    assert.equal(checkStream('anthropic-messages', clientStream(lossy, ctx, upstream)).ending, 'complete');
+    assert.throws(() => checkConvertedStream(lossy, ctx, upstream), /text/);
+  });
+
   it('fail a converter that forgets to end its stream', () => {
     const forgetful: Converter = { ...anthropicClient, stream: (c) => ({ push: anthropicClient.stream!(c).push, end: () => [] }) };
     // Without [DONE] the relay still counts a finish_reason as the end, so only end() can close the stream.
