@@ -5,7 +5,7 @@ import type { ProtocolName } from '../../lib/protocols/types.ts';
 import { createEventStreamDecoder } from '../../lib/transport/aws-event-stream.ts';
 import { createSseDecoder } from '../../lib/transport/sse-decoder.ts';
 import { wire } from './protocol-invariants.ts';
-import { assertSameReply } from './reply-view.ts';
+import { assertSameReply } from './round-trip.ts';
 import type { StreamSummary } from './stream-invariants.ts';
 import { checkStream } from './stream-invariants.ts';
 

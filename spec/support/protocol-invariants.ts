@@ -45,7 +45,11 @@ export function checkUsage(protocol: WireProtocol, usage: unknown): void {
     for (const k of ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens']) optionalCount(u[k], `usage.${k}`);
   } else {
     // Bedrock's total counts cache reads and writes too (AWS's own examples add all four).
-    const sum = ['inputTokens', 'outputTokens'].reduce((n, k) => n + count(u[k], `usage.${k}`), 0) + optionalCount(u['cacheReadInputTokens'], 'usage.cacheReadInputTokens') + optionalCount(u['cacheWriteInputTokens'], 'usage.cacheWriteInputTokens');
+    const sum =
+      count(u['inputTokens'], 'usage.inputTokens') +
+      count(u['outputTokens'], 'usage.outputTokens') +
+      optionalCount(u['cacheReadInputTokens'], 'usage.cacheReadInputTokens') +
+      optionalCount(u['cacheWriteInputTokens'], 'usage.cacheWriteInputTokens');
     assert.equal(count(u['totalTokens'], 'usage.totalTokens'), sum, 'usage.totalTokens = inputTokens + outputTokens + cache reads and writes');
   }
 }
@@ -96,7 +100,7 @@ export function checkToolPairing(c: Conversation, { strict }: CheckOptions): voi
   });
 }
 
-const BEDROCK_TOOL_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+export const BEDROCK_TOOL_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Bedrock content blocks are unions: exactly one member set, never `{}`. */
 function checkUnion(block: unknown, where: string): JsonObject {

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import type { JsonObject } from '../../lib/protocols/types.ts';
 import { isJsonObject } from '../../lib/protocols/types.ts';
 import type { ToolCall, WireProtocol } from './conversation-view.ts';
@@ -91,15 +90,4 @@ export function replyOf(protocol: WireProtocol, body: JsonObject): Reply {
     case 'openai-responses':
       return responsesReply(body);
   }
-}
-
-/**
- * What must survive B→A→B for a response: the text, the tool calls and why the model stopped. A
- * provider that answers tool calls with a plain stop is read as having stopped for them.
- */
-export function assertSameReply(back: Reply, original: Reply): void {
-  assert.equal(back.text, original.text, 'text');
-  assert.deepEqual(back.calls, original.calls, 'tool calls');
-  const stop = original.stop === 'stop' && original.calls.length > 0 ? 'tool' : original.stop;
-  assert.equal(back.stop, stop, 'stop reason');
 }

@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import type { ClientEvent } from '../../lib/protocols/converters/converter.ts';
 import type { JsonObject } from '../../lib/protocols/types.ts';
 import { arr, obj, parseArguments, str } from './conversation-view.ts';
-import { checkResponsesResponse, checkStopReason, checkStreamedArguments, checkUsage } from './protocol-invariants.ts';
+import { BEDROCK_TOOL_ID, checkResponsesResponse, checkStopReason, checkStreamedArguments, checkUsage } from './protocol-invariants.ts';
 import type { Reply } from './reply-view.ts';
 import { replyOf, STOP_REASONS } from './reply-view.ts';
 import type { StreamSummary } from './stream-invariants.ts';
 
 // Order rules for Bedrock ConverseStream and OpenAI Responses streams (see stream-invariants.ts).
-
-const BEDROCK_TOOL_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
 interface BedrockBlock {
   kind: 'toolUse' | 'text' | 'reasoningContent';

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { deepFreeze } from '../../../lib/config/normalise.ts';
 import { findConverter } from '../../../lib/protocols/converters/registry.ts';
 import type { ProtocolName } from '../../../lib/protocols/types.ts';
-import { assertSameConversation, conversationOf, restrictsTools } from '../../support/conversation-view.ts';
+import { conversationOf } from '../../support/conversation-view.ts';
 import { goldenInputs } from '../../support/converter-fixtures.ts';
 import { wire } from '../../support/protocol-invariants.ts';
-import { assertSameReply, replyOf } from '../../support/reply-view.ts';
+import { replyOf } from '../../support/reply-view.ts';
+import { assertSameConversation, assertSameReply, restrictsTools } from '../../support/round-trip.ts';
 
 // Every golden input of a converter whose reverse exists goes there and back: a request A→B→A keeps its
 // text, tool calls, tool results and tools; a provider's response B→A→B keeps its text, tool calls and

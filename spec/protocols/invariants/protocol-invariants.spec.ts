@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import type { JsonObject } from '../../../lib/protocols/types.ts';
 import type { WireProtocol } from '../../support/conversation-view.ts';
-import { assertSameConversation, conversationOf } from '../../support/conversation-view.ts';
+import { conversationOf } from '../../support/conversation-view.ts';
 import { checkRequestBody, checkResponseBody } from '../../support/protocol-invariants.ts';
-import { assertSameReply, replyOf } from '../../support/reply-view.ts';
+import { replyOf } from '../../support/reply-view.ts';
+import { assertSameConversation, assertSameReply } from '../../support/round-trip.ts';
 
 // The invariants that guard every converter golden case are themselves checked here: each accepts a
 // well-formed sample and rejects a sample broken in exactly the way it exists to catch, with its own
