@@ -4,8 +4,10 @@ import { deepFreeze } from '../../../lib/config/normalise.ts';
 import type { ClientEvent, ConversionContext, Converter } from '../../../lib/protocols/converters/converter.ts';
 import { anthropicMessagesToOpenaiChat } from '../../../lib/protocols/converters/anthropic-messages-to-openai-chat.ts';
 import { openaiChatToAnthropicMessages } from '../../../lib/protocols/converters/openai-chat-to-anthropic-messages.ts';
+import { anthropicMessages } from '../../../lib/protocols/anthropic-messages.ts';
+import type { ClientProtocol } from '../../../lib/protocols/client-protocol.ts';
+import { openaiChat } from '../../../lib/protocols/openai-chat.ts';
 import { createSseDecoder } from '../../../lib/transport/sse-decoder.ts';
-import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../../lib/transport/sse-encoder.ts';
 
 // Fixture loading and stream plumbing shared by the anthropic ↔ openai converter specs.
 
@@ -14,21 +16,19 @@ export const FIXTURES = new URL('../../fixtures/converters/anthropic-openai/', i
 export interface Direction {
   dir: 'anthropic-to-openai' | 'openai-to-anthropic';
   converter: Converter;
-  /** What the client's protocol encoder does with a converted event (docs/protocols.md#sse-framing). */
+  /** The client protocol's own encoder, as the relay runs it on each converted event. */
   encode(event: ClientEvent): string;
 }
 
+/** Both client protocols here are SSE: their frames are text. */
+const sseEncoder = (protocol: ClientProtocol) => (event: ClientEvent): string => {
+  const frame = protocol.encodeEvent(event);
+  return typeof frame === 'string' ? frame : Buffer.from(frame).toString('utf8');
+};
+
 export const directions: readonly Direction[] = [
-  {
-    dir: 'anthropic-to-openai',
-    converter: anthropicMessagesToOpenaiChat,
-    encode: (e) => encodeSseEvent({ event: e.event ?? 'message', data: JSON.stringify(e.data) }),
-  },
-  {
-    dir: 'openai-to-anthropic',
-    converter: openaiChatToAnthropicMessages,
-    encode: (e) => (e.data === '[DONE]' ? SSE_DONE : encodeSseData(e.data)),
-  },
+  { dir: 'anthropic-to-openai', converter: anthropicMessagesToOpenaiChat, encode: sseEncoder(anthropicMessages) },
+  { dir: 'openai-to-anthropic', converter: openaiChatToAnthropicMessages, encode: sseEncoder(openaiChat) },
 ];
 
 export interface JsonFixture {

@@ -9,16 +9,19 @@ import { bedrockConverseToOpenaiChat } from '../../../lib/protocols/converters/b
 import type { ClientEvent, ConversionContext, Converter, UpstreamEvent } from '../../../lib/protocols/converters/converter.ts';
 import { openaiChatToBedrockConverse } from '../../../lib/protocols/converters/openai-chat-to-bedrock-converse.ts';
 import type { JsonObject } from '../../../lib/protocols/types.ts';
+import { clientProtocol } from '../../../lib/protocols/detect.ts';
 import { isJsonObject } from '../../../lib/protocols/types.ts';
 import { createEventStreamDecoder, encodeEventStreamException, encodeEventStreamMessage } from '../../../lib/transport/aws-event-stream.ts';
 import { createSseDecoder } from '../../../lib/transport/sse-decoder.ts';
-import { encodeSseEvent } from '../../../lib/transport/sse-encoder.ts';
+import { checkConvertedStream, decodeClientFrames, decodeStream } from '../../support/converted-stream.ts';
+import { checkConvertedRequest, checkConvertedResponse, wire } from '../../support/protocol-invariants.ts';
 
 // Table-driven over fixture files (spec/fixtures/converters/bedrock/<converter>/): requests.json and
 // responses.json hold [{name, ctx, input, output | error}]; streams/ hold recorded upstream streams and
 // the client stream each must become. ConverseStream recordings (converse-streams/*.json, one
 // [event, payload] per line) are encoded to real event-stream bytes and decoded again, so every stream
-// case also runs split at each byte boundary. UPDATE_FIXTURES=1 rewrites the expected outputs.
+// case also runs split at each byte boundary. UPDATE_FIXTURES=1 rewrites the expected outputs; the
+// protocol invariants (spec/support/) still run on every case, so a regenerated file cannot hide a bug.
 
 const ROOT = new URL('../../fixtures/converters/bedrock/', import.meta.url).pathname;
 const CONVERSE_STREAMS = join(ROOT, 'converse-streams');
@@ -94,18 +97,18 @@ function convertStream(row: Row, chunks: readonly Uint8Array[], ctx: ConversionC
   return out;
 }
 
-/** Client events as the client sees them: SSE text, or [event, payload] pairs for Bedrock clients. */
+/**
+ * Client events as the client receives them, written by the client protocol's own encoder: SSE text,
+ * or for Bedrock clients the event-stream frames decoded back into readable [event, payload] pairs.
+ */
 function render(row: Row, events: readonly ClientEvent[]): string {
-  const normalised = events.map((e) => ({ ...e, data: normalise(e.data) }));
+  const client = clientProtocol(row.converter.from);
+  const frames = events.map((e) => client.encodeEvent({ ...e, data: normalise(e.data) }));
   if (row.client === 'aws-event-stream') {
-    return `[\n${normalised.map((e) => `  ${JSON.stringify([e.event, e.data])}`).join(',\n')}\n]\n`;
+    const decoded = decodeClientFrames(row.converter.from, frames);
+    return `[\n${decoded.map((e) => `  ${JSON.stringify([e.event, e.data])}`).join(',\n')}\n]\n`;
   }
-  return normalised
-    .map((e) => {
-      const data = e.data === '[DONE]' ? '[DONE]' : JSON.stringify(e.data);
-      return encodeSseEvent(e.event === undefined ? { data } : { event: e.event, data });
-    })
-    .join('');
+  return frames.map((f) => (typeof f === 'string' ? f : Buffer.from(f).toString('utf8'))).join('');
 }
 
 function cases(path: string): Case[] {
@@ -128,6 +131,7 @@ for (const row of table) {
             return;
           }
           const output = row.converter.request(input, c.ctx);
+          checkConvertedRequest(row.converter, input, output);
           if (UPDATE) c.output = output;
           else assert.deepEqual(output, c.output);
           // The converter returns a fresh body: the lead's body builder may patch it freely.
@@ -142,7 +146,10 @@ for (const row of table) {
       const all = cases(path);
       for (const c of all) {
         it(c.name, () => {
-          const output = normalise(row.converter.response(deepFreeze(structuredClone(c.input)), c.ctx));
+          const input = deepFreeze(structuredClone(c.input));
+          const raw = row.converter.response(input, c.ctx);
+          checkConvertedResponse(row.converter, input, raw);
+          const output = normalise(raw);
           if (UPDATE) c.output = output as JsonObject;
           else assert.deepEqual(output, c.output);
         });
@@ -161,6 +168,7 @@ for (const row of table) {
         const bytes = upstreamBytes(row, join(streams, file));
 
         it(`turns the recorded ${label} stream into the expected client stream`, () => {
+          checkConvertedStream(row.converter, ctx, decodeStream(wire(row.converter.to), bytes));
           const actual = render(row, convertStream(row, [bytes], ctx));
           if (UPDATE) writeFileSync(expectedPath, actual);
           assert.ok(existsSync(expectedPath), `missing ${expectedPath}`);

@@ -8,9 +8,12 @@ import { openaiResponsesToOpenaiChat as converter } from '../../../lib/protocols
 import { openaiResponses } from '../../../lib/protocols/openai-responses.ts';
 import type { JsonObject } from '../../../lib/protocols/types.ts';
 import { createSseDecoder } from '../../../lib/transport/sse-decoder.ts';
+import { checkConvertedStream, decodeStream } from '../../support/converted-stream.ts';
+import { checkConvertedRequest, checkConvertedResponse } from '../../support/protocol-invariants.ts';
 
 // Table-driven from spec/fixtures/converters/responses: request/ and response/ hold {client, upstream}
 // pairs; stream/ holds recorded chat SSE (`.sse`) and the Responses events expected from it (`.json`).
+// Every case is also held to both protocols' rules (spec/support/), which no fixture can override.
 const root = new URL('../../fixtures/converters/responses/', import.meta.url);
 const read = (path: string): JsonObject => JSON.parse(readFileSync(new URL(path, root), 'utf8')) as JsonObject;
 const names = (dir: string, ext: string): string[] =>
@@ -53,7 +56,9 @@ describe('openaiResponsesToOpenaiChat request', () => {
     const fixture = read(`request/${name}.json`);
     it(`converts ${name}: ${String(fixture['description'])}`, () => {
       const client = deepFreeze(fixture['client'] as JsonObject);
-      assert.deepEqual(converter.request(client, ctxOf(fixture)), fixture['upstream']);
+      const upstream = converter.request(client, ctxOf(fixture));
+      checkConvertedRequest(converter, client, upstream);
+      assert.deepEqual(upstream, fixture['upstream']);
     });
   }
 
@@ -82,6 +87,7 @@ describe('openaiResponsesToOpenaiChat response', () => {
     it(`converts ${name}: ${String(fixture['description'])}`, () => {
       const upstream = deepFreeze(fixture['upstream'] as JsonObject);
       const converted = converter.response(upstream, ctxOf(fixture));
+      checkConvertedResponse(converter, upstream, converted);
       assert.deepEqual(converted, fixture['client']);
       assert.equal(openaiResponses.textFromJson(converted), openaiResponses.textFromJson(fixture['client']));
     });
@@ -100,6 +106,7 @@ describe('openaiResponsesToOpenaiChat stream', () => {
     const whole = convertStream(bytes, [], ctx);
 
     it(`converts ${name}: ${String(fixture['description'])}`, () => {
+      checkConvertedStream(converter, ctx, decodeStream('openai-chat', bytes));
       assert.deepEqual(whole, fillWildcards(fixture['events'], whole));
     });
 
@@ -110,6 +117,7 @@ describe('openaiResponsesToOpenaiChat stream', () => {
     });
 
     it(`numbers ${name}'s events 0, 1, 2… and names each event after its type`, () => {
+      assert.ok(whole.length > 0, 'the converter emitted events');
       whole.forEach((e, i) => {
         const data = e.data as JsonObject;
         assert.equal(data['sequence_number'], i);
