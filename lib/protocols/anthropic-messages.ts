@@ -91,9 +91,13 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
           if (capturePayload && isJsonObject(delta) && typeof delta['text'] === 'string') text += delta['text'];
           return 'content';
         }
-        case 'message_delta':
+        case 'message_delta': {
           usage = anthropicUsage(payload?.['usage'], usage);
+          // The stop reason makes the answer whole; a lost message_stop after it is not a cut stream.
+          const delta = payload?.['delta'];
+          if (isJsonObject(delta) && typeof delta['stop_reason'] === 'string') stopped = true;
           return 'content';
+        }
         case 'message_stop':
           stopped = true;
           return 'done';

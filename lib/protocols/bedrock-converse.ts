@@ -87,6 +87,9 @@ function createConverseObserver(capturePayload: boolean): StreamObserver {
           }
           return 'content';
         case 'messageStop':
+          // The answer is whole once its stop reason came; the metadata after it only carries usage,
+          // so a stream that loses it is finished, not cut (as OpenAI's after its finish_reason).
+          done = true;
           return 'content';
         case 'metadata':
           done = true;

@@ -216,14 +216,9 @@ describe('cross-vendor serving and fallback with the real SDKs', function () {
     assert.equal(text, 'Hello from Bedrock.');
   });
 
-  // Known disagreement, left for the lead (the converters and the relay each look deliberate): the
-  // ConverseStream → chat converter finishes a stream that ends after messageStop without `metadata`
-  // (fixture converse-streams/ends-without-metadata, "completed by end()"), but the relay takes only
-  // `metadata` as Bedrock's end, never calls end(), and sends an error after the finish_reason, so the
-  // OpenAI SDK throws on an answer that was whole. An Anthropic upstream that loses message_stop after
-  // message_delta fares the same, while an OpenAI upstream that loses [DONE] after its finish_reason is
-  // completed. Unskip once the relay and the converters agree on what ends a stream.
-  it.skip('finishes an OpenAI stream whose Bedrock upstream lost only the trailing metadata', async () => {
+  // The stop reason makes an answer whole: a provider that loses only the trailing usage event
+  // (Bedrock's metadata, Anthropic's message_stop) has not cut the stream.
+  it('finishes an OpenAI stream whose Bedrock upstream lost only the trailing metadata', async () => {
     const whole: Array<[string, unknown]> = [
       ['messageStart', { role: 'assistant' }],
       ['contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Whole answer.' } }],
