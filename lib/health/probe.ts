@@ -1,9 +1,8 @@
 // One active probe (APISIX `checks.active`): an HTTP(S) request or a bare TCP connect, classified the way
 // lua-resty-healthcheck does — a status, a timeout, or a connection failure. Each probe opens its own
-// connection and destroys it before resolving: probes are seconds apart, and a keep-alive socket would
-// both outlive close() and hide the connect failures the probe is there to see.
+// connection (transport/one-shot.ts) and destroys it before resolving.
 import { connect } from 'node:net';
-import { Client } from 'undici';
+import { oneShot } from '../transport/one-shot.ts';
 import type { ActiveCheckConfig } from '../config/types.ts';
 
 export type ProbeResult =
@@ -69,31 +68,18 @@ async function httpProbe(target: ProbeTarget, check: ActiveCheckConfig, ms: numb
   const where = locate(target, check);
   const query = target.authQuery;
   const path = query ? check.http_path + (check.http_path.includes('?') ? '&' : '?') + query : check.http_path;
-  const client = new Client(where.origin, {
-    connect: {
-      rejectUnauthorized: check.https_verify_certificate,
-      timeout: ms,
-      ...(check.host !== undefined ? { servername: check.host } : {}),
-    },
-    headersTimeout: ms,
-    bodyTimeout: ms,
-    pipelining: 1,
+  // Only the status matters (as in APISIX); the body is dropped with the connection.
+  const res = await oneShot(where.origin, {
+    method: check.http_method,
+    path,
+    headers: probeHeaders(target, check),
+    body: check.http_req_body ?? null,
+    signal,
+    timeoutMs: ms,
+    rejectUnauthorized: check.https_verify_certificate,
+    ...(check.host !== undefined ? { servername: check.host } : {}),
   });
-  try {
-    const res = await client.request({
-      path,
-      method: check.http_method.toUpperCase() as 'GET',
-      headers: probeHeaders(target, check),
-      body: check.http_req_body ?? null,
-      signal,
-    });
-    // Only the status matters (as in APISIX); the body is dropped with the connection.
-    res.body.on('error', () => undefined);
-    res.body.destroy();
-    return { kind: 'http', status: res.statusCode };
-  } finally {
-    await client.destroy().catch(() => undefined);
-  }
+  return { kind: 'http', status: res.status };
 }
 
 function tcpProbe(hostname: string, port: number, signal: AbortSignal): Promise<ProbeResult> {

@@ -4,14 +4,14 @@ import type { JsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
 import { documentFormatFromMime, documentName, imageFormatFromMime } from './bedrock-media.ts';
 import { bedrockStopToAnthropic } from './bedrock-stop-reasons.ts';
-import { createBedrockToAnthropicStream } from './bedrock-stream-to-anthropic-events.ts';
+import { createBedrockToAnthropicStream } from './anthropic-messages-to-bedrock-converse-stream.ts';
 import { bedrockUsageToAnthropic } from './bedrock-usage.ts';
 import { inferenceConfig, mergeTurns, toolConfig, toolResultContent } from './converse-request-parts.ts';
 import type { ConverseToolChoice, ConverseTurn } from './converse-request-parts.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
 
 // Anthropic Messages client → Bedrock Converse provider (docs/protocols.md#converse-requests); the
-// stream is bedrock-stream-to-anthropic-events.ts. Anthropic's `cache_control`
+// stream is anthropic-messages-to-bedrock-converse-stream.ts. Anthropic's `cache_control`
 // on a block becomes a Bedrock `cachePoint` block right after it, which is how Bedrock marks a prefix.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>

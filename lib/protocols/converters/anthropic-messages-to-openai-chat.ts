@@ -1,7 +1,7 @@
 import { ProtocolNotSupportedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
-import { anthropicMessageId, createChatToAnthropicStream } from './anthropic-messages-from-chat-stream.ts';
+import { anthropicMessageId, createChatToAnthropicStream } from './anthropic-messages-to-openai-chat-stream.ts';
 import { anthropicUsage, tokensFromChatUsage } from './anthropic-chat-usage.ts';
 import type { ConversionContext, Converter } from './converter.ts';
 import { stopReasonFromFinishReason } from './stop-reasons.ts';

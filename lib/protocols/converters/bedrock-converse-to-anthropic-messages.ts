@@ -1,14 +1,14 @@
 import { ProtocolNotSupportedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
-import { createAnthropicToBedrockStream } from './anthropic-events-to-bedrock-stream.ts';
+import { createAnthropicToBedrockStream } from './bedrock-converse-to-anthropic-messages-stream.ts';
 import { mimeFromDocumentFormat, mimeFromImageFormat } from './bedrock-media.ts';
 import { anthropicStopToBedrock } from './bedrock-stop-reasons.ts';
 import { anthropicUsageToBedrock } from './bedrock-usage.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
 
 // Bedrock Converse client → Anthropic Messages provider (docs/protocols.md#converse-requests); the
-// stream is anthropic-events-to-bedrock-stream.ts. A Bedrock `cachePoint` block
+// stream is bedrock-converse-to-anthropic-messages-stream.ts. A Bedrock `cachePoint` block
 // marks the end of a cacheable prefix: it becomes `cache_control` on the block before it.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>

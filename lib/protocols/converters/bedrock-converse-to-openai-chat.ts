@@ -5,11 +5,11 @@ import { mimeFromDocumentFormat, mimeFromImageFormat } from './bedrock-media.ts'
 import { openaiFinishToBedrock } from './bedrock-stop-reasons.ts';
 import { openaiUsageToBedrock } from './bedrock-usage.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
-import { createOpenaiChunksToBedrockStream } from './openai-chunks-to-bedrock-stream.ts';
+import { createOpenaiChunksToBedrockStream } from './bedrock-converse-to-openai-chat-stream.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
 // Bedrock Converse client → OpenAI Chat Completions provider (docs/protocols.md#converse-requests);
-// the stream is openai-chunks-to-bedrock-stream.ts.
+// the stream is bedrock-converse-to-openai-chat-stream.ts.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>
   new ProtocolNotSupportedError(`${what} cannot be sent to an OpenAI Chat Completions provider`);

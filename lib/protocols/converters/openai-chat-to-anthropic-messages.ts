@@ -3,15 +3,15 @@ import { ProtocolNotSupportedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import { chatUsage, tokensFromAnthropicUsage } from './anthropic-chat-usage.ts';
-import { chatMessagesToAnthropic } from './chat-messages-to-anthropic.ts';
+import { chatMessagesToAnthropic } from './openai-chat-to-anthropic-messages-request.ts';
 import type { ConversionContext, Converter } from './converter.ts';
-import { createAnthropicToChatStream } from './openai-chat-from-anthropic-stream.ts';
+import { createAnthropicToChatStream } from './openai-chat-to-anthropic-messages-stream.ts';
 import { finishReasonFromStopReason } from './stop-reasons.ts';
 import { planThinking } from './thinking-budget.ts';
 import { stringifyToolInput } from './tool-arguments.ts';
 
 // An OpenAI Chat client served by a provider that speaks Anthropic Messages.
-// Request: docs/protocols.md#chat-to-anthropic-request (messages in chat-messages-to-anthropic.ts).
+// Request: docs/protocols.md#chat-to-anthropic-request (messages in openai-chat-to-anthropic-messages-request.ts).
 // Response: docs/protocols.md#chat-and-anthropic-responses.
 // Stream: docs/protocols.md#anthropic-events-to-chat-stream.
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ProtocolNotSupportedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
-import { createBedrockToOpenaiChatStream } from './bedrock-stream-to-openai-chunks.ts';
+import { createBedrockToOpenaiChatStream } from './openai-chat-to-bedrock-converse-stream.ts';
 import { documentFormatFromMime, documentName, imageFormatFromMime, parseDataUrl } from './bedrock-media.ts';
 import { bedrockStopToOpenai } from './bedrock-stop-reasons.ts';
 import { bedrockUsageToOpenai } from './bedrock-usage.ts';
@@ -12,7 +12,7 @@ import { asArray, asObject, asString } from './json-narrowing.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
 // OpenAI Chat Completions client → Bedrock Converse provider (docs/protocols.md#converse-requests); the
-// stream is bedrock-stream-to-openai-chunks.ts. The body names no model
+// stream is openai-chat-to-bedrock-converse-stream.ts. The body names no model
 // and no `stream`: both are in the URL path (`/model/{id}/converse[-stream]`), which the provider builds.
 
 const unsupported = (what: string): ProtocolNotSupportedError =>

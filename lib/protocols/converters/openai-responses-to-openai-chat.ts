@@ -2,8 +2,8 @@ import { ProtocolNotSupportedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
-import { chatToResponse } from './openai-responses-from-chat.ts';
-import { createChatToResponsesStream } from './openai-responses-from-chat-stream.ts';
+import { chatToResponse } from './openai-responses-to-openai-chat-response.ts';
+import { createChatToResponsesStream } from './openai-responses-to-openai-chat-stream.ts';
 
 // OpenAI Responses client → a provider that only has Chat Completions; the answer goes back as a
 // Response object or its event stream (docs/protocols.md#responses-over-chat).

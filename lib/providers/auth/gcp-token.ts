@@ -1,7 +1,6 @@
 import { importPKCS8, SignJWT } from 'jose';
 import type { CryptoKey } from 'jose';
-import { request } from 'undici';
-import type { Dispatcher } from 'undici';
+import { oneShot } from '../../transport/one-shot.ts';
 import { GcpTokenError } from '../../errors.ts';
 
 // Google service-account key → OAuth2 access token (docs/protocols.md#vertex-token-exchange): an RS256
@@ -13,6 +12,8 @@ export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const ASSERTION_LIFETIME_SECS = 3600; // Google's maximum
 const MAX_DETAIL = 200;
+// A token answer is a few hundred bytes; anything far larger is not one.
+const MAX_TOKEN_ANSWER = 64 * 1024;
 
 export interface GcpTokenSourceOptions {
   /** The service-account key file, as JSON text. */
@@ -24,7 +25,6 @@ export interface GcpTokenSourceOptions {
   /** Never reuse a token for longer than this, whatever `expires_in` says. */
   maxTtlSecs?: number;
   clock?: { now(): number };
-  dispatcher?: Dispatcher;
   /** Bound on the token request (default 10 s). */
   timeoutMs?: number;
 }
@@ -141,16 +141,17 @@ export function createGcpTokenSource(opts: GcpTokenSourceOptions): GcpTokenSourc
     let status: number;
     let text: string;
     try {
-      const res = await request(tokenUrl, {
+      const url = new URL(tokenUrl);
+      const res = await oneShot(url.origin, {
         method: 'POST',
+        path: url.pathname + url.search,
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form.toString(),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        ...(opts.dispatcher && { dispatcher: opts.dispatcher }),
+        timeoutMs,
+        maxBodyBytes: MAX_TOKEN_ANSWER,
       });
-      status = res.statusCode;
-      text = await res.body.text();
+      status = res.status;
+      text = res.body;
     } catch (err) {
       const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'network error';
       throw new GcpTokenError(`token endpoint could not be reached (${code})`, { cause: err });

@@ -1,7 +1,7 @@
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
-import type { ResponseIds, ResponseStatus } from './openai-responses-from-chat.ts';
+import type { ResponseIds, ResponseStatus } from './openai-responses-to-openai-chat-response.ts';
 import {
   functionCallItem,
   functionCallItemId,
@@ -11,7 +11,7 @@ import {
   responseIds,
   responsesUsageFromChat,
   statusFor,
-} from './openai-responses-from-chat.ts';
+} from './openai-responses-to-openai-chat-response.ts';
 
 // Chat chunks → the Responses event sequence (docs/protocols.md#responses-over-chat): created,
 // in_progress, then per output item added → (content part added → deltas → done) → item done, then
