@@ -13,6 +13,9 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
     if (size > limit) throw tooLarge(limit);
     chunks.push(buf);
   }
+  // An HTTP/2 request whose stream was reset ends like a complete one: only the stream tells.
+  const stream = (req as IncomingMessage & { stream?: { aborted: boolean } }).stream;
+  if (stream?.aborted) throw new Error('the client reset the stream while sending its body');
   return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, size);
 }
 

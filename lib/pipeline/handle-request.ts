@@ -15,7 +15,7 @@ import type { AttemptOutcome } from './attempt.ts';
 import { classifyOutcome } from './classify-outcome.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
-import { sendWhole } from './client-writer.ts';
+import { responseCompleted, sendWhole } from './client-writer.ts';
 import type { InstanceRuntime, RouteRuntime } from './route-runtime.ts';
 import type { FallbackPolicy } from '../config/types.ts';
 import type { Classified } from './classify-outcome.ts';
@@ -80,7 +80,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const stream = protocol.isStream(ctx.body, ctx.hash.path);
   const client = new AbortController();
   res.on('close', () => {
-    if (!res.writableFinished) client.abort(new ClientAbortedError());
+    if (!responseCompleted(res)) client.abort(new ClientAbortedError());
   });
 
   const record: AccessRecord = {

@@ -1,11 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayError } from '../errors.ts';
-import { UpstreamStreamError } from '../errors.ts';
+import { GatewayError, UpstreamStreamError } from '../errors.ts';
 import type { StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
 import type { ClientEvent, StreamConverter, UpstreamEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
-import { mapTransportError } from '../transport/send.ts';
+import { ClientAbortedError, mapTransportError } from '../transport/send.ts';
 import { writeToClient } from './client-writer.ts';
 
 type Frame = string | Uint8Array;
@@ -61,6 +60,9 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     text: observer.text(),
   });
 
+  // A write failed: the client left (or a stream cap fired) while its answer was being written.
+  const left = (): StreamRelayResult => result(signal.reason instanceof GatewayError ? signal.reason : new ClientAbortedError());
+
   const commit = async (): Promise<boolean> => {
     committed = true;
     input.onCommit();
@@ -109,14 +111,14 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
           return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${observer.errorMessage() ?? ''}`));
         }
         held.push(...step.out);
-        if (step.content && !(await commit())) return result(undefined);
+        if (step.content && !(await commit())) return left();
         if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
         continue;
       }
       if (step.error) streamError = new UpstreamStreamError(input.instance, observer.errorMessage() ?? 'in-band error');
       if (!(await write(step.out))) {
         input.body.destroy();
-        return result(undefined);
+        return left();
       }
     }
   } catch (err) {
@@ -146,7 +148,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
       if (frame.length > 0) held.push(frame);
     }
   }
-  if (!committed && !(await commit())) return result(undefined);
+  if (!committed && !(await commit())) return left();
   await write(held.splice(0));
   res.end();
   return result(streamError);
