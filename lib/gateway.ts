@@ -7,7 +7,8 @@ import type { ConfigProblem } from './errors.ts';
 import { ConfigError } from './errors.ts';
 import { createAdminApp } from './http/admin-app.ts';
 import { createDataApp } from './http/data-app.ts';
-import { createDualListener } from './http/listener.ts';
+import { connectionLimits } from './http/connection-guard.ts';
+import { createDualListener, guardAdminServer } from './http/listener.ts';
 import { createRouteMatcher } from './http/route-matcher.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
@@ -102,6 +103,13 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       if (inFlight === 0) drained?.();
     });
   };
+  // The same deadlines on both listeners. LLM answers can take minutes: the deadlines bound what the
+  // client sends and idle connections; the per-upstream `timeout` bounds the answer.
+  const listenerOptions = {
+    limits: connectionLimits(config.server),
+    maxConnections: config.server.max_connections,
+    metrics: metrics.connections,
+  };
   const listener = createDualListener(
     (req, res) => {
       track(res);
@@ -111,11 +119,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       track(res);
       dataPlane.http2(req, res);
     },
+    listenerOptions,
   );
-  // LLM answers can take minutes; the per-upstream `timeout` bounds them, not the server.
-  listener.http.requestTimeout = 0;
-  listener.http.headersTimeout = 60_000;
-  listener.http.keepAliveTimeout = 65_000;
 
   async function reload(next: GatewayConfig): Promise<ReloadResult> {
     const fixed: Array<keyof GatewayConfig> = ['server', 'admin', 'redis'];
@@ -168,6 +173,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
         reload: reloadFromSource,
       }))
     : undefined;
+  if (adminServer) guardAdminServer(adminServer, listenerOptions);
 
   return {
     get routes() {

@@ -65,6 +65,9 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
         req.unpipe(decoder);
         decoder.destroy();
       }
+      // An HTTP/2 request whose stream was reset ends like a complete one: only the stream tells.
+      const stream = (req as IncomingMessage & { stream?: { aborted: boolean } }).stream;
+      if (err === undefined && stream?.aborted) err = new Error('the client reset the stream while sending its body');
       if (err === undefined) {
         resolve(Buffer.concat(chunks, size));
         return;

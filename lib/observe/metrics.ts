@@ -8,9 +8,22 @@ export interface InstanceGaugeSource {
   inFlight(): number;
 }
 
+export type ListenerName = 'data' | 'admin';
+
+/** Connection-level events, from the listeners rather than from requests. */
+export interface ConnectionMetrics {
+  opened(listener: ListenerName): void;
+  closed(listener: ListenerName): void;
+  /** A connection closed (or an HTTP/2 stream reset) for missing its deadline at `stage`. */
+  timedOut(listener: ListenerName, stage: string): void;
+  /** Closed at accept: `server.max_connections` were already open. */
+  rejected(listener: ListenerName): void;
+}
+
 export interface Metrics {
   registry: Registry;
   observe(record: AccessRecord): void;
+  connections: ConnectionMetrics;
 }
 
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -81,8 +94,33 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     });
   }
 
+  const open = new Gauge({
+    name: 'aipm_connections_open',
+    help: 'Client connections open, per listener',
+    labelNames: ['listener'],
+    registers: [registry],
+  });
+  const timedOut = new Counter({
+    name: 'aipm_connections_timed_out_total',
+    help: 'Client connections closed (HTTP/2: streams reset at stage body) for missing a deadline: first_byte, headers, body (gap between body bytes), idle',
+    labelNames: ['listener', 'stage'],
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'aipm_connections_rejected_total',
+    help: 'Client connections closed at accept because server.max_connections were open',
+    labelNames: ['listener'],
+    registers: [registry],
+  });
+
   return {
     registry,
+    connections: {
+      opened: (listener) => open.inc({ listener }),
+      closed: (listener) => open.dec({ listener }),
+      timedOut: (listener, stage) => timedOut.inc({ listener, stage }),
+      rejected: (listener) => rejected.inc({ listener }),
+    },
     observe(r) {
       const instance = r.instance ?? 'none';
       requests.inc({ route: r.route, instance, status: String(r.status), type: r.request_type });

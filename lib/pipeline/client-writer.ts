@@ -1,20 +1,53 @@
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+
+/** What an HTTP/2 compat response adds: its stream, which alone knows whether the peer reset it. */
+interface WithStream {
+  stream?: { aborted: boolean; closed: boolean; destroyed: boolean; rstCode?: number };
+}
+
+/** The client can no longer receive this response: its connection, or its HTTP/2 stream, is gone. */
+export function clientGone(res: ServerResponse): boolean {
+  const stream = (res as ServerResponse & WithStream).stream;
+  return res.destroyed === true || (stream !== undefined && (stream.closed || stream.destroyed));
+}
+
+/**
+ * Whether a response that just closed reached its end. An HTTP/2 response reports itself finished even
+ * when the client reset the stream (node ends the writable side on RST_STREAM), so ask the stream.
+ */
+export function responseCompleted(res: ServerResponse): boolean {
+  const stream = (res as ServerResponse & WithStream).stream;
+  if (stream !== undefined) return !stream.aborted && (stream.rstCode ?? 0) === 0 && res.writableEnded;
+  return res.writableFinished;
+}
 
 /** Writes to the client with backpressure; resolves false once the client is gone. */
 export async function writeToClient(res: ServerResponse, data: string | Uint8Array, signal: AbortSignal): Promise<boolean> {
-  if (res.destroyed || signal.aborted) return false;
+  if (signal.aborted || clientGone(res)) return false;
   if (res.write(data)) return true;
-  try {
-    await once(res, 'drain', { signal });
-    return true;
-  } catch {
-    return false;
-  }
+  return drained(res, signal);
+}
+
+// 'drain' never comes once the peer is gone: 'close' or the abort ends the wait too.
+function drained(res: ServerResponse, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const settle = (ok: boolean): void => {
+      res.off('drain', onDrain);
+      res.off('close', onGone);
+      signal.removeEventListener('abort', onGone);
+      resolve(ok);
+    };
+    const onDrain = (): void => settle(true);
+    const onGone = (): void => settle(false);
+    res.on('drain', onDrain);
+    res.on('close', onGone);
+    signal.addEventListener('abort', onGone);
+    if (signal.aborted || clientGone(res)) settle(false);
+  });
 }
 
 export function sendWhole(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent || clientGone(res)) return;
   res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }

@@ -5,7 +5,7 @@ import { logAccess, roundMs } from '../observe/access-log.ts';
 import { renderError } from '../protocols/render-error.ts';
 import { runAttempt } from './attempt.ts';
 import type { AttemptResult } from './attempt.ts';
-import { sendWhole } from './client-writer.ts';
+import { responseCompleted, sendWhole } from './client-writer.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
 import type { InstanceRuntime } from './instance-runtime.ts';
@@ -33,7 +33,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const stream = protocol.isStream(ctx.body, ctx.hash.path);
   const client = new AbortController();
   res.on('close', () => {
-    if (!res.writableFinished) client.abort(new ClientAbortedError());
+    if (!responseCompleted(res)) client.abort(new ClientAbortedError());
   });
   const request: RequestPlan = { ctx, stream, requestModel: protocol.requestModel(ctx.body, ctx.hash.path), clientSignal: client.signal };
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { GatewayError, InternalError, UpstreamStreamError, UpstreamTooLargeError } from '../errors.ts';
+import { ClientAbortedError, GatewayError, InternalError, UpstreamStreamError, UpstreamTooLargeError } from '../errors.ts';
 import type { StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
 import type { ClientEvent, StreamConverter, UpstreamEvent } from '../protocols/converters/converter.ts';
 import type { Usage } from '../protocols/types.ts';
@@ -74,6 +74,9 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     text: observer.text(),
   });
 
+  // A write failed: the client left (or a stream cap fired) while its answer was being written.
+  const left = (): StreamRelayResult => result(signal.reason instanceof GatewayError ? signal.reason : new ClientAbortedError());
+
   const commit = async (): Promise<boolean> => {
     committed = true;
     input.onCommit();
@@ -135,14 +138,14 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
           return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`));
         }
         held.push(...next.out);
-        if (next.content && !(await commit())) return result(undefined);
+        if (next.content && !(await commit())) return left();
         if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
         continue;
       }
       if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
       if (!(await write(next.out))) {
         input.body.destroy();
-        return result(undefined);
+        return left();
       }
     }
     tail = step(undefined);
@@ -183,7 +186,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
       return result(internal);
     }
   }
-  if (!committed && !(await commit())) return result(undefined);
+  if (!committed && !(await commit())) return left();
   await write(held.splice(0));
   res.end();
   return result(streamError);
