@@ -60,6 +60,8 @@ function withoutParams(pathAndQuery: string, names: ReadonlySet<string>): string
   return kept.length > 0 ? `${pathAndQuery.slice(0, q)}?${kept.join('&')}` : pathAndQuery.slice(0, q);
 }
 
+const CLIENT_CREDENTIAL_PARAMS = ['key', 'api_key', 'api-key', 'apikey', 'access_token', 'x-goog-api-key'];
+
 export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   const provider = getProvider(instance.provider);
   const endpoint = instance.override.endpoint;
@@ -67,7 +69,9 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   const origin = endpoint ? endpoint.url : defaultBase ? new URL(defaultBase) : undefined;
   if (!origin) throw new Error(`instance ${instance.name}: provider ${provider.name} needs override.endpoint`);
   const authQuery = new URLSearchParams(Object.entries(instance.auth.query)).toString();
-  const authNames = new Set(Object.keys(instance.auth.query).map((name) => name.toLowerCase()));
+  // The instance's own parameters, and the ones clients put credentials in (Google's `?key=`): a
+  // client's credential never reaches a provider, as with its Authorization header.
+  const authNames = new Set([...CLIENT_CREDENTIAL_PARAMS, ...Object.keys(instance.auth.query).map((name) => name.toLowerCase())]);
   const authHeaders = Object.entries(instance.auth.header).map(([k, v]) => [k.toLowerCase(), v] as const);
   const defaultHeaders = Object.entries(provider.defaultHeaders?.(instance) ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
   const capabilities = provider.capabilitiesFor?.(instance) ?? provider.capabilities;

@@ -105,6 +105,11 @@ describe('createInstanceTarget', () => {
       }
     });
 
+    it("drops a client's credential parameters on passthrough even when the instance authenticates by header", () => {
+      const t = target({ provider: 'openai', auth: { header: { Authorization: 'Bearer inst' } } });
+      assert.equal(t.pathFor('passthrough', req('/v1/models?key=client&api_key=c2&access_token=c3&limit=5')), '/v1/models?limit=5');
+    });
+
     it('is URL-encoded so a secret cannot add parameters of its own', () => {
       const t = target({ provider: 'gemini', auth: { query: { key: 'a b&admin=1' } } });
       assert.equal(t.pathFor('openai-chat', req('/x')), '/v1beta/openai/chat/completions?key=a+b%26admin%3D1');
