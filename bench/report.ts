@@ -1,12 +1,13 @@
 // Turns bench cells into the markdown written to bench/results/latest.md (and printed).
 
-export type TargetId = 'direct' | 'minimal' | 'gateway' | 'gateway-redis';
+export type TargetId = 'direct' | 'minimal' | 'gateway' | 'gateway-redis' | 'baseline';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct (fake upstream)',
   minimal: 'minimal proxy',
   gateway: 'ai-proxy-multi',
   'gateway-redis': 'ai-proxy-multi + Redis',
+  baseline: 'baseline (BENCH_BASELINE)',
 };
 
 export interface Scenario {
@@ -109,6 +110,18 @@ export function renderMarkdown(
       const g = find(cells, 'gateway', s.id);
       const ratio = r && g && g.rps > 0 ? r.rps / g.rps : Number.NaN;
       lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${fmtDelta(r && g ? r.p50 - g.p50 : Number.NaN)} | ${fmtDelta(r && g ? r.p99 - g.p99 : Number.NaN)} |`);
+    }
+  }
+  if (cells.some((c) => c.target === 'baseline')) {
+    lines.push('', '## This gateway vs the baseline checkout', '');
+    lines.push('| Scenario | req/s this ÷ baseline | p50 this − baseline | p99 this − baseline | peak RSS this − baseline |');
+    lines.push('|---|---:|---:|---:|---:|');
+    for (const s of scenarios) {
+      const g = find(cells, 'gateway', s.id);
+      const b = find(cells, 'baseline', s.id);
+      const ratio = g && b && b.rps > 0 ? g.rps / b.rps : Number.NaN;
+      const rss = g?.rssMb != null && b?.rssMb != null ? `${(g.rssMb - b.rssMb).toFixed(1)} MiB` : '—';
+      lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${fmtDelta(g && b ? g.p50 - b.p50 : Number.NaN)} | ${fmtDelta(g && b ? g.p99 - b.p99 : Number.NaN)} | ${rss} |`);
     }
   }
   lines.push('');

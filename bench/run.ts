@@ -31,6 +31,7 @@ const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway,gateway-re
   .map((t) => t.trim())
   .filter((t): t is TargetId => t in TARGET_LABELS);
 const CHUNKS = 20;
+const BASELINE = process.env.BENCH_BASELINE;
 
 // Two cores: the measured process gets one to itself; the load generator and (behind a proxy) the
 // upstream share the other. With 3+ cores the upstream gets its own.
@@ -149,12 +150,15 @@ async function startTarget(target: TargetId, tmp: string): Promise<{ child: Chil
     const child = spawnNode('minimal proxy', TARGET_CORE, ['bench/minimal-proxy.ts', upstream], root);
     return { child, url: `http://127.0.0.1:${await waitForPortLine(child)}` };
   }
-  if (!existsSync(join(root, 'bin/ai-proxy-multi.js'))) throw new Error('bin/ai-proxy-multi.js does not exist yet');
+  // `baseline`: the same gateway from another checkout (BENCH_BASELINE=/path), measured in the same run.
+  const home = target === 'baseline' ? BASELINE : root;
+  if (!home) throw new Error('set BENCH_BASELINE to the checkout to compare with');
+  if (!existsSync(join(home, 'bin/ai-proxy-multi.js'))) throw new Error(`${home}/bin/ai-proxy-multi.js does not exist`);
   const [port, adminPort] = [await freePort(), await freePort()];
   const redisUrl = target === 'gateway-redis' ? await startRedis(tmp) : undefined;
   const file = join(tmp, 'gateway.json');
   writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream, redisUrl), null, 2));
-  const child = spawnNode('gateway', TARGET_CORE, ['bin/ai-proxy-multi.js', 'start', '-c', file], root);
+  const child = spawnNode(target === 'baseline' ? 'baseline gateway' : 'gateway', TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
   await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`);
   return { child, url: `http://127.0.0.1:${port}` };
 }
@@ -209,7 +213,7 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
   } finally {
     const stop = await stopChild(child);
     if (target === 'gateway-redis') redisServer?.kill('SIGKILL');
-    if ((target === 'gateway' || target === 'gateway-redis') && (stop.code !== 0 || stop.forced)) {
+    if ((target === 'gateway' || target === 'gateway-redis' || target === 'baseline') && (stop.code !== 0 || stop.forced)) {
       notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
     }
   }
