@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { ClientAbortedError, GatewayError, InternalError, UpstreamStreamError, UpstreamTooLargeError } from '../errors.ts';
 import type { StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
-import type { ClientEvent, StreamConverter, UpstreamEvent } from '../protocols/converters/converter.ts';
+import type { ClientEvent, StreamConverter } from '../protocols/converters/converter.ts';
+import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { Usage } from '../protocols/types.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import { mapBodyError } from '../transport/send.ts';
@@ -86,17 +87,25 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   };
 
   // What to forward for this chunk, and whether an error came before any content (events in order).
-  // A throw in here is the gateway's own failure (decoder, observer, converter, encoder), never the
+  // A throw past the decoder is the gateway's own failure (observer, converter, encoder), never the
   // instance's: it comes out as an InternalError.
   const step = (chunk: Uint8Array | undefined) => {
+    let events: UpstreamEvent[];
     try {
-      return decodeAndConvert(chunk);
+      events = chunk ? input.decoder.push(chunk) : input.decoder.end();
+    } catch (err) {
+      // Bytes that are not the protocol's framing (a bad CRC, an endless line) are the upstream's fault.
+      throw new UpstreamStreamError(input.instance, `instance ${input.instance} sent a malformed stream after ${bytes} bytes: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const next = decodeAndConvert(events);
+      if (!reencode && chunk) next.out.push(chunk);
+      return next;
     } catch (err) {
       throw err instanceof GatewayError ? err : new InternalError(`relaying the stream of instance ${input.instance} failed inside the gateway`, err);
     }
   };
-  const decodeAndConvert = (chunk: Uint8Array | undefined) => {
-    const events = chunk ? input.decoder.push(chunk) : input.decoder.end();
+  const decodeAndConvert = (events: readonly UpstreamEvent[]) => {
     const out: Frame[] = [];
     let content = committed;
     let errorFirst = false;
@@ -116,7 +125,6 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
         }
       } else if (input.dropUsageEvents && cls !== 'usage') out.push(encodeSseEvent(event));
     }
-    if (!reencode && chunk) out.push(chunk);
     return { out, content, errorFirst, error };
   };
 
