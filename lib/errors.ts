@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'UPSTREAM_CONNECT'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_STREAM'
+  | 'UPSTREAM_MALFORMED'
   | 'UPSTREAM_RESPONSE_TOO_LARGE'
   | 'INSTANCE_SATURATED'
   | 'ALL_ATTEMPTS_FAILED'
@@ -184,6 +185,13 @@ export class UpstreamTooLargeError extends GatewayError {
     const size = declared === undefined ? `more than ${limit}` : `${declared}`;
     super('UPSTREAM_RESPONSE_TOO_LARGE', 502, `instance ${instance} answered ${size} bytes, above max_response_bytes (${limit})`);
     this.instance = instance;
+  }
+}
+
+/** The upstream answered 2xx with a body that is not what its protocol promises (a converter found out). */
+export class UpstreamMalformedError extends GatewayError {
+  constructor(message: string) {
+    super('UPSTREAM_MALFORMED', 502, message);
   }
 }
 

@@ -9,7 +9,8 @@ function hostAllowed(route: RouteRuntime, host: string | undefined): boolean {
   const hosts = route.config.hosts;
   if (hosts.length === 0) return true;
   const bare = (host ?? '').toLowerCase().replace(/:\d+$/, '');
-  return hosts.includes(bare);
+  // `*.example.com` (APISIX) matches any subdomain of example.com, not example.com itself.
+  return hosts.some((h) => (h.startsWith('*.') ? bare.endsWith(h.slice(1)) && bare.length > h.length - 1 : h === bare));
 }
 
 /** Exact URIs first (config order), then the longest matching prefix (`/v1/*`). Built once per config. */

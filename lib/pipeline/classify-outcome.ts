@@ -69,6 +69,7 @@ export function classifyOutcome(err: GatewayError, policy: FallbackPolicy): Clas
   switch (err.code) {
     case 'UPSTREAM_CONNECT':
     case 'UPSTREAM_STREAM':
+    case 'UPSTREAM_MALFORMED':
       return {
         retryable: policy.on5xx || listed(err.status),
         countsAsFailure: true,

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../errors.ts';
-import { GatewayError as BaseError, InternalError, UpstreamStreamError } from '../errors.ts';
+import { GatewayError as BaseError, InternalError, UpstreamMalformedError, UpstreamStreamError } from '../errors.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import { renderError } from '../protocols/render-error.ts';
 import type { Usage } from '../protocols/types.ts';
@@ -80,8 +80,11 @@ export function respondJson(
       usage: undefined,
       model: undefined,
       text: undefined,
-      // A converter that throws on a well-formed answer is the gateway's bug, not the instance's.
-      error: new InternalError(`the answer of instance ${call.instance} could not be converted to ${ctx.protocol.name}`, err),
+      // A converter that says the answer is malformed blames the instance; any other throw is the gateway's bug.
+      error:
+        err instanceof UpstreamMalformedError
+          ? new UpstreamMalformedError(`instance ${call.instance}: ${err.message}`)
+          : new InternalError(`the answer of instance ${call.instance} could not be converted to ${ctx.protocol.name}`, err),
     };
   }
   clientHeaders['content-type'] = 'application/json';

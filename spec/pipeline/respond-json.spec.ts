@@ -190,12 +190,9 @@ describe('respondJson', () => {
     });
   }
 
-  it.skip("reports a :predict answer without predictions as the instance's malformed answer, not the gateway's bug", async () => {
-    // BUG (lib/pipeline/respond-json.ts): the Vertex converter says what is wrong with the answer by
-    // throwing a coded GatewayError (502 "upstream returned a malformed :predict response"), but
-    // respondJson wraps every throw from a converter into an InternalError: the client gets a 500
-    // "could not be converted", settle logs it as a gateway bug and never counts it against the
-    // instance. relayStream keeps coded errors as they are; respondJson should too.
+  it("reports a :predict answer without predictions as the instance's malformed answer, not the gateway's bug", async () => {
+    // The converter says what is wrong with the answer (UPSTREAM_MALFORMED): the instance's fault,
+    // counted and retried like a broken stream, never a 500 from the gateway.
     const { res, answer } = await respond('/v1/embeddings', { model: 'text-embedding-005', input: 'a' }, {
       instance: 'vertex',
       status: 200,
@@ -203,7 +200,7 @@ describe('respondJson', () => {
       payload: JSON.stringify({ deployedModelId: '1' }),
     });
     assert.equal(res.status, NOTHING_WRITTEN);
-    assert.notEqual(answer.error?.code, 'INTERNAL_ERROR');
+    assert.equal(answer.error?.code, 'UPSTREAM_MALFORMED');
     assert.equal(answer.error?.status, 502);
     assert.match(answer.error?.message ?? '', /malformed :predict response/);
   });

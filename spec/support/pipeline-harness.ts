@@ -3,11 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { Registry } from 'prom-client';
 import { ClientAbortedError } from '../../lib/errors.ts';
 import { loadConfigText } from '../../lib/load-config.ts';
 import type { AccessRecord } from '../../lib/observe/access-log.ts';
 import { createLogger } from '../../lib/observe/logger.ts';
+import { createMetrics } from '../../lib/observe/metrics.ts';
+import type { Metrics } from '../../lib/observe/metrics.ts';
 import type { Logger } from '../../lib/observe/logger.ts';
 import { SecretScrubber, staticSecretsOf } from '../../lib/observe/secret-scrubber.ts';
 import type { AttemptResult } from '../../lib/pipeline/attempt.ts';
@@ -101,7 +102,8 @@ async function readAll(req: IncomingMessage): Promise<Buffer> {
 /** A bare HTTP front: every POST becomes a RequestContext for `handle`. */
 export async function startFront(test: TestRoute, handle: (ctx: RequestContext) => Promise<void>): Promise<Front> {
   const records: AccessRecord[] = [];
-  const metrics = { registry: new Registry(), observe: (record: AccessRecord) => records.push(record) };
+  const real = createMetrics(() => []);
+  const metrics: Metrics = { ...real, observe: (record: AccessRecord) => void records.push(record) };
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();

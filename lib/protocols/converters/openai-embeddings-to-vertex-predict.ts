@@ -1,4 +1,4 @@
-import { GatewayError, ProtocolNotSupportedError } from '../../errors.ts';
+import { ProtocolNotSupportedError, UpstreamMalformedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
@@ -24,8 +24,8 @@ function request(body: JsonObject): JsonObject {
   return { instances: texts(body['input']).map((content) => ({ content })), parameters };
 }
 
-function malformed(what: string): GatewayError {
-  return new GatewayError('UPSTREAM_STATUS', 502, `upstream returned a malformed :predict response (${what})`);
+function malformed(what: string): UpstreamMalformedError {
+  return new UpstreamMalformedError(`upstream returned a malformed :predict response (${what})`);
 }
 
 /** `token_count` as client libraries model it, `tokenCount` as the typed REST reference shows it. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GatewayError } from '../../errors.ts';
+import { UpstreamMalformedError } from '../../errors.ts';
 import type { JsonObject } from '../types.ts';
 import { isJsonObject } from '../types.ts';
 import { openaiUsage } from '../usage.ts';
@@ -89,8 +89,8 @@ export function functionCallItem(id: string, callId: string, name: string, args:
   return { id, type: 'function_call', status, arguments: args, call_id: callId, name };
 }
 
-function malformed(what: string): GatewayError {
-  return new GatewayError('UPSTREAM_STATUS', 502, `upstream returned a malformed chat completion (${what})`);
+function malformed(what: string): UpstreamMalformedError {
+  return new UpstreamMalformedError(`upstream returned a malformed chat completion (${what})`);
 }
 
 /** Chat content is usually a string; some providers answer with a list of text parts. */

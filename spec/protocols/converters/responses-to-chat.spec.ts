@@ -94,7 +94,7 @@ describe('openaiResponsesToOpenaiChat response', () => {
   }
 
   it('fails loudly on a 2xx body that is not a chat completion', () => {
-    assert.throws(() => converter.response({ object: 'list' }, { model: 'm', stream: false }), { code: 'UPSTREAM_STATUS', status: 502 });
+    assert.throws(() => converter.response({ object: 'list' }, { model: 'm', stream: false }), { code: 'UPSTREAM_MALFORMED', status: 502 });
   });
 });
 

@@ -73,7 +73,7 @@ describe('openaiEmbeddingsToVertexPredict response', () => {
   });
 
   it('fails with a 502 on a 2xx body without predictions', () => {
-    assert.throws(() => converter.response({ error: 'x' }, ctx), { code: 'UPSTREAM_STATUS', status: 502 });
+    assert.throws(() => converter.response({ error: 'x' }, ctx), { code: 'UPSTREAM_MALFORMED', status: 502 });
     assert.throws(() => converter.response({ predictions: [{ embeddings: {} }] }, ctx), { status: 502 });
   });
 
