@@ -36,14 +36,17 @@ type Stage = DeadlineStage | 'response';
 
 /**
  * One HTTP/1.1 connection's deadlines. Gaps (first byte, body, idle) use the socket's own inactivity
- * timer, which node:http refreshes on every read; the headers deadline is one timer per request.
+ * timer, which node:http refreshes on every read. The headers deadline (from a request's first byte,
+ * so trickling does not extend it) is node:http's own connection checker, which reads the parser's
+ * state natively: watching every chunk from JS instead costs the native parse path (~10% CPU).
  */
 class Http1Connection {
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
   readonly #onExpired: OnExpired;
   #stage: Stage = 'first_byte';
-  #headersTimer: NodeJS.Timeout | undefined;
+  /** Bytes read when the connection last went idle: more since then means a request has begun. */
+  #readAtIdle = 0;
   /** Requests whose response has not closed; those in `#receiving` are still sending their body. */
   #open = 0;
   readonly #receiving = new Set<IncomingMessage>();
@@ -55,14 +58,8 @@ class Http1Connection {
     this.#limits = limits;
     this.#onExpired = onExpired;
     socket.on('timeout', () => this.#expire());
-    socket.once('close', () => clearTimeout(this.#headersTimer));
-    // Seeing each chunk is how the next request's first byte on a kept-alive connection shows; this
-    // makes node:http parse from JS 'data' events instead of straight from the handle.
-    socket.on('data', () => {
-      if (this.#stage === 'idle' || this.#stage === 'first_byte') this.#awaitHeaders();
-    });
-    if (firstByteSeen) this.#awaitHeaders();
-    else socket.setTimeout(limits.firstByteMs);
+    // Headers that started are node:http's checker's to time out; until then the first-byte gap runs.
+    socket.setTimeout(firstByteSeen ? limits.headersMs : limits.firstByteMs);
   }
 
   get idle(): boolean {
@@ -70,8 +67,6 @@ class Http1Connection {
   }
 
   onRequest(req: IncomingMessage, res: ServerResponse): void {
-    clearTimeout(this.#headersTimer);
-    this.#headersTimer = undefined;
     this.#open += 1;
     this.#responses.set(req, res);
     if (!req.complete) {
@@ -91,12 +86,6 @@ class Http1Connection {
     this.#settle();
   }
 
-  #awaitHeaders(): void {
-    this.#stage = 'headers';
-    this.#socket.setTimeout(0);
-    this.#headersTimer = setTimeout(() => this.#expireHeaders(), this.#limits.headersMs);
-  }
-
   #settle(): void {
     if (this.#socket.destroyed) return;
     if (this.#receiving.size > 0) {
@@ -107,13 +96,21 @@ class Http1Connection {
       this.#socket.setTimeout(0);
     } else {
       this.#stage = 'idle';
+      this.#readAtIdle = this.#socket.bytesRead;
       this.#socket.setTimeout(this.#limits.idleMs);
     }
   }
 
   #expire(): void {
     const stage = this.#stage;
-    if (stage === 'response' || stage === 'headers') return;
+    if (stage === 'response') return;
+    if ((stage === 'idle' || stage === 'first_byte') && this.#socket.bytesRead > this.#readAtIdle) {
+      // A request has begun: its headers deadline is node:http's checker's, which answers 408. This
+      // timer stays only as a backstop, one headers deadline of silence later.
+      this.#stage = 'headers';
+      this.#socket.setTimeout(this.#limits.headersMs);
+      return;
+    }
     // 'end' comes only once the app reads the body; a body fully received but left unread is not late.
     if (stage === 'body' && [...this.#receiving].every((req) => req.complete)) {
       this.#receiving.clear();
@@ -122,17 +119,6 @@ class Http1Connection {
     }
     this.#onExpired(stage);
     this.#socket.destroy();
-  }
-
-  #expireHeaders(): void {
-    this.#headersTimer = undefined;
-    if (this.#stage !== 'headers' || this.#socket.destroyed) return;
-    this.#onExpired('headers');
-    const err = new GatewayError('REQUEST_TIMEOUT', 408, `request headers were not complete within ${this.#limits.headersMs} ms`, {
-      kind: 'invalid_request',
-    });
-    this.#socket.end(rawErrorResponse(err));
-    this.#socket.destroySoon();
   }
 
   /** A parse error from node:http: answer it in JSON unless a response is already on the wire. */
@@ -144,15 +130,18 @@ class Http1Connection {
       socket.destroy();
       return;
     }
-    clearTimeout(this.#headersTimer);
     const shape = shapeOfRawRequest(err.rawPacket, open[0]?.[0].url);
-    socket.end(rawErrorResponse(parserError(err), shape));
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') this.#onExpired('headers');
+    socket.end(rawErrorResponse(parserError(err, this.#limits), shape));
     socket.destroySoon();
   }
 }
 
-function parserError(err: NodeJS.ErrnoException & { reason?: string }): GatewayError {
+function parserError(err: NodeJS.ErrnoException & { reason?: string }, limits: ConnectionLimits): GatewayError {
   switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      // node:http's checker: the headers of a request were not complete in time.
+      return new GatewayError('REQUEST_TIMEOUT', 408, `request headers were not complete within ${limits.headersMs} ms`, { kind: 'invalid_request' });
     case 'HPE_HEADER_OVERFLOW':
       return new GatewayError('HEADERS_TOO_LARGE', 431, 'request headers are too large');
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
@@ -175,9 +164,14 @@ export interface Http1Guard {
 /** Deadlines, JSON parse-error answers and node:http's own timers turned off, for one HTTP/1 server. */
 export function guardHttp1Server(server: Server, limits: ConnectionLimits, onExpired: OnExpired): Http1Guard {
   const connections = new Map<Socket, Http1Connection>();
-  // The guard enforces these; node:http's checker runs only for servers that listen() themselves.
+  // node:http's connection checker enforces the headers deadline natively (answered through
+  // 'clientError' below); it runs only once the server says 'listening', which a server that is handed
+  // sockets by the front listener never does on its own. No whole-request deadline: a body is bounded
+  // by its gaps, a response by the upstream `timeout`.
   server.requestTimeout = 0;
-  server.headersTimeout = 0;
+  server.headersTimeout = limits.headersMs;
+  // The checker's period is how late a headers deadline may fire (node:http's option of that name).
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(10, Math.min(250, Math.floor(limits.headersMs / 4)));
   server.timeout = 0;
   // node:http arms its own keep-alive timer and advertises `Keep-Alive: timeout=`: keep both equal to ours.
   server.keepAliveTimeout = limits.idleMs;

@@ -103,6 +103,9 @@ export function createDualListener(
   const expired = (stage: DeadlineStage): void => metrics.timedOut('data', stage);
   const http = createHttpServer(onHttp1);
   const http1 = guardHttp1Server(http, limits, expired);
+  // Starts node:http's connection checker (the headers deadline): this server is handed its sockets
+  // by `front` and never listens itself.
+  http.emit('listening');
   // A bound on streams per session, as on HTTP/1 connections per listener (nghttp2's default is none).
   const h2 = createHttp2Server({ settings: { maxConcurrentStreams: MAX_STREAMS_PER_SESSION } }, onHttp2);
   const sessions = new Set<Http2Session>();
@@ -162,6 +165,8 @@ export function createDualListener(
     destroyAll() {
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
+      // Stops node:http's connection checker (it reports the server as not running; nothing to wait for).
+      http.close(() => undefined);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { GatewayError } from '../errors.ts';
 
 // A request body is parsed and bounded here, once, before anything else reads it. JSON.parse itself
@@ -11,9 +12,8 @@ export interface JsonLimits {
   maxArrayLength: number;
 }
 
-// fatal: invalid UTF-8 is an error, not silently replaced by U+FFFD and forwarded. A BOM is kept, so
-// JSON.parse refuses it (RFC 8259 8.1) rather than the body being forwarded with it.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// Invalid UTF-8 is an error, not silently replaced by U+FFFD and forwarded (isUtf8 checks natively,
+// then the usual decode). A BOM is kept, so JSON.parse refuses it (RFC 8259 8.1).
 // Valid UTF-8 cannot carry a surrogate, so one can only come from a `\uD800`-`\uDFFF` escape.
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 // Every escape, in order: matching them left to right keeps `\\ud800` (an escaped backslash) apart.
@@ -77,12 +77,8 @@ export function checkJsonBounds(value: unknown, limits: JsonLimits): void {
 
 /** UTF-8 bytes → a JSON value within `limits`; throws a 400 GatewayError naming what was wrong. */
 export function parseJsonBody(raw: Buffer, limits: JsonLimits): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    throw invalid('request body is not valid UTF-8');
-  }
+  if (!isUtf8(raw)) throw invalid('request body is not valid UTF-8');
+  const text = raw.toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);

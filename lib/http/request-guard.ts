@@ -34,7 +34,11 @@ function isDotSegment(segment: string): boolean {
   return bare === '.' || bare === '..';
 }
 
+// Only these characters can make a path unsafe; most paths have none and need no further look.
+const SUSPECT = /[%.\\\0\r\n]/;
+
 function checkPath(path: string): void {
+  if (!SUSPECT.test(path)) return;
   let current = path;
   for (let round = 0; round < DECODE_ROUNDS; round++) {
     if (CONTROL.test(current)) throw refuse('it contains NUL, CR or LF');

@@ -13,6 +13,8 @@ export interface PoolOptions {
 // undici's headers/body timers run on a coarse clock; the attempt's own watchdog enforces `timeout`
 // precisely and these only catch what it would miss.
 const BACKSTOP_SLACK_MS = 5000;
+// Idle connections beyond `keepalive_pool` close within this long after they went idle.
+const TRIM_DELAY_MS = 100;
 
 /**
  * A Pool with no cap on connections (LLM calls last tens of seconds: a cap would be the gateway's real
@@ -22,7 +24,9 @@ const BACKSTOP_SLACK_MS = 5000;
  */
 function createOriginPool(origin: string, opts: PoolOptions): Pool {
   const clients = new Set<{ client: Client; socket: () => { destroy(): void } | undefined }>();
+  let scheduled = false;
   const trim = (): void => {
+    scheduled = false;
     let idle = 0;
     for (const entry of clients) {
       if (entry.client.destroyed || entry.client.closed) {
@@ -61,7 +65,12 @@ function createOriginPool(origin: string, opts: PoolOptions): Pool {
       });
       const entry = { client, socket: () => socket };
       clients.add(entry);
-      client.on('drain', () => setImmediate(trim));
+      // At most one sweep per TRIM_DELAY_MS, however many requests finish: it is O(connections).
+      client.on('drain', () => {
+        if (scheduled) return;
+        scheduled = true;
+        setTimeout(trim, TRIM_DELAY_MS).unref();
+      });
       client.on('disconnect', () => {
         socket = undefined;
       });
