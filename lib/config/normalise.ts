@@ -152,6 +152,7 @@ function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstance
     max_req_body_size: raw.max_req_body_size ?? p.max_req_body_size,
     max_stream_duration_ms: raw.max_stream_duration_ms ?? p.max_stream_duration_ms,
     max_response_bytes: raw.max_response_bytes ?? p.max_response_bytes,
+    expose_instance_headers: raw.expose_instance_headers ?? p.expose_instance_headers,
     logging: { ...d.logging, ...raw.logging },
     forward_client_credentials: raw.forward_client_credentials ?? p.forward_client_credentials,
   };

@@ -54,6 +54,7 @@ export const configDefaults = {
     max_stream_duration_ms: 0,
     max_response_bytes: 64 * 1024 * 1024,
     forward_client_credentials: false,
+    expose_instance_headers: true,
   },
   logging: { summaries: false, payloads: false },
   breaker: {
@@ -218,6 +219,7 @@ const pluginFields: JsonSchema = {
     payloads: bool('Log request and response bodies (debug level).', d.logging.payloads),
   }),
   forward_client_credentials: bool('Forward the client\'s Authorization / x-api-key headers instead of dropping them.', p.forward_client_credentials),
+  expose_instance_headers: bool('Tell the client which instance answered and after how many attempts (x-ai-proxy-instance, x-ai-proxy-attempts).', p.expose_instance_headers),
   breaker: ref('breaker'),
 };
 

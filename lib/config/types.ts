@@ -103,6 +103,8 @@ export interface PluginConfig {
   max_response_bytes: number;
   logging: { summaries: boolean; payloads: boolean };
   forward_client_credentials: boolean;
+  /** `x-ai-proxy-instance` and `x-ai-proxy-attempts` on answers. */
+  expose_instance_headers: boolean;
 }
 
 export interface RouteConfig {

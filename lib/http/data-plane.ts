@@ -30,6 +30,12 @@ export interface DataPlaneOptions {
 
 let sequence = 0;
 const bootId = Date.now().toString(36);
+// A client's own id is kept when it is a plain token: it reaches logs and the provider's headers.
+const CLIENT_REQUEST_ID = /^[\w.:@=+/-]{1,128}$/;
+
+function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : `${bootId}-${++sequence}`;
+}
 
 function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): void {
   if (res.headersSent || res.destroyed) return;
@@ -55,6 +61,10 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const shape = errorShapeForPath(path);
+    const reqId = requestIdOf(req.headers['x-request-id']);
+    // Every answer says which request it was, errors included; the same id is in the access log and
+    // goes upstream as x-request-id.
+    res.setHeader('x-ai-proxy-request-id', reqId);
     try {
       guardRequestTarget(url);
     } catch (err) {
@@ -63,7 +73,6 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       sendError(res, shape, err);
       return;
     }
-    const reqId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : `${bootId}-${++sequence}`;
     // `Connection` is an HTTP/1 header: HTTP/2 refuses it (its sessions get GOAWAY on shutdown instead).
     const http1 = req.httpVersionMajor < 2;
     if (opts.isShuttingDown() && http1) res.setHeader('connection', 'close');

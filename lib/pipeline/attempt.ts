@@ -140,6 +140,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     try {
       call = await buildUpstreamCall(
         {
+          requestId: ctx.reqId,
           body: ctx.body,
           raw: ctx.raw,
           pathAndQuery: ctx.pathAndQuery,

@@ -25,6 +25,8 @@ export interface UpstreamCall {
 }
 
 export interface ClientRequest {
+  /** The gateway's id of this request, sent upstream as x-request-id. */
+  requestId: string;
   body: JsonObject;
   raw: Buffer;
   pathAndQuery: string;
@@ -59,6 +61,7 @@ export async function buildUpstreamCall(
   const sentModel = typeof built.json['model'] === 'string' ? built.json['model'] : model;
 
   const headers = upstreamHeaders(client.headers, target.authHeaders, plugin.forward_client_credentials);
+  headers['x-request-id'] = client.requestId;
   for (const [name, value] of target.defaultHeaders) if (client.headers[name] === undefined) headers[name] = value;
   const path = target.pathFor(plan.upstream, { clientPathAndQuery: client.pathAndQuery, model: sentModel, stream: client.stream });
   if (target.authorizer) {

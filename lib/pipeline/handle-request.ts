@@ -79,6 +79,11 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
 
       const plan = instance.plans.get(protocol.name);
       if (!plan) break; // the balancer only picks instances that have a plan
+      if (plugin.expose_instance_headers) {
+        // Sent with whatever this attempt answers; a final error after several attempts takes them off.
+        res.setHeader('x-ai-proxy-instance', instance.name);
+        res.setHeader('x-ai-proxy-attempts', String(tried.size));
+      }
       let result = await runAttempt(request, instance, plan);
       if (isStaleCredential(result, instance) && !client.signal.aborted) {
         // A 401 with a cached token (Vertex): the token was dropped; one more try with a fresh one.
@@ -129,6 +134,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     record.status = error.status;
     record.error = error.message;
     if (failures.length > 1) ctx.log.error({ attempts: failures.length }, `all instances failed for route ${route.config.id}`);
+    if (!res.headersSent) res.removeHeader('x-ai-proxy-instance');
     const rendered = renderError(protocol.errorShape, error);
     sendWhole(res, rendered.status, rendered.headers, rendered.body);
   } finally {

@@ -60,6 +60,7 @@ describe('config normalisation', () => {
       max_response_bytes: 67_108_864,
       logging: { summaries: false, payloads: false },
       forward_client_credentials: false,
+      expose_instance_headers: true,
     });
     assert.equal(instances.length, 2);
   });

@@ -47,6 +47,7 @@ describe('buildUpstreamCall', () => {
     const protocol = clientProtocol(a.protocol);
     const path = a.path ?? '/v1/chat/completions';
     return {
+      requestId: 'req-under-test',
       body: a.body,
       raw: a.raw ?? Buffer.from(JSON.stringify(a.body)),
       pathAndQuery: path,
