@@ -17,6 +17,7 @@ import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './http/status-report.ts';
+import { createPassthroughProxy } from './transport/passthrough-proxy.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
 import { createStateStore } from './state/create-store.ts';
 import type { Clock, StateStore } from './state/state-store.ts';
@@ -92,10 +93,11 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     },
     store.mode() === 'memory' ? undefined : () => store.connected(),
   );
+  const proxy = createPassthroughProxy();
   const dataPlane = createDataApp((method, host, path) => matcher(method, host, path), log, metrics, () => shuttingDown, {
     maxDepth: config.server.max_json_depth,
     maxArrayLength: config.server.max_json_array_length,
-  });
+  }, proxy);
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
     res.once('close', () => {
@@ -211,6 +213,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       await Promise.all(routes.map((route) => route.stop()));
       await store.close();
       await pools.destroy();
+      proxy.close();
       log.info('ai-proxy-multi stopped');
     },
   };

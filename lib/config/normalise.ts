@@ -150,6 +150,7 @@ function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstance
     keepalive_pool: raw.keepalive_pool ?? p.keepalive_pool,
     ssl_verify: raw.ssl_verify ?? p.ssl_verify,
     max_req_body_size: raw.max_req_body_size ?? p.max_req_body_size,
+    replay_body_size: raw.replay_body_size ?? raw.max_req_body_size ?? p.max_req_body_size,
     max_stream_duration_ms: raw.max_stream_duration_ms ?? p.max_stream_duration_ms,
     max_response_bytes: raw.max_response_bytes ?? p.max_response_bytes,
     expose_instance_headers: raw.expose_instance_headers ?? p.expose_instance_headers,

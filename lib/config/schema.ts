@@ -212,6 +212,7 @@ const pluginFields: JsonSchema = {
   keepalive_pool: int('Idle connections kept open per upstream origin (not a cap on concurrent requests).', { minimum: 1, default: p.keepalive_pool }),
   ssl_verify: bool('Verify upstream TLS certificates.', p.ssl_verify),
   max_req_body_size: int('Largest accepted client body, in bytes (413 above).', { minimum: 1, default: p.max_req_body_size }),
+  replay_body_size: int('Pass-through: bodies up to this many bytes are held so a failed attempt can be replayed on another instance; larger ones stream through once, without fallback. Default: max_req_body_size.', { minimum: 0 }),
   max_stream_duration_ms: int('Longest a stream may run; 0 = unlimited.', { minimum: 0, default: p.max_stream_duration_ms }),
   max_response_bytes: int('Largest upstream answer in bytes, streams included (502, or an error event once a stream has started).', { minimum: 1, default: p.max_response_bytes }),
   logging: obj('What the access log records.', {

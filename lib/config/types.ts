@@ -98,6 +98,8 @@ export interface PluginConfig {
   keepalive_pool: number;
   ssl_verify: boolean;
   max_req_body_size: number;
+  /** Pass-through bodies up to this size are held for replay on another instance; larger ones stream once. */
+  replay_body_size: number;
   max_stream_duration_ms: number; // 0 = unbounded
   /** Largest upstream answer, streams included. */
   max_response_bytes: number;

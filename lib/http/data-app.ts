@@ -6,6 +6,7 @@ import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
+import type { PassthroughProxy } from '../transport/passthrough-proxy.ts';
 import { createDataPlaneHandler } from './data-plane.ts';
 import type { JsonLimits } from './parse-json-body.ts';
 import type { RouteMatch } from './route-matcher.ts';
@@ -24,8 +25,9 @@ export function createDataApp(
   metrics: Metrics,
   isShuttingDown: () => boolean,
   jsonLimits: JsonLimits,
+  proxy: PassthroughProxy,
 ): DataPlane {
-  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown, jsonLimits });
+  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown, jsonLimits, proxy });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -4,17 +4,22 @@ import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import type { HashRequest } from '../balancer/hash-key.ts';
 import { handleRequest } from '../pipeline/handle-request.ts';
+import { handlePassthrough } from '../pipeline/passthrough.ts';
+import type { PassthroughBody } from '../pipeline/passthrough.ts';
 import type { RouteRuntime } from '../pipeline/route-runtime.ts';
 import type { ClientProtocol, ErrorShape } from '../protocols/client-protocol.ts';
-import { clientProtocol, detectProtocol, errorShapeForPath } from '../protocols/detect.ts';
+import { clientProtocol, detectProtocol, endpointProtocol, errorShapeForPath, isPassthroughEndpoint } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
 import type { JsonObject } from '../protocols/types.ts';
 import { isJsonObject } from '../protocols/types.ts';
 import { validateRequestBody } from '../protocols/validate-request.ts';
+import type { PassthroughProxy } from '../transport/passthrough-proxy.ts';
 import { clientAddress } from './listener.ts';
 import type { JsonLimits } from './parse-json-body.ts';
 import { parseJsonBody } from './parse-json-body.ts';
+import { readPassthroughBody } from './passthrough-body.ts';
 import { isJsonContentType, readRequestBody } from './read-body.ts';
 import { guardRequestTarget } from './request-guard.ts';
 import type { RouteMatch } from './route-matcher.ts';
@@ -26,6 +31,8 @@ export interface DataPlaneOptions {
   isShuttingDown: () => boolean;
   /** Bounds on every JSON request body (`server.max_json_depth`, `server.max_json_array_length`). */
   jsonLimits: JsonLimits;
+  /** Pass-through of the requests the gateway does not speak. */
+  proxy: PassthroughProxy;
 }
 
 let sequence = 0;
@@ -51,6 +58,35 @@ function understand(path: string, raw: Buffer, limits: JsonLimits): { body: Json
   const name = detectProtocol(path, body);
   validateRequestBody(name, body);
   return { body, protocol: clientProtocol(name) };
+}
+
+/** What balancing (chash keys) may read of a request. */
+function hashRequest(req: Request, url: string, path: string, q: number, host: string | undefined): HashRequest {
+  return {
+    path,
+    // Parsed only if a chash `arg_*` key asks for it.
+    get query() {
+      return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    },
+    headers: req.headers,
+    remoteAddr: clientAddress(req),
+    host,
+    method: req.method,
+  };
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Pass-through (any method, any body, forwarded as it is) unless the request is one the gateway
+ * speaks: a body-carrying method on a supported protocol's endpoint, or a JSON body on a path that is
+ * not a known provider endpoint (APISIX `/anything` routes, where the body decides).
+ */
+function passesThrough(method: string, path: string, contentType: string | undefined): boolean {
+  if (!BODY_METHODS.has(method)) return true;
+  if (endpointProtocol(path) !== undefined) return false;
+  if (isPassthroughEndpoint(path)) return true;
+  return !isJsonContentType(contentType);
 }
 
 /** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */
@@ -94,6 +130,37 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     const route: RouteRuntime = matched.route;
     const log = opts.log.child({ reqId, route: route.config.id });
 
+    if (passesThrough(req.method, path, req.headers['content-type'])) {
+      const plugin = route.config.plugin;
+      let body: PassthroughBody;
+      try {
+        body = await readPassthroughBody(req, Math.min(plugin.replay_body_size, plugin.max_req_body_size), plugin.max_req_body_size);
+      } catch (err) {
+        if (err instanceof GatewayError) {
+          if (http1) res.setHeader('connection', 'close');
+          sendError(res, shape, err);
+        } else {
+          res.destroy(); // the client went away while sending
+        }
+        return;
+      }
+      await handlePassthrough({
+        reqId,
+        req,
+        res,
+        route,
+        pathAndQuery: url,
+        hash: hashRequest(req, url, path, q, host),
+        body,
+        errorShape: shape,
+        proxy: opts.proxy,
+        log,
+        metrics: opts.metrics,
+        started,
+      });
+      return;
+    }
+
     let raw: Buffer;
     try {
       if (!isJsonContentType(req.headers['content-type'])) {
@@ -129,17 +196,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       body,
       raw,
       pathAndQuery: url,
-      hash: {
-        path,
-        // Parsed only if a chash `arg_*` key asks for it.
-        get query() {
-          return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-        },
-        headers: req.headers,
-        remoteAddr: clientAddress(req),
-        host,
-        method: req.method,
-      },
+      hash: hashRequest(req, url, path, q, host),
       log,
       metrics: opts.metrics,
       started,

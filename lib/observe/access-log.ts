@@ -14,7 +14,7 @@ export interface AccessRecord {
   path: string;
   client_ip: string;
   status: number;
-  request_type: 'ai_chat' | 'ai_stream';
+  request_type: 'ai_chat' | 'ai_stream' | 'passthrough';
   client_protocol: string;
   upstream_protocol?: string;
   request_llm_model?: string;

@@ -20,6 +20,16 @@ export function endpointProtocol(path: string): ProtocolName | undefined {
   return undefined;
 }
 
+// Provider endpoints the gateway does not speak but forwards as they are (any method, any body):
+// OpenAI's and Anthropic's other APIs. `/v1/threads/{id}/messages` is one of them, not Anthropic's.
+const PASSTHROUGH_ENDPOINT =
+  /\/(?:moderations|completions|rerank|audio\/[\w.-]+|images\/[\w.-]+|messages\/count_tokens|messages\/batches(?:\/.*)?|models(?:\/.*)?|files(?:\/.*)?|batches(?:\/.*)?|uploads(?:\/.*)?|fine_tuning\/.*|vector_stores(?:\/.*)?|assistants(?:\/.*)?|threads(?:\/.*)?|responses\/.+|chat\/completions\/.+|containers(?:\/.*)?|conversations(?:\/.*)?|realtime\/.*)$/;
+
+/** Whether `path` is a provider endpoint the gateway passes through rather than speaks. */
+export function isPassthroughEndpoint(path: string): boolean {
+  return PASSTHROUGH_ENDPOINT.test(path);
+}
+
 /** The path decides on a known endpoint; elsewhere (APISIX `/anything` routes) the body does. */
 export function detectProtocol(path: string, body: JsonObject): ProtocolName {
   const byPath = endpointProtocol(path);

@@ -1,7 +1,7 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
-import type { Usage } from './types.ts';
+import type { ProtocolName, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 import { openaiChat } from './openai-chat.ts';
 import { openaiUsage } from './usage.ts';
@@ -34,6 +34,9 @@ function createPassthroughObserver(): StreamObserver {
     errorMessage: () => undefined,
   };
 }
+
+/** The pass-through protocol's name, for code that routes by it without naming protocols itself. */
+export const PASSTHROUGH = 'passthrough' satisfies ProtocolName;
 
 export const passthrough: ClientProtocol = {
   name: 'passthrough',

@@ -9,6 +9,8 @@ export const bedrock = defineProvider({
     instance.provider_conf.region ? `https://bedrock-runtime.${instance.provider_conf.region}.amazonaws.com` : undefined,
   capabilities: { 'bedrock-converse': { path: '/model/{model}/converse' } },
   maxTokensField: 'max_tokens',
+  // Only the protocols above: no general API tree behind the same credentials.
+  passthrough: false,
   dropModel: true,
   pathFor: (_protocol, _instance, req) =>
     `/model/${encodeURIComponent(req.model ?? '')}/${req.stream ? 'converse-stream' : 'converse'}`,

@@ -103,7 +103,7 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
     authQuery,
     authorizer: provider.createAuthorizer?.(instance),
     protocols,
-    supports: (protocol) => protocol === 'passthrough' || protocols.includes(protocol),
+    supports: (protocol) => (protocol === 'passthrough' ? provider.passthrough !== false : protocols.includes(protocol)),
     pathFor(protocol, req) {
       const fixed = staticPaths.get(protocol);
       if (fixed !== undefined) return fixed;

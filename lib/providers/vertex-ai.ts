@@ -23,6 +23,8 @@ export const vertexAi = defineProvider({
     'vertex-predict': { path: '/v1/projects/{project}/locations/{region}/publishers/google/models/{model}:predict' },
   },
   maxTokensField: 'max_tokens',
+  // Only the protocols above: no general API tree behind the same credentials.
+  passthrough: false,
   pathFor: (protocol, instance, req) => {
     const project = encodeURIComponent(instance.provider_conf.project_id ?? '');
     const region = encodeURIComponent(location(instance));

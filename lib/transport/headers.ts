@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 // docs/protocols.md#header-hygiene: hop-by-hop headers (RFC 9110 7.6.1) and what undici sets itself
 // never go upstream.
-const alwaysDropped = new Set([
+const hopByHop = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -14,11 +14,18 @@ const alwaysDropped = new Set([
   'upgrade',
   'host',
   'content-length',
-  'accept-encoding',
   'expect',
+];
+const alwaysDropped = new Set([
+  ...hopByHop,
+  'accept-encoding',
   // The body read from the client is decoded before it is forwarded (lib/http/read-body.ts).
   'content-encoding',
 ]);
+// Pass-through forwards the client's bytes as they are: their encoding and the client's wish for one stay.
+const passthroughDropped = new Set(hopByHop);
+// An answer keeps its length: only the client connection's own headers go.
+const responseDropped = new Set(hopByHop.filter((name) => name !== 'content-length' && name !== 'host'));
 
 // The client's credentials belong to the gateway, not to the provider. OpenAI org/project headers
 // would pair the client's organisation with our key, so they go too.
@@ -32,15 +39,22 @@ const credentialHeaders = new Set([
   'openai-project',
 ]);
 
+/**
+ * The headers of a request to a provider, from the client's: hop-by-hop and credential headers go,
+ * the instance's `auth` comes in. `passthrough` keeps the client's body as it is (its content type and
+ * encoding); otherwise the gateway sends JSON it decoded itself.
+ */
 export function upstreamHeaders(
   client: IncomingHttpHeaders,
   auth: ReadonlyArray<readonly [string, string]>,
   forwardClientCredentials: boolean,
+  passthrough = false,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  const dropped = passthrough ? passthroughDropped : alwaysDropped;
   for (const [name, value] of Object.entries(client)) {
     // HTTP/2 pseudo-headers (`:path`, `:authority`...) describe the client's request, not ours.
-    if (value === undefined || alwaysDropped.has(name) || name.startsWith(':')) continue;
+    if (value === undefined || dropped.has(name) || name.startsWith(':')) continue;
     if (!forwardClientCredentials && (credentialHeaders.has(name) || name.startsWith('x-amz-'))) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -50,7 +64,19 @@ export function upstreamHeaders(
     for (const token of connection.split(',')) delete out[token.trim().toLowerCase()];
   }
   for (const [name, value] of auth) out[name] = value;
-  out['content-type'] = 'application/json';
+  if (!passthrough) out['content-type'] = 'application/json';
+  return out;
+}
+
+/** A pass-through answer goes back as it came, less what belongs to one connection. */
+export function passthroughResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const connection = upstream['connection'];
+  const scoped = new Set(typeof connection === 'string' ? connection.split(',').map((t) => t.trim().toLowerCase()) : []);
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || responseDropped.has(name) || scoped.has(name)) continue;
+    out[name] = value;
+  }
   return out;
 }
 

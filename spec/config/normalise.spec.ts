@@ -56,6 +56,7 @@ describe('config normalisation', () => {
       keepalive_pool: 30,
       ssl_verify: true,
       max_req_body_size: 67_108_864,
+      replay_body_size: 67_108_864,
       max_stream_duration_ms: 0,
       max_response_bytes: 67_108_864,
       logging: { summaries: false, payloads: false },

@@ -74,8 +74,12 @@ describe('planAll', () => {
     });
   }
 
-  it('passes any other JSON through to every provider', () => {
-    for (const provider of Object.keys(providers)) assert.equal(plan(provider, 'passthrough').upstream, 'passthrough', provider);
+  it('passes other requests through to every provider with an API tree of its own, not to Bedrock or Vertex', () => {
+    const closed = new Set(['bedrock', 'vertex']);
+    for (const provider of Object.keys(providers)) {
+      if (closed.has(provider)) assert.equal(plansOf(provider).has('passthrough'), false, provider);
+      else assert.equal(plan(provider, 'passthrough').upstream, 'passthrough', provider);
+    }
   });
 
   describe('every registered client protocol on an OpenAI instance', () => {
