@@ -59,6 +59,8 @@ export interface InstanceConfig {
   auth: InstanceAuth;
   /** Merged over the client body (`model` included). */
   options: Readonly<Record<string, unknown>>;
+  /** Model ids listed by `GET …/models` besides `options.model`: for an instance that keeps the client's model. */
+  models: readonly string[];
   override: InstanceOverride;
   provider_conf: {
     project_id?: string;
@@ -82,6 +84,9 @@ export interface FallbackPolicy {
   healthAware: boolean;
 }
 
+/** How `GET …/models[/{id}]` is answered: from the instances' models, or by the provider. */
+export type ModelsListMode = 'config' | 'passthrough';
+
 export interface PluginConfig {
   kind: 'ai-proxy-multi' | 'ai-proxy';
   instances: readonly InstanceConfig[];
@@ -103,6 +108,7 @@ export interface PluginConfig {
   max_response_bytes: number;
   logging: { summaries: boolean; payloads: boolean };
   forward_client_credentials: boolean;
+  models_list: ModelsListMode;
 }
 
 export interface RouteConfig {
