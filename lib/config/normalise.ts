@@ -32,6 +32,7 @@ export interface RawInstance {
     aws?: { access_key_id: string; secret_access_key: string; session_token?: string };
   };
   options?: Obj;
+  models?: string[];
   override?: { endpoint?: string; llm_options?: Obj; request_body?: Obj; request_body_force_override?: boolean };
   provider_conf?: InstanceConfig['provider_conf'];
   checks?: { active: RawActiveCheck };
@@ -156,6 +157,7 @@ function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstance
     expose_instance_headers: raw.expose_instance_headers ?? p.expose_instance_headers,
     logging: { ...d.logging, ...raw.logging },
     forward_client_credentials: raw.forward_client_credentials ?? p.forward_client_credentials,
+    models_list: raw.models_list ?? p.models_list,
   };
 }
 
@@ -186,6 +188,7 @@ export function normaliseInstance(raw: RawInstance, defaultName: string, pluginB
     priority: raw.priority ?? d.instance.priority,
     auth: normaliseAuth(raw.auth),
     options: structuredClone(raw.options ?? {}),
+    models: [...(raw.models ?? [])],
     override: {
       ...(url ? { endpoint: { url, pathGiven: url.pathname !== '' && url.pathname !== '/' } } : {}),
       llm_options: structuredClone(raw.override?.llm_options ?? {}),

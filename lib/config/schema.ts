@@ -55,6 +55,7 @@ export const configDefaults = {
     max_response_bytes: 64 * 1024 * 1024,
     forward_client_credentials: false,
     expose_instance_headers: true,
+    models_list: 'config',
   },
   logging: { summaries: false, payloads: false },
   breaker: {
@@ -172,6 +173,12 @@ const targetFields: JsonSchema = {
   provider: ref('provider'),
   auth: ref('auth'),
   options: openObj('Merged over the client body, e.g. {"model": "gpt-4o-mini"}.', { model: str('Model (Azure: deployment).') }),
+  models: {
+    type: 'array',
+    description: 'Model ids GET /v1/models lists for this instance besides options.model, e.g. for an instance that keeps the client\'s model.',
+    items: str('A model id.', { minLength: 1, maxLength: 256 }),
+    uniqueItems: true,
+  },
   override: ref('override'),
   provider_conf: obj('Provider-specific settings.', {
     project_id: str('GCP project (vertex-ai).'),
@@ -221,6 +228,11 @@ const pluginFields: JsonSchema = {
   }),
   forward_client_credentials: bool('Forward the client\'s Authorization / x-api-key headers instead of dropping them.', p.forward_client_credentials),
   expose_instance_headers: bool('Tell the client which instance answered and after how many attempts (x-ai-proxy-instance, x-ai-proxy-attempts).', p.expose_instance_headers),
+  models_list: {
+    enum: ['config', 'passthrough'],
+    default: p.models_list,
+    description: 'GET …/models and …/models/{id}: "config" answers from the instances\' models; "passthrough" sends the call to the provider.',
+  },
   breaker: ref('breaker'),
 };
 

@@ -59,6 +59,8 @@ export interface InstanceConfig {
   auth: InstanceAuth;
   /** Merged over the client body (`model` included). */
   options: Readonly<Record<string, unknown>>;
+  /** Model ids listed by `GET …/models` besides `options.model`: for an instance that keeps the client's model. */
+  models: readonly string[];
   override: InstanceOverride;
   provider_conf: {
     project_id?: string;
@@ -81,6 +83,9 @@ export interface FallbackPolicy {
   /** `instance_health_and_rate_limiting` (or `rate_limiting`): health/quota-aware picking. */
   healthAware: boolean;
 }
+
+/** How `GET …/models[/{id}]` is answered: from the instances' models, or by the provider. */
+export type ModelsListMode = 'config' | 'passthrough';
 
 export interface PluginConfig {
   kind: 'ai-proxy-multi' | 'ai-proxy';
@@ -107,6 +112,7 @@ export interface PluginConfig {
   forward_client_credentials: boolean;
   /** `x-ai-proxy-instance` and `x-ai-proxy-attempts` on answers. */
   expose_instance_headers: boolean;
+  models_list: ModelsListMode;
 }
 
 export interface RouteConfig {

@@ -17,6 +17,7 @@ import { isJsonObject } from '../protocols/types.ts';
 import { validateRequestBody } from '../protocols/validate-request.ts';
 import type { PassthroughProxy } from '../transport/passthrough-proxy.ts';
 import { clientAddress } from './listener.ts';
+import { answerModels, modelsRequest } from './models-list.ts';
 import type { JsonLimits } from './parse-json-body.ts';
 import { parseJsonBody } from './parse-json-body.ts';
 import { readPassthroughBody } from './passthrough-body.ts';
@@ -129,6 +130,13 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     }
     const route: RouteRuntime = matched.route;
     const log = opts.log.child({ reqId, route: route.config.id });
+
+    // GET/HEAD …/models[/{id}]: answered from the configuration, before any body is read.
+    const models = modelsRequest(req.method, path, route.config.plugin);
+    if (models) {
+      answerModels(models, { req, res, route: route.config, url, log, metrics: opts.metrics, started });
+      return;
+    }
 
     if (passesThrough(req.method, path, req.headers['content-type'])) {
       const plugin = route.config.plugin;

@@ -14,7 +14,8 @@ export interface AccessRecord {
   path: string;
   client_ip: string;
   status: number;
-  request_type: 'ai_chat' | 'ai_stream' | 'passthrough';
+  /** `ai_models`: a models list or model answered from the configuration, nothing sent upstream. */
+  request_type: 'ai_chat' | 'ai_stream' | 'ai_models' | 'passthrough';
   client_protocol: string;
   upstream_protocol?: string;
   request_llm_model?: string;

@@ -62,6 +62,7 @@ describe('config normalisation', () => {
       logging: { summaries: false, payloads: false },
       forward_client_credentials: false,
       expose_instance_headers: true,
+      models_list: 'config',
     });
     assert.equal(instances.length, 2);
   });
@@ -75,6 +76,7 @@ describe('config normalisation', () => {
       priority: 0,
       auth: { header: {}, query: {} },
       options: {},
+      models: [],
       override: { llm_options: {}, request_body: {}, request_body_force_override: false },
       provider_conf: {},
       breaker: { failure_threshold: 5, window_ms: 10_000, reset_timeout_ms: 30_000, error_threshold_percentage: 50, volume_threshold: 10 },

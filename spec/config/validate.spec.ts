@@ -114,6 +114,8 @@ const cases: Array<{ name: string; input: unknown; path: string; message: string
   },
   { name: 'a success status as fallback status', input: config({ plugin: { fallback_http_statuses: [200] } }), path: `${PLUGIN}/fallback_http_statuses/0`, message: 'must be >= 400' },
   { name: 'negative max_retries', input: config({ plugin: { max_retries: -1 } }), path: `${PLUGIN}/max_retries`, message: 'must be >= 0' },
+  { name: 'an unknown models_list mode', input: config({ plugin: { models_list: 'proxy' } }), path: `${PLUGIN}/models_list`, message: 'must be one of: config, passthrough' },
+  { name: 'an empty model id in an instance models list', input: config({ instances: [{ models: ['gpt-4o', ''] }, {}] }), path: `${PLUGIN}/instances/0/models/1`, message: 'must NOT have fewer than 1 characters' },
   { name: 'a lower-case typo in methods', input: config({ route: { methods: ['post', 'PSOT'] } }), path: '/routes/0/methods/1', message: 'must be one of: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT, TRACE, PURGE' },
   { name: 'a duplicate uri', input: config({ route: { uri: undefined, uris: ['/a', '/b', '/a'] } }), path: '/routes/0/uris/2', message: 'duplicates item 0' },
   { name: 'admin set to a string', input: config({ top: { admin: 'on' } }), path: '/admin', message: 'must be an object, or false to turn the admin listener off' },
