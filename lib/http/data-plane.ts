@@ -15,12 +15,12 @@ import { validateRequestBody } from '../protocols/validate-request.ts';
 import { clientAddress } from './listener.ts';
 import type { JsonLimits } from './parse-json-body.ts';
 import { parseJsonBody } from './parse-json-body.ts';
-import { isJsonContentType, readRequestBody } from './read-body.ts';
+import { bodyTooLarge, isJsonContentType, readRequestBody } from './read-body.ts';
 import { guardRequestTarget } from './request-guard.ts';
-import type { RouteMatch } from './route-matcher.ts';
+import type { RouteMatch, RouteMatcher, RouteRequest } from './route-matcher.ts';
 
 export interface DataPlaneOptions {
-  match: (method: string, host: string | undefined, path: string) => RouteMatch;
+  match: RouteMatcher;
   log: Logger;
   metrics: Metrics;
   isShuttingDown: () => boolean;
@@ -38,13 +38,20 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   res.end(rendered.body);
 }
 
-/** Parse, bound, classify and check the body: what the gateway does not understand goes no further. */
-function understand(path: string, raw: Buffer, limits: JsonLimits): { body: JsonObject; protocol: ClientProtocol } {
-  const body = parseJsonBody(raw, limits);
+/** Classify and check the parsed body: what the gateway does not understand goes no further. */
+function understand(path: string, body: unknown): { body: JsonObject; protocol: ClientProtocol } {
   if (!isJsonObject(body)) throw new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object');
   const name = detectProtocol(path, body);
   validateRequestBody(name, body);
   return { body, protocol: clientProtocol(name) };
+}
+
+/** Finishes a match that waited for the body: 404 when no candidate's `vars` hold, 413 above the chosen route's limit. */
+function routeForBody(matched: Extract<RouteMatch, { kind: 'needs_body' }>, body: unknown, size: number, path: string): RouteRuntime {
+  const route = matched.resolve(body);
+  if (!route) throw new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`);
+  if (size > route.config.plugin.max_req_body_size) throw bodyTooLarge(route.config.plugin.max_req_body_size);
+  return route;
 }
 
 /** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */
@@ -69,9 +76,22 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     if (opts.isShuttingDown() && http1) res.setHeader('connection', 'close');
     const authority = req.headers[':authority'];
     const host = req.headers.host ?? (typeof authority === 'string' ? authority : undefined);
+    let query: URLSearchParams | undefined;
+    // What route `vars` and a chash key read.
+    const vars: RouteRequest = {
+      path,
+      // Parsed only if a rule or key asks for an `arg_*`.
+      get query() {
+        return (query ??= new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+      },
+      headers: req.headers,
+      remoteAddr: clientAddress(req),
+      host,
+      method: req.method,
+    };
 
-    const matched = opts.match(req.method, host, path);
-    if (matched.kind !== 'route') {
+    const matched = opts.match(vars);
+    if (matched.kind === 'not_found' || matched.kind === 'method_not_allowed') {
       const err =
         matched.kind === 'not_found'
           ? new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`)
@@ -82,16 +102,13 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       sendError(res, shape, err);
       return;
     }
-    const route: RouteRuntime = matched.route;
-    const log = opts.log.child({ reqId, route: route.config.id });
-
     let raw: Buffer;
     try {
       if (!isJsonContentType(req.headers['content-type'])) {
         req.resume();
         throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 415, 'request body must be JSON (Content-Type: application/json)');
       }
-      raw = await readRequestBody(req, route.config.plugin.max_req_body_size);
+      raw = await readRequestBody(req, matched.kind === 'route' ? matched.route.config.plugin.max_req_body_size : matched.maxBodySize);
     } catch (err) {
       if (err instanceof GatewayError) {
         if (err.code === 'BODY_TOO_LARGE' && http1) res.setHeader('connection', 'close');
@@ -102,15 +119,19 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       return;
     }
 
+    let route: RouteRuntime;
     let body: JsonObject;
     let protocol: ClientProtocol;
     try {
-      ({ body, protocol } = understand(path, raw, opts.jsonLimits));
+      const parsed = parseJsonBody(raw, opts.jsonLimits);
+      route = matched.kind === 'route' ? matched.route : routeForBody(matched, parsed, raw.length, path);
+      ({ body, protocol } = understand(path, parsed));
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       sendError(res, shape, err);
       return;
     }
+    const log = opts.log.child({ reqId, route: route.config.id });
     await handleRequest({
       reqId,
       req,
@@ -120,17 +141,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       body,
       raw,
       pathAndQuery: url,
-      hash: {
-        path,
-        // Parsed only if a chash `arg_*` key asks for it.
-        get query() {
-          return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-        },
-        headers: req.headers,
-        remoteAddr: clientAddress(req),
-        host,
-        method: req.method,
-      },
+      hash: vars,
       log,
       metrics: opts.metrics,
       started,
