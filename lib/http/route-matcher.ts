@@ -51,7 +51,7 @@ export function createRouteMatcher(routes: readonly RouteRuntime[]): RouteMatche
   const exact: Array<Candidate & { uri: string }> = [];
   const prefixes: Array<Candidate & { uri: string }> = [];
   routes.forEach((route, order) => {
-    const vars = route.config.vars ? compileVarsPredicate(route.config.vars).test : undefined;
+    const vars = route.config.vars ? compileVarsPredicate(route.config.vars) : undefined;
     const base = { route, vars, priority: route.config.priority, order };
     for (const uri of route.config.exact) exact.push({ ...base, prefixLength: -1, uri });
     for (const uri of route.config.prefixes) prefixes.push({ ...base, prefixLength: uri.length, uri });

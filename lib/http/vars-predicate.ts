@@ -13,30 +13,18 @@ export const BODY_UNREAD: unique symbol = Symbol('body unread');
 /** true or false; undefined when the answer depends on a body not read yet. */
 export type VarsPredicate = (req: RequestVars, body: unknown) => boolean | undefined;
 
-export interface CompiledVars {
-  test: VarsPredicate;
-  /** Some rule reads `post_arg.*`. */
-  readsBody: boolean;
-}
-
 const UNDECIDED = Symbol('undecided');
 type ValueReader = (req: RequestVars, body: unknown) => unknown;
 
-export function compileVarsPredicate(expr: VarsExpr): CompiledVars {
-  let readsBody = false;
-  const build = (node: VarsExpr): VarsPredicate => {
-    if (node.kind === 'logic') return logic(node.op, node.negate, node.operands.map(build));
-    if (node.variable.startsWith(bodyVariablePrefix)) readsBody = true;
-    const read = readerOf(node.variable);
-    const holds = comparison(node);
-    const negate = node.negate;
-    return (req, body) => {
-      const value = read(req, body);
-      return value === UNDECIDED ? undefined : holds(value) !== negate;
-    };
+export function compileVarsPredicate(expr: VarsExpr): VarsPredicate {
+  if (expr.kind === 'logic') return logic(expr.op, expr.negate, expr.operands.map(compileVarsPredicate));
+  const read = readerOf(expr.variable);
+  const holds = comparison(expr);
+  const negate = expr.negate;
+  return (req, body) => {
+    const value = read(req, body);
+    return value === UNDECIDED ? undefined : holds(value) !== negate;
   };
-  const test = build(expr);
-  return { test, readsBody };
 }
 
 function logic(op: 'AND' | 'OR', negate: boolean, operands: readonly VarsPredicate[]): VarsPredicate {
