@@ -94,7 +94,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     store.mode() === 'memory' ? undefined : () => store.connected(),
   );
   const proxy = createPassthroughProxy();
-  const dataPlane = createDataApp((method, host, path) => matcher(method, host, path), log, metrics, () => shuttingDown, {
+  const dataPlane = createDataApp((req) => matcher(req), log, metrics, () => shuttingDown, {
     maxDepth: config.server.max_json_depth,
     maxArrayLength: config.server.max_json_array_length,
   }, proxy);

@@ -14,6 +14,7 @@ import type {
   RedisConfig,
   RouteConfig,
 } from './types.ts';
+import { compileRouteVars } from './route-vars.ts';
 import { configDefaults as d } from './schema.ts';
 
 type Obj = Record<string, unknown>;
@@ -62,6 +63,8 @@ interface RawRoute {
   uris?: string[];
   methods?: string[];
   hosts?: string[];
+  vars?: unknown[];
+  priority?: number;
   plugins: { 'ai-proxy-multi'?: RawPlugin & { instances: RawInstance[] }; 'ai-proxy'?: RawPlugin & RawInstance };
 }
 
@@ -128,8 +131,17 @@ function normaliseRoute(route: RawRoute): RouteConfig {
     prefixes: uris.filter((u) => u.endsWith('*')).map((u) => u.slice(0, -1)),
     methods: [...new Set((route.methods ?? []).map((m) => m.toUpperCase()))],
     hosts: [...new Set((route.hosts ?? []).map((h) => h.toLowerCase()))],
+    vars: routeVars(route),
+    priority: route.priority ?? d.route.priority,
     plugin,
   };
+}
+
+function routeVars(route: RawRoute): RouteConfig['vars'] {
+  if (route.vars === undefined) return null;
+  const { expr, problems } = compileRouteVars(route.vars);
+  if (problems.length > 0) throw new Error(`route ${route.id} has invalid vars; validate the config first`);
+  return expr;
 }
 
 function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstances: RawInstance[]): PluginConfig {

@@ -22,6 +22,7 @@ export const configDefaults = {
   admin: { host: '127.0.0.1', port: 9180 },
   redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
   log: { level: 'info' },
+  route: { priority: 0 },
   instance: { weight: 1, priority: 0 },
   gcp: { expire_early_secs: 60 },
   override: { request_body_force_override: false },
@@ -259,6 +260,15 @@ const route = obj('A path (and optional methods/hosts) served by one plugin.', {
     uniqueItems: true,
   },
   hosts: { type: 'array', description: 'Accepted Host names ("*.example.com" allowed); absent = any.', items: { type: 'string', pattern: '^(\\*\\.)?[A-Za-z0-9_.-]+$' } },
+  vars: {
+    type: 'array',
+    description:
+      'Further conditions, APISIX / lua-resty-expr syntax; all must hold: [["post_arg.model", "~~", "^gpt-"], ["http_x_team", "!", "==", "b"]]. ' +
+      '["OR", [...], [...]] (also "AND", "!AND", "!OR") nests. Variables: post_arg.<field.path> (JSON body), http_<header>, arg_<name>, ' +
+      'cookie_<name>, uri, host, remote_addr, request_method. Operators: == ~= > < >= <= ~~ (regex) ~* (regex, any case) in has; "!" before one negates it.',
+    items: { type: ['array', 'string'] },
+  },
+  priority: int('When several routes match, the highest priority serves; then the most specific uri, then config order.', { default: d.route.priority }),
   plugins: obj('Exactly one of "ai-proxy-multi" or "ai-proxy".', { 'ai-proxy-multi': ref('aiProxyMulti'), 'ai-proxy': ref('aiProxy') }, {
     minProperties: 1,
     maxProperties: 1,

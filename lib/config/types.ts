@@ -115,6 +115,21 @@ export interface PluginConfig {
   models_list: ModelsListMode;
 }
 
+/** A scalar of a route `vars` rule, as written in the file. */
+export type VarsScalar = string | number | boolean | null;
+
+/**
+ * A route's `vars` (lua-resty-expr), checked and compiled at load: `~=` is a negated `==`, numeric
+ * bounds are numbers, regexes are compiled. `negate` is the rule's `!` (or `!AND` / `!OR`).
+ */
+export type VarsExpr =
+  | { kind: 'logic'; op: 'AND' | 'OR'; negate: boolean; operands: readonly VarsExpr[] }
+  | { kind: 'compare'; variable: string; negate: boolean; op: '=='; value: VarsScalar }
+  | { kind: 'compare'; variable: string; negate: boolean; op: '>' | '<' | '>=' | '<='; value: number }
+  | { kind: 'compare'; variable: string; negate: boolean; op: '~~'; value: RegExp }
+  | { kind: 'compare'; variable: string; negate: boolean; op: 'in'; value: readonly VarsScalar[] }
+  | { kind: 'compare'; variable: string; negate: boolean; op: 'has'; value: VarsScalar };
+
 export interface RouteConfig {
   id: string;
   /** Exact paths. */
@@ -125,6 +140,10 @@ export interface RouteConfig {
   methods: readonly string[];
   /** Lower-case hosts; empty = any. */
   hosts: readonly string[];
+  /** What else the request must satisfy; null = nothing. */
+  vars: VarsExpr | null;
+  /** Among routes that match a request, the highest priority serves it. */
+  priority: number;
   plugin: PluginConfig;
 }
 

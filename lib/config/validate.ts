@@ -6,6 +6,7 @@ import type { ConfigProblem } from '../errors.ts';
 import type { ProviderCatalog } from './catalog.ts';
 import { buildConfigSchema, configDefaults } from './schema.ts';
 import { normaliseInstance } from './normalise.ts';
+import { compileRouteVars } from './route-vars.ts';
 import type { RawInstance } from './normalise.ts';
 
 type Json = Record<string, unknown>;
@@ -173,6 +174,10 @@ function semanticProblems(raw: unknown): ConfigProblem[] {
       const first = routeIds.get(String(id));
       if (first) problems.push({ path: `${path}/id`, message: `"${id}" is already the id of ${first}` });
       else routeIds.set(String(id), path);
+    }
+    // The schema checks only that `vars` is an array; its expressions are checked here, each at its path.
+    if (Array.isArray(route['vars'])) {
+      for (const p of compileRouteVars(route['vars']).problems) problems.push({ path: `${path}/vars${p.path}`, message: p.message });
     }
     if (!plugin) continue;
     const balancer = plugin.block['balancer'];

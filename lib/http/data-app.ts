@@ -9,7 +9,7 @@ import { renderError } from '../protocols/render-error.ts';
 import type { PassthroughProxy } from '../transport/passthrough-proxy.ts';
 import { createDataPlaneHandler } from './data-plane.ts';
 import type { JsonLimits } from './parse-json-body.ts';
-import type { RouteMatch } from './route-matcher.ts';
+import type { RouteMatcher } from './route-matcher.ts';
 
 export interface DataPlane {
   /** HTTP/1.1 requests go through Express. */
@@ -20,7 +20,7 @@ export interface DataPlane {
 }
 
 export function createDataApp(
-  match: (method: string, host: string | undefined, path: string) => RouteMatch,
+  match: RouteMatcher,
   log: Logger,
   metrics: Metrics,
   isShuttingDown: () => boolean,

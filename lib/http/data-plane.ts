@@ -4,7 +4,6 @@ import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { HashRequest } from '../balancer/hash-key.ts';
 import { handleRequest } from '../pipeline/handle-request.ts';
 import { handlePassthrough } from '../pipeline/passthrough.ts';
 import type { PassthroughBody } from '../pipeline/passthrough.ts';
@@ -21,12 +20,12 @@ import { answerModels, modelsRequest } from './models-list.ts';
 import type { JsonLimits } from './parse-json-body.ts';
 import { parseJsonBody } from './parse-json-body.ts';
 import { readPassthroughBody } from './passthrough-body.ts';
-import { isJsonContentType, readRequestBody } from './read-body.ts';
+import { bodyTooLarge, isJsonContentType, readRequestBody } from './read-body.ts';
 import { guardRequestTarget } from './request-guard.ts';
-import type { RouteMatch } from './route-matcher.ts';
+import type { RouteMatch, RouteMatcher, RouteRequest } from './route-matcher.ts';
 
 export interface DataPlaneOptions {
-  match: (method: string, host: string | undefined, path: string) => RouteMatch;
+  match: RouteMatcher;
   log: Logger;
   metrics: Metrics;
   isShuttingDown: () => boolean;
@@ -52,28 +51,12 @@ function sendError(res: ServerResponse, shape: ErrorShape, err: GatewayError): v
   res.end(rendered.body);
 }
 
-/** Parse, bound, classify and check the body: what the gateway does not understand goes no further. */
-function understand(path: string, raw: Buffer, limits: JsonLimits): { body: JsonObject; protocol: ClientProtocol } {
-  const body = parseJsonBody(raw, limits);
+/** Classify and check the parsed body: what the gateway does not understand goes no further. */
+function understand(path: string, body: unknown): { body: JsonObject; protocol: ClientProtocol } {
   if (!isJsonObject(body)) throw new GatewayError('PROTOCOL_NOT_DETECTED', 400, 'request body must be a JSON object');
   const name = detectProtocol(path, body);
   validateRequestBody(name, body);
   return { body, protocol: clientProtocol(name) };
-}
-
-/** What balancing (chash keys) may read of a request. */
-function hashRequest(req: Request, url: string, path: string, q: number, host: string | undefined): HashRequest {
-  return {
-    path,
-    // Parsed only if a chash `arg_*` key asks for it.
-    get query() {
-      return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-    },
-    headers: req.headers,
-    remoteAddr: clientAddress(req),
-    host,
-    method: req.method,
-  };
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -88,6 +71,14 @@ function passesThrough(method: string, path: string, contentType: string | undef
   if (endpointProtocol(path) !== undefined) return false;
   if (isPassthroughEndpoint(path)) return true;
   return !isJsonContentType(contentType);
+}
+
+/** Finishes a match that waited for the body: 404 when no candidate's `vars` hold, 413 above the chosen route's limit. */
+function routeForBody(matched: Extract<RouteMatch, { kind: 'needs_body' }>, body: unknown, size: number, path: string): RouteRuntime {
+  const route = matched.resolve(body);
+  if (!route) throw new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`);
+  if (size > route.config.plugin.max_req_body_size) throw bodyTooLarge(route.config.plugin.max_req_body_size);
+  return route;
 }
 
 /** The Express handler for every data-plane request: target → route → body → protocol → pipeline. */
@@ -115,9 +106,22 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
     if (opts.isShuttingDown() && http1) res.setHeader('connection', 'close');
     const authority = req.headers[':authority'];
     const host = req.headers.host ?? (typeof authority === 'string' ? authority : undefined);
+    let query: URLSearchParams | undefined;
+    // What route `vars` and a chash key read.
+    const vars: RouteRequest = {
+      path,
+      // Parsed only if a rule or key asks for an `arg_*`.
+      get query() {
+        return (query ??= new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+      },
+      headers: req.headers,
+      remoteAddr: clientAddress(req),
+      host,
+      method: req.method,
+    };
 
-    const matched = opts.match(req.method, host, path);
-    if (matched.kind !== 'route') {
+    const matched = opts.match(vars);
+    if (matched.kind === 'not_found' || matched.kind === 'method_not_allowed') {
       const err =
         matched.kind === 'not_found'
           ? new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`)
@@ -128,17 +132,21 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       sendError(res, shape, err);
       return;
     }
-    const route: RouteRuntime = matched.route;
-    const log = opts.log.child({ reqId, route: route.config.id });
-
-    // GET/HEAD …/models[/{id}]: answered from the configuration, before any body is read.
-    const models = modelsRequest(req.method, path, route.config.plugin);
-    if (models) {
-      answerModels(models, { req, res, route: route.config, url, log, metrics: opts.metrics, started });
-      return;
-    }
-
     if (passesThrough(req.method, path, req.headers['content-type'])) {
+      // No JSON body to read: `post_arg` rules read as missing when they decide the route.
+      const route = matched.kind === 'route' ? matched.route : matched.resolve(undefined);
+      if (!route) {
+        req.resume();
+        sendError(res, shape, new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`));
+        return;
+      }
+      const log = opts.log.child({ reqId, route: route.config.id });
+      // GET/HEAD …/models[/{id}]: answered from the configuration, before any body is read.
+      const models = modelsRequest(req.method, path, route.config.plugin);
+      if (models) {
+        answerModels(models, { req, res, route: route.config, url, log, metrics: opts.metrics, started });
+        return;
+      }
       const plugin = route.config.plugin;
       let body: PassthroughBody;
       try {
@@ -158,7 +166,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
         res,
         route,
         pathAndQuery: url,
-        hash: hashRequest(req, url, path, q, host),
+        hash: vars,
         body,
         errorShape: shape,
         proxy: opts.proxy,
@@ -175,7 +183,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
         req.resume();
         throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', 415, 'request body must be JSON (Content-Type: application/json)');
       }
-      raw = await readRequestBody(req, route.config.plugin.max_req_body_size);
+      raw = await readRequestBody(req, matched.kind === 'route' ? matched.route.config.plugin.max_req_body_size : matched.maxBodySize);
     } catch (err) {
       if (err instanceof GatewayError) {
         if (err.code === 'BODY_TOO_LARGE' && http1) res.setHeader('connection', 'close');
@@ -186,15 +194,19 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       return;
     }
 
+    let route: RouteRuntime;
     let body: JsonObject;
     let protocol: ClientProtocol;
     try {
-      ({ body, protocol } = understand(path, raw, opts.jsonLimits));
+      const parsed = parseJsonBody(raw, opts.jsonLimits);
+      route = matched.kind === 'route' ? matched.route : routeForBody(matched, parsed, raw.length, path);
+      ({ body, protocol } = understand(path, parsed));
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       sendError(res, shape, err);
       return;
     }
+    const log = opts.log.child({ reqId, route: route.config.id });
     await handleRequest({
       reqId,
       req,
@@ -204,7 +216,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       body,
       raw,
       pathAndQuery: url,
-      hash: hashRequest(req, url, path, q, host),
+      hash: vars,
       log,
       metrics: opts.metrics,
       started,

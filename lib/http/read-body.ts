@@ -31,7 +31,7 @@ export function contentCoding(header: string | string[] | undefined): Coding | u
   return coding;
 }
 
-function tooLarge(limit: number): GatewayError {
+export function bodyTooLarge(limit: number): GatewayError {
   return new GatewayError('BODY_TOO_LARGE', 413, `request body exceeds the limit of ${limit} bytes`);
 }
 
@@ -49,7 +49,7 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
     throw err;
   }
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limit) throw bodyTooLarge(limit);
   const decoder = coding === undefined ? undefined : decoders[coding]();
   const output = decoder ?? req;
 
@@ -78,7 +78,7 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
     output.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) finish(tooLarge(limit));
+      if (size > limit) finish(bodyTooLarge(limit));
       else chunks.push(chunk);
     });
     output.once('end', () => finish());
@@ -91,7 +91,7 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
       // Highly compressed bytes do not count toward the output: bound what the client may send too.
       req.on('data', (chunk: Buffer) => {
         wire += chunk.length;
-        if (wire > limit) finish(tooLarge(limit));
+        if (wire > limit) finish(bodyTooLarge(limit));
       });
       decoder.once('error', (err) => {
         finish(new GatewayError('INVALID_CONTENT_ENCODING', 400, `request body is not valid ${coding} data (${err.message})`, { cause: err }));

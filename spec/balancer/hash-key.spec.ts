@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cookieValue, createHashKeyExtractor, type HashRequest } from '../../lib/balancer/hash-key.ts';
+import { createHashKeyExtractor, type HashRequest } from '../../lib/balancer/hash-key.ts';
+import { cookieValue } from '../../lib/balancer/request-vars.ts';
 
 function request(overrides: Partial<HashRequest> = {}): HashRequest {
   return {

@@ -137,8 +137,9 @@ describe('HTTP/2 clients that cancel or vanish mid-stream', function () {
     await sleep(500);
     assert.equal(gw.access().length, 0, 'the answers are still being written');
     session.socket.destroy();
-    assert.ok(await until(() => up.aborts.length === 10, 2000), `upstream saw ${up.aborts.length} aborts of 10`);
-    assert.ok(await until(() => gw.access().length === 10, 2000));
+    // Generous: under a loaded suite the aborts trickle in; the point is that all ten come.
+    assert.ok(await until(() => up.aborts.length === 10, 6000), `upstream saw ${up.aborts.length} aborts of 10`);
+    assert.ok(await until(() => gw.access().length === 10, 6000));
     assert.deepEqual(new Set(gw.access().map((a) => a['status'])), new Set([499]));
     assert.equal(inFlight(), 0);
   });
