@@ -120,6 +120,7 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
 
 export const anthropicMessages: ClientProtocol = {
   name: 'anthropic-messages',
+  endpoints: ['/v1/messages'],
   errorShape: 'anthropic',
   framing: 'sse',
   streamContentType: 'text/event-stream',

@@ -114,6 +114,7 @@ function createConverseObserver(capturePayload: boolean): StreamObserver {
 
 export const bedrockConverse: ClientProtocol = {
   name: 'bedrock-converse',
+  endpoints: ['/converse', '/converse-stream'],
   errorShape: 'bedrock',
   framing: 'aws-event-stream',
   streamContentType: 'application/vnd.amazon.eventstream',

@@ -36,6 +36,11 @@ export type StreamFraming = 'sse' | 'aws-event-stream';
 
 export interface ClientProtocol {
   name: ProtocolName;
+  /**
+   * Path endings that are this protocol's endpoints: on them the path decides the protocol (and the
+   * body must fit its schema). Empty for a protocol only the body reveals (passthrough).
+   */
+  endpoints: readonly string[];
   errorShape: ErrorShape;
   framing: StreamFraming;
   /** Content type of this protocol's streamed responses. */

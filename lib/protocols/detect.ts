@@ -1,18 +1,13 @@
 import type { ErrorShape } from './client-protocol.ts';
-import { clientProtocol } from './registry.ts';
+import { clientProtocol, clientProtocols } from './registry.ts';
 import type { JsonObject, ProtocolName } from './types.ts';
 
 // Where the path names a supported protocol's endpoint, the path decides; a body that does not fit
-// is refused, never passed through. `/v1/messages` keeps its version so that OpenAI's
-// `/v1/threads/{id}/messages` stays a passthrough.
-const endpoints: ReadonlyArray<readonly [suffix: string, protocol: ProtocolName]> = [
-  ['/converse', 'bedrock-converse'],
-  ['/converse-stream', 'bedrock-converse'],
-  ['/v1/messages', 'anthropic-messages'],
-  ['/responses', 'openai-responses'],
-  ['/chat/completions', 'openai-chat'],
-  ['/embeddings', 'openai-embeddings'],
-];
+// is refused, never passed through. Each descriptor names its endpoints; Anthropic's keeps its `/v1`
+// so that OpenAI's `/v1/threads/{id}/messages` stays a passthrough.
+const endpoints: ReadonlyArray<readonly [suffix: string, protocol: ProtocolName]> = Object.values(clientProtocols).flatMap((p) =>
+  p.endpoints.map((suffix) => [suffix, p.name] as const),
+);
 
 /** The protocol whose endpoint `path` is, if any. */
 export function endpointProtocol(path: string): ProtocolName | undefined {
@@ -43,7 +38,6 @@ export { clientProtocol };
 
 /** The error shape for a request we could not (yet) classify by body: decided by path alone. */
 export function errorShapeForPath(path: string): ErrorShape {
-  if (path.endsWith('/converse') || path.endsWith('/converse-stream')) return 'bedrock';
-  if (path.endsWith('/v1/messages')) return 'anthropic';
-  return 'openai';
+  const byPath = endpointProtocol(path);
+  return byPath === undefined ? 'openai' : clientProtocol(byPath).errorShape;
 }

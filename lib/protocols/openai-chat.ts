@@ -140,6 +140,7 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
 
 export const openaiChat: ClientProtocol = {
   name: 'openai-chat',
+  endpoints: ['/chat/completions'],
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',

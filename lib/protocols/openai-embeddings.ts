@@ -36,6 +36,7 @@ const noStream: StreamObserver = {
 
 export const openaiEmbeddings: ClientProtocol = {
   name: 'openai-embeddings',
+  endpoints: ['/embeddings'],
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',

@@ -180,6 +180,7 @@ function streamErrorFrame(message: string): string {
 
 export const openaiResponses: ClientProtocol = {
   name: 'openai-responses',
+  endpoints: ['/responses'],
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',

@@ -40,6 +40,7 @@ export const PASSTHROUGH = 'passthrough' satisfies ProtocolName;
 
 export const passthrough: ClientProtocol = {
   name: 'passthrough',
+  endpoints: [],
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',
