@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { connect as h2connect } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI, { toFile } from 'openai';
@@ -152,6 +153,23 @@ describe('pass-through of every other request, with balancing and fallback', () 
     await sleep(200);
     assert.ok(gw.access().some((a) => a['status'] === 499), 'the access log says the client left');
     assert.deepEqual(gw.gateway.routes[0]?.instances.get('a')?.stats.inFlight, 0);
+  });
+
+  it('passes an HTTP/2 request through as it does an HTTP/1.1 one', async () => {
+    const a = track(await provider('a', (s) => ({ status: 200, body: JSON.stringify({ method: s.method, url: s.url, bytes: s.body.length }) })));
+    gw = await startGateway(routeConfig({ instances: [instance('a', a.server.url)] }));
+    const session = h2connect(gw.url);
+    const stream = session.request({ ':method': 'PUT', ':path': '/v1/files/f1?x=1', 'content-type': 'application/octet-stream' });
+    stream.end(Buffer.alloc(1000, 1));
+    let status = 0;
+    let text = '';
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (c: Buffer) => (text += c.toString()));
+    await new Promise((resolve) => stream.on('end', resolve));
+    session.close();
+    assert.equal(status, 200);
+    assert.deepEqual(JSON.parse(text), { method: 'PUT', url: '/v1/files/f1?x=1', bytes: 1000 });
+    assert.equal(a.seen[0]?.headers['authorization'], `Bearer ${KEY('a')}`);
   });
 
   it('skips instances whose provider cannot pass requests through (Bedrock)', async () => {
