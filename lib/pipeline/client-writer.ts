@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { ClientAbortedError } from '../errors.ts';
 
 /** What an HTTP/2 compat response adds: its stream, which alone knows whether the peer reset it. */
 interface WithStream {
@@ -19,6 +20,15 @@ export function responseCompleted(res: ServerResponse): boolean {
   const stream = (res as ServerResponse & WithStream).stream;
   if (stream !== undefined) return !stream.aborted && (stream.rstCode ?? 0) === 0 && res.writableEnded;
   return res.writableFinished;
+}
+
+/** A signal that aborts (ClientAbortedError) when the response closes before it was completed. */
+export function clientGoneSignal(res: ServerResponse): AbortSignal {
+  const client = new AbortController();
+  res.on('close', () => {
+    if (!responseCompleted(res)) client.abort(new ClientAbortedError());
+  });
+  return client.signal;
 }
 
 /** Writes to the client with backpressure; resolves false once the client is gone. */

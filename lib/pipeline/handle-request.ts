@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { ClientAbortedError, GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
+import { GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import { renderError } from '../protocols/render-error.ts';
 import { runAttempt } from './attempt.ts';
 import type { AttemptResult } from './attempt.ts';
-import { responseCompleted, sendWhole } from './client-writer.ts';
+import { clientGoneSignal, sendWhole } from './client-writer.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
 import type { InstanceRuntime } from './instance-runtime.ts';
@@ -31,10 +31,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const { route, protocol, res } = ctx;
   const plugin = route.config.plugin;
   const stream = protocol.isStream(ctx.body, ctx.hash.path);
-  const client = new AbortController();
-  res.on('close', () => {
-    if (!responseCompleted(res)) client.abort(new ClientAbortedError());
-  });
+  const client = { signal: clientGoneSignal(res) };
   const request: RequestPlan = { ctx, stream, requestModel: protocol.requestModel(ctx.body, ctx.hash.path), clientSignal: client.signal };
 
   const record: AccessRecord = {

@@ -21,7 +21,7 @@ import { upstreamHeaders } from '../transport/headers.ts';
 import { startIdleWatchdog } from '../transport/idle-watchdog.ts';
 import type { PassthroughProxy, ProxyOutcome } from '../transport/passthrough-proxy.ts';
 import { classifyOutcome, upstreamReason } from './classify-outcome.ts';
-import { sendWhole } from './client-writer.ts';
+import { clientGoneSignal, sendWhole } from './client-writer.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
 import type { InstanceRuntime } from './instance-runtime.ts';
@@ -87,12 +87,9 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
   const { route, res } = ctx;
   const plugin = route.config.plugin;
   const scrubber = route.scrubber;
-  const client = new AbortController();
   // The proxy, the listener and Express each watch 'close' on this response: more than node's default 10.
   res.setMaxListeners(32);
-  res.on('close', () => {
-    if (!res.writableFinished) client.abort(new ClientAbortedError());
-  });
+  const client = { signal: clientGoneSignal(res) };
   const replayable = ctx.body.kind === 'held';
   const record: AccessRecord = {
     route: route.config.id,
