@@ -87,7 +87,13 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     function* () {
       for (const route of routes) {
         for (const [name, instance] of route.instances) {
-          yield { route: route.config.id, instance: name, inFlight: () => instance.stats.inFlight };
+          yield {
+            route: route.config.id,
+            instance: name,
+            inFlight: () => instance.stats.inFlight,
+            breaker: () => instance.breaker.state(),
+            health: () => instance.healthState(),
+          };
         }
       }
     },

@@ -41,12 +41,6 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
 }
 
-function healthOf(instance: InstanceRuntime): InstanceStatus['health'] {
-  if (!instance.health) return 'unchecked';
-  const healthy = instance.health.healthy();
-  return healthy === undefined ? 'unknown' : healthy ? 'healthy' : 'unhealthy';
-}
-
 function instanceStatus(instance: InstanceRuntime, routeRequests: number): InstanceStatus {
   const { config, stats } = instance;
   const breaker = instance.breaker.snapshot();
@@ -55,7 +49,7 @@ function instanceStatus(instance: InstanceRuntime, routeRequests: number): Insta
     provider: config.provider,
     weight: config.weight,
     priority: config.priority,
-    health: healthOf(instance),
+    health: instance.healthState(),
     breaker: {
       state: breaker.state,
       since: iso(breaker.since),

@@ -6,7 +6,14 @@ export interface InstanceGaugeSource {
   route: string;
   instance: string;
   inFlight(): number;
+  breaker(): 'closed' | 'open' | 'half_open';
+  health(): 'healthy' | 'unhealthy' | 'unknown' | 'unchecked';
 }
+
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+const HEALTH_STATES = ['healthy', 'unhealthy', 'unknown', 'unchecked'] as const;
+// Model names come from providers' answers: a label per name must not grow without bound.
+const MAX_MODEL_LABELS = 50;
 
 export type ListenerName = 'data' | 'admin';
 
@@ -35,10 +42,19 @@ const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10];
  */
 export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redisConnected?: () => boolean): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'aipm_process_' });
+  // prom-client's names already start with `process_` / `nodejs_`: `aipm_process_cpu_seconds_total`.
+  collectDefaultMetrics({ register: registry, prefix: 'aipm_' });
+  const models = new Set<string>();
+  const modelLabel = (model: string | undefined): string => {
+    if (model === undefined || model === '') return 'unknown';
+    if (models.has(model)) return model;
+    if (models.size >= MAX_MODEL_LABELS) return 'other';
+    models.add(model);
+    return model;
+  };
   const requests = new Counter({
     name: 'aipm_requests_total',
-    help: 'Client requests by route, final instance and status',
+    help: 'Client requests by route, the instance that answered (none when the gateway answered an error itself or the instance failed), status and type',
     labelNames: ['route', 'instance', 'status', 'type'],
     registers: [registry],
   });
@@ -50,29 +66,53 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
   });
   const fallbacks = new Counter({
     name: 'aipm_fallbacks_total',
-    help: 'Requests that moved from one instance to another',
-    labelNames: ['route'],
+    help: 'Moves from one instance to the next within a request, by the failed attempt\'s status (502 connection, 504 timeout)',
+    labelNames: ['route', 'from', 'to', 'status'],
     registers: [registry],
   });
   const tokens = new Counter({
     name: 'aipm_tokens_total',
-    help: 'Tokens reported by providers',
-    labelNames: ['route', 'instance', 'kind'],
+    help: 'Tokens reported by providers, by model (at most 50 model names, then "other")',
+    labelNames: ['route', 'instance', 'model', 'kind'],
     registers: [registry],
   });
   const duration = new Histogram({
     name: 'aipm_request_duration_seconds',
     help: 'Whole request duration as the client saw it',
-    labelNames: ['route', 'type'],
+    labelNames: ['route', 'type', 'model'],
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
   const ttft = new Histogram({
     name: 'aipm_time_to_first_token_seconds',
     help: 'Time from request to the first content byte sent to the client (streams)',
-    labelNames: ['route', 'instance'],
+    labelNames: ['route', 'instance', 'model'],
     buckets: TTFT_BUCKETS,
     registers: [registry],
+  });
+  new Gauge({
+    name: 'aipm_instance_breaker_state',
+    help: 'Circuit breaker state per instance: 1 on the current state (closed, open, half_open), 0 on the others',
+    labelNames: ['route', 'instance', 'state'],
+    registers: [registry],
+    collect() {
+      for (const g of gauges()) {
+        const current = g.breaker();
+        for (const state of BREAKER_STATES) this.set({ route: g.route, instance: g.instance, state }, state === current ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'aipm_instance_health',
+    help: 'Active health per instance: 1 on the current state (healthy, unhealthy, unknown, unchecked), 0 on the others',
+    labelNames: ['route', 'instance', 'state'],
+    registers: [registry],
+    collect() {
+      for (const g of gauges()) {
+        const current = g.health();
+        for (const state of HEALTH_STATES) this.set({ route: g.route, instance: g.instance, state }, state === current ? 1 : 0);
+      }
+    },
   });
   new Gauge({
     name: 'aipm_instance_in_flight',
@@ -123,13 +163,21 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     },
     observe(r) {
       const instance = r.instance ?? 'none';
-      requests.inc({ route: r.route, instance, status: String(r.status), type: r.request_type });
+      // A request whose answer is an error (the gateway's summary, or an instance's 429/5xx) was not served.
+      const served = r.status < 500 && r.status !== 429 ? instance : 'none';
+      const model = modelLabel(r.llm_model);
+      requests.inc({ route: r.route, instance: served, status: String(r.status), type: r.request_type });
       for (const a of r.attempts) attempts.inc({ route: r.route, instance: a.instance, status: String(a.status) });
-      if (r.fallbacks > 0) fallbacks.inc({ route: r.route }, r.fallbacks);
-      if (r.prompt_tokens) tokens.inc({ route: r.route, instance, kind: 'prompt' }, r.prompt_tokens);
-      if (r.completion_tokens) tokens.inc({ route: r.route, instance, kind: 'completion' }, r.completion_tokens);
-      duration.observe({ route: r.route, type: r.request_type }, r.duration_ms / 1000);
-      if (r.ttft_ms !== undefined) ttft.observe({ route: r.route, instance }, r.ttft_ms / 1000);
+      for (let i = 1; i < r.attempts.length; i++) {
+        const from = r.attempts[i - 1];
+        const to = r.attempts[i];
+        // Two lines for one instance are a token refresh (Vertex 401), not a fallback.
+        if (from && to && from.instance !== to.instance) fallbacks.inc({ route: r.route, from: from.instance, to: to.instance, status: String(from.status) });
+      }
+      if (r.prompt_tokens) tokens.inc({ route: r.route, instance, model, kind: 'prompt' }, r.prompt_tokens);
+      if (r.completion_tokens) tokens.inc({ route: r.route, instance, model, kind: 'completion' }, r.completion_tokens);
+      duration.observe({ route: r.route, type: r.request_type, model }, r.duration_ms / 1000);
+      if (r.ttft_ms !== undefined) ttft.observe({ route: r.route, instance, model }, r.ttft_ms / 1000);
     },
   };
 }

@@ -28,6 +28,8 @@ export type InstanceVerdict =
   /** Nothing about the instance: the client left, the request could not be built or converted, our queue was full. */
   | { kind: 'not-about-instance' };
 
+export type HealthState = 'healthy' | 'unhealthy' | 'unknown' | 'unchecked';
+
 const EWMA_WEIGHT = 0.2;
 
 export interface InstanceParts {
@@ -79,6 +81,13 @@ export class InstanceRuntime {
 
   get stats(): Readonly<InstanceStats> {
     return this.#stats;
+  }
+
+  /** Active checks' verdict (shared by the fleet); `unchecked` without `checks.active`. */
+  healthState(): HealthState {
+    if (!this.health) return 'unchecked';
+    const healthy = this.health.healthy();
+    return healthy === undefined ? 'unknown' : healthy ? 'healthy' : 'unhealthy';
   }
 
   /** An attempt to this instance starts; `attemptEnded` must follow. */
