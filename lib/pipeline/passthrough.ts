@@ -124,7 +124,7 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         res.setHeader('x-ai-proxy-instance', instance.name);
         res.setHeader('x-ai-proxy-attempts', String(tried.size));
       }
-      const outcome = await attempt(ctx, instance, client.signal, tried.size < maxAttempts);
+      const outcome = await attempt(ctx, instance, client.signal);
       const attemptStarted = outcome.started;
       record.instance = instance.name;
       record.upstream_protocol = PASSTHROUGH;
@@ -133,9 +133,8 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         record.status = r.clientLeft ? 499 : r.status;
         record.attempts.push({ instance: instance.name, status: record.status, duration_ms: roundMs(performance.now() - attemptStarted) });
         if (r.error) record.error = `answer from instance ${instance.name} broke after ${r.bytes} bytes`;
-        // A status the policy did not retry (a 4xx, or nothing left to try) is still the instance answering.
-        const failed = r.error !== undefined || r.status === 429 || r.status >= 500;
-        instance.record(failed ? { kind: 'failed', reason: `HTTP ${r.status}`, retryAfterSec: undefined } : { kind: 'answered' }, undefined, performance.now() - attemptStarted);
+        // Only successes are streamed; a relay that broke midway is the instance's failure.
+        instance.record(r.error ? { kind: 'failed', reason: record.error ?? 'broken answer', retryAfterSec: undefined } : { kind: 'answered' }, undefined, performance.now() - attemptStarted);
         return;
       }
       const error = failureOf(outcome.result, instance.name, plugin.timeout, outcome.signal);
@@ -163,8 +162,9 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         waitMs === undefined ? undefined : Math.ceil(waitMs / 1000),
       );
     }
-    if (failures.length === 1 && last.dropped) {
-      // A single failed attempt: the client gets the provider's own answer (its head, scrubbed).
+    if (last.dropped && (failures.length === 1 || !classifyOutcome(last.error, plugin.fallback).retryable)) {
+      // The provider's own answer (its head, scrubbed): after a single attempt, or when it is one the
+      // policy does not retry (a 4xx is the request's fault, not worth a gateway summary).
       const dropped = last.dropped;
       record.status = dropped.status;
       const type = dropped.headers['content-type'];
@@ -192,7 +192,6 @@ async function attempt(
   ctx: PassthroughContext,
   instance: InstanceRuntime,
   clientSignal: AbortSignal,
-  moreToTry: boolean,
 ): Promise<{ result: ProxyOutcome; started: number; signal: AbortSignal }> {
   const plugin = ctx.route.config.plugin;
   const target = instance.target;
@@ -219,12 +218,9 @@ async function attempt(
         headers,
         body: ctx.body.kind === 'held' || ctx.body.head.length > 0 ? bodyStream(ctx.body) : undefined,
         sslVerify: plugin.ssl_verify,
-        decide: (status, answerHeaders) => {
-          // The last try relays whatever the instance answered, errors included, untouched.
-          if (!moreToTry) return 'relay';
-          const verdict = classifyOutcome(new UpstreamStatusError(instance.name, status, Buffer.alloc(0), flat(answerHeaders)), plugin.fallback);
-          return verdict.retryable ? 'drop' : 'relay';
-        },
+        // An error answer is never streamed untouched: its text may echo a credential, so it is held
+        // (bounded), scrubbed, and either relayed as the final answer or dropped for the next instance.
+        decide: (status) => (status >= 400 ? 'drop' : 'relay'),
       },
       controller.signal,
       watchdog.touch,
@@ -235,10 +231,4 @@ async function attempt(
     clientSignal.removeEventListener('abort', onClientAbort);
     instance.attemptEnded();
   }
-}
-
-function flat(headers: IncomingMessage['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
 }

@@ -155,6 +155,17 @@ describe('pass-through of every other request, with balancing and fallback', () 
     assert.deepEqual(gw.gateway.routes[0]?.instances.get('a')?.stats.inFlight, 0);
   });
 
+  it("never streams an error answer untouched: a provider echoing the key gets scrubbed, the client sees the provider's status", async () => {
+    const a = track(await provider('a', (seen) => ({ status: 401, body: JSON.stringify({ error: { message: `Incorrect API key provided: ${String(seen.headers['authorization'])}` } }) })));
+    gw = await startGateway(routeConfig({ instances: [instance('a', a.server.url)] }));
+    const res = await fetch(`${gw.url}/v1/files`, { method: 'GET' });
+    const text = await res.text();
+    assert.equal(res.status, 401);
+    assert.match(text, /Incorrect API key provided/);
+    assert.ok(!text.includes(KEY('a')), text);
+    assert.ok(!gw.logs.some((l) => JSON.stringify(l).includes(KEY('a'))), 'nor in any log line');
+  });
+
   it('passes an HTTP/2 request through as it does an HTTP/1.1 one', async () => {
     const a = track(await provider('a', (s) => ({ status: 200, body: JSON.stringify({ method: s.method, url: s.url, bytes: s.body.length }) })));
     gw = await startGateway(routeConfig({ instances: [instance('a', a.server.url)] }));
