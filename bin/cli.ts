@@ -14,9 +14,20 @@ const usage = `Usage: ai-proxy-multi <command> [options]
 
 Commands:
   start    [-c|--config FILE]                   run the gateway (default: $AI_PROXY_CONFIG or config/config.json)
-  validate  -c|--config FILE                    check a config file; exit 2 and list every error with its path
-  status   [--admin URL] [--api-key KEY]        show the instances of a running gateway (admin API)
+  validate  -c|--config FILE [--allow-missing-env]
+                                                check a config file; exit 2 and list every problem with its path
+                                                (--allow-missing-env: unset \${VAR}s are not errors, for CI)
+  status   [-c FILE | --admin HOST:PORT] [--api-key KEY]
+                                                show the instances of a running gateway (admin API)
+  reload   [-c FILE | --admin HOST:PORT] [--api-key KEY]
+                                                make a running gateway re-read its config file
   schema                                        print the config JSON Schema
+
+Options:
+  --log-format json|pretty                      start: log format (default: pretty on a terminal, else JSON;
+                                                also $AIPM_LOG_FORMAT)
+
+Exit codes: 0 ok, 1 runtime failure (admin unreachable, port in use, reload refused), 2 invalid config or usage.
 `;
 
 function defaultConfigPath(): string {
@@ -102,7 +113,7 @@ async function start(file: string): Promise<number> {
   });
 }
 
-function validate(file: string): number {
+function validate(file: string, allowMissingEnv: boolean): number {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -110,14 +121,16 @@ function validate(file: string): number {
     process.stderr.write(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
     return 2;
   }
-  const { problems, config } = checkConfigText(text);
+  const { problems, config, missing } = checkConfigText(text, process.env, { allowMissingEnv });
   if (problems.length > 0 || !config) {
     process.stderr.write(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
     for (const p of problems) process.stderr.write(`  ${p.path || '(root)'}: ${p.message}\n`);
     return 2;
   }
   const instances = config.routes.reduce((n, r) => n + r.plugin.instances.length, 0);
-  process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'}, ${instances} instance${instances === 1 ? '' : 's'})\n`);
+  const names = [...new Set(missing.map((m) => m.name))];
+  const unset = names.length > 0 ? `; ${names.length} variable${names.length === 1 ? '' : 's'} not set: ${names.join(', ')}` : '';
+  process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'}, ${instances} instance${instances === 1 ? '' : 's'}${unset})\n`);
   return 0;
 }
 
@@ -127,14 +140,28 @@ async function schema(): Promise<number> {
   return 0;
 }
 
-async function status(adminUrl: string, apiKey: string | undefined): Promise<number> {
-  const { printStatus } = await import('./status.ts');
-  return printStatus(adminUrl, apiKey);
+async function adminCommand(command: 'status' | 'reload', values: CliValues): Promise<number> {
+  const { adminTarget, printStatus, requestReload } = await import('./status.ts');
+  const target = adminTarget({ admin: values.admin, apiKey: values['api-key'], config: values.config });
+  if ('error' in target) {
+    process.stderr.write(`${target.error}\n`);
+    return 2;
+  }
+  return command === 'status' ? printStatus(target.url, target.apiKey) : requestReload(target.url, target.apiKey);
+}
+
+interface CliValues {
+  config?: string;
+  admin?: string;
+  'api-key'?: string;
+  help?: boolean;
+  'allow-missing-env'?: boolean;
+  'log-format'?: string;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: { config?: string; admin?: string; 'api-key'?: string; help?: boolean };
+  let values: CliValues;
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -143,6 +170,8 @@ export async function main(argv: string[]): Promise<number> {
         admin: { type: 'string' },
         'api-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        'allow-missing-env': { type: 'boolean' },
+        'log-format': { type: 'string' },
       },
       strict: true,
     }));
@@ -162,9 +191,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`validate needs -c FILE\n\n${usage}`);
         return 2;
       }
-      return validate(values.config);
+      return validate(values.config, values['allow-missing-env'] === true);
     case 'status':
-      return status(values.admin ?? 'http://127.0.0.1:9180', values['api-key'] ?? process.env['AIPM_ADMIN_KEY']);
+    case 'reload':
+      return adminCommand(command, values);
     case 'schema':
       return schema();
     default:
