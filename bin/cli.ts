@@ -6,7 +6,9 @@ import { checkConfigText, loadConfigFile } from '../lib/load-config.ts';
 import type { GatewayConfig } from '../lib/config/types.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { createGateway } from '../lib/gateway.ts';
-import { createLogger } from '../lib/observe/logger.ts';
+import type { Gateway } from '../lib/gateway.ts';
+import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/observe/logger.ts';
+import type { LogFormat } from '../lib/observe/logger.ts';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -54,25 +56,43 @@ function warnEmptyCredentials(config: GatewayConfig, warn: (msg: string) => void
   }
 }
 
-async function start(file: string): Promise<number> {
+/** A listen error as one line with what to do about it. */
+function listenFailure(err: unknown, file: string): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = e.port === undefined ? '' : ` ${e.address ?? ''}:${e.port}`;
+  if (e.code === 'EADDRINUSE') return `cannot listen on${where}: the port is in use (stop the other process, or change server.port / admin.port in ${file})`;
+  if (e.code === 'EACCES') return `cannot listen on${where}: permission denied (use a port above 1023, or change server.port / admin.port in ${file})`;
+  if (e.code === 'EADDRNOTAVAIL') return `cannot listen on${where}: no such local address (change server.host / admin.host in ${file})`;
+  return `cannot listen${where}: ${e.message}`;
+}
+
+async function start(file: string, format: LogFormat | undefined): Promise<number> {
   let config: GatewayConfig;
   try {
     config = loadConfigFile(file);
   } catch (err) {
     if (err instanceof ConfigError) {
-      printProblems(err, file);
+      if (err.code === 'CONFIG_READ') process.stderr.write(`ai-proxy-multi: ${err.problems[0]?.message ?? `cannot read ${file}`} (pass -c FILE or set AI_PROXY_CONFIG)\n`);
+      else printProblems(err, file);
       return 2;
     }
     throw err;
   }
-  const log = createLogger(config.log.level);
+  const log = await createFormattedLogger(config.log.level, format ?? defaultLogFormat());
   warnEmptyCredentials(config, (msg) => log.warn(msg));
-  const gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file) });
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file) });
+  } catch (err) {
+    process.stderr.write(`ai-proxy-multi: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
   try {
     await gateway.listen();
   } catch (err) {
-    log.fatal({ err }, 'cannot listen');
-    await gateway.close();
+    log.flush();
+    process.stderr.write(`ai-proxy-multi: ${listenFailure(err, file)}\n`);
+    await gateway.close().catch(() => undefined);
     return 1;
   }
   return new Promise<number>((done) => {
@@ -184,8 +204,14 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   switch (command) {
-    case 'start':
-      return start(values.config ?? defaultConfigPath());
+    case 'start': {
+      const format = values['log-format'] ?? process.env['AIPM_LOG_FORMAT'];
+      if (format !== undefined && !isLogFormat(format)) {
+        process.stderr.write(`--log-format / AIPM_LOG_FORMAT: "${format}" is not json or pretty\n`);
+        return 2;
+      }
+      return start(values.config ?? defaultConfigPath(), format);
+    }
     case 'validate':
       if (!values.config) {
         process.stderr.write(`validate needs -c FILE\n\n${usage}`);
