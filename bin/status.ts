@@ -22,9 +22,11 @@ export function adminTarget(opts: { admin?: string | undefined; apiKey?: string 
       const admin = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['admin'] : undefined;
       if (admin === null) return { error: `${opts.config}: the admin listener is disabled (admin: null)` };
       const { value, missing } = substituteEnvCollect(admin ?? {}, process.env);
-      const names = missing.map((m) => m.name).filter((n) => n !== 'AIPM_ADMIN_KEY' || !process.env['AIPM_ADMIN_KEY']);
-      if (names.length > 0 && !(opts.apiKey ?? process.env['AIPM_ADMIN_KEY'])) {
-        return { error: `${opts.config}: admin section uses unset variable${names.length === 1 ? '' : 's'} ${names.join(', ')}` };
+      // An unset key variable is fine when the key is given on the command line or in AIPM_ADMIN_KEY.
+      const keyGiven = (opts.apiKey ?? process.env['AIPM_ADMIN_KEY']) !== undefined;
+      const names = missing.filter((m) => !(keyGiven && m.path === '/api_key')).map((m) => m.name);
+      if (names.length > 0) {
+        return { error: `${opts.config}: the admin section uses unset variable${names.length === 1 ? '' : 's'} ${names.join(', ')}` };
       }
       fromFile = value as typeof fromFile;
     } catch (err) {

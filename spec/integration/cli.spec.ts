@@ -260,6 +260,25 @@ describe('the ai-proxy-multi command', () => {
         assert.match(lines[0] ?? '', new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use \\(stop the other process, or change server\\.port`));
         assert.doesNotMatch(res.stdout + res.stderr, /"level":60|stack/);
       });
+
+      it('logs readable lines with --log-format pretty, JSON when piped, and refuses an unknown format with exit 2', () => {
+        // The same ports as the running gateway: it logs "stopped" at info and exits 1.
+        const infoPath = file('admin-info.json', config('info'));
+        const pretty = run(['start', '-c', infoPath, '--log-format', 'pretty'], env);
+        assert.equal(pretty.status, 1);
+        assert.match(pretty.stdout, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: ai-proxy-multi stopped$/m);
+        const piped = run(['start', '-c', infoPath], env);
+        assert.match(piped.stdout, /^\{"level":30,.*"msg":"ai-proxy-multi stopped"\}$/m);
+        const bad = run(['start', '-c', infoPath], { ...env, AIPM_LOG_FORMAT: 'xml' });
+        assert.equal(bad.status, 2);
+        assert.match(bad.stderr, /"xml" is not json or pretty/);
+      });
+
+      it('status -c says which admin variable is unset, with exit 2', () => {
+        const res = run(['status', '-c', path]);
+        assert.equal(res.status, 2);
+        assert.match(res.stderr, /the admin section uses unset variable TEST_ADMIN_KEY/);
+      });
     });
   });
 });
