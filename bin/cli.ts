@@ -6,7 +6,9 @@ import { checkConfigText, loadConfigFile } from '../lib/load-config.ts';
 import type { GatewayConfig } from '../lib/config/types.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { createGateway } from '../lib/gateway.ts';
-import { createLogger } from '../lib/observe/logger.ts';
+import type { Gateway } from '../lib/gateway.ts';
+import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/observe/logger.ts';
+import type { LogFormat } from '../lib/observe/logger.ts';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -14,9 +16,20 @@ const usage = `Usage: ai-proxy-multi <command> [options]
 
 Commands:
   start    [-c|--config FILE]                   run the gateway (default: $AI_PROXY_CONFIG or config/config.json)
-  validate  -c|--config FILE                    check a config file; exit 2 and list every error with its path
-  status   [--admin URL] [--api-key KEY]        show the instances of a running gateway (admin API)
+  validate  -c|--config FILE [--allow-missing-env]
+                                                check a config file; exit 2 and list every problem with its path
+                                                (--allow-missing-env: unset \${VAR}s are not errors, for CI)
+  status   [-c FILE | --admin HOST:PORT] [--api-key KEY]
+                                                show the instances of a running gateway (admin API)
+  reload   [-c FILE | --admin HOST:PORT] [--api-key KEY]
+                                                make a running gateway re-read its config file
   schema                                        print the config JSON Schema
+
+Options:
+  --log-format json|pretty                      start: log format (default: pretty on a terminal, else JSON;
+                                                also $AIPM_LOG_FORMAT)
+
+Exit codes: 0 ok, 1 runtime failure (admin unreachable, port in use, reload refused), 2 invalid config or usage.
 `;
 
 function defaultConfigPath(): string {
@@ -43,25 +56,43 @@ function warnEmptyCredentials(config: GatewayConfig, warn: (msg: string) => void
   }
 }
 
-async function start(file: string): Promise<number> {
+/** A listen error as one line with what to do about it. */
+function listenFailure(err: unknown, file: string): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = e.port === undefined ? '' : ` ${e.address ?? ''}:${e.port}`;
+  if (e.code === 'EADDRINUSE') return `cannot listen on${where}: the port is in use (stop the other process, or change server.port / admin.port in ${file})`;
+  if (e.code === 'EACCES') return `cannot listen on${where}: permission denied (use a port above 1023, or change server.port / admin.port in ${file})`;
+  if (e.code === 'EADDRNOTAVAIL') return `cannot listen on${where}: no such local address (change server.host / admin.host in ${file})`;
+  return `cannot listen${where}: ${e.message}`;
+}
+
+async function start(file: string, format: LogFormat | undefined): Promise<number> {
   let config: GatewayConfig;
   try {
     config = loadConfigFile(file);
   } catch (err) {
     if (err instanceof ConfigError) {
-      printProblems(err, file);
+      if (err.code === 'CONFIG_READ') process.stderr.write(`ai-proxy-multi: ${err.problems[0]?.message ?? `cannot read ${file}`} (pass -c FILE or set AI_PROXY_CONFIG)\n`);
+      else printProblems(err, file);
       return 2;
     }
     throw err;
   }
-  const log = createLogger(config.log.level);
+  const log = await createFormattedLogger(config.log.level, format ?? defaultLogFormat());
   warnEmptyCredentials(config, (msg) => log.warn(msg));
-  const gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file) });
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file) });
+  } catch (err) {
+    process.stderr.write(`ai-proxy-multi: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
   try {
     await gateway.listen();
   } catch (err) {
-    log.fatal({ err }, 'cannot listen');
-    await gateway.close();
+    log.flush();
+    process.stderr.write(`ai-proxy-multi: ${listenFailure(err, file)}\n`);
+    await gateway.close().catch(() => undefined);
     return 1;
   }
   return new Promise<number>((done) => {
@@ -102,7 +133,7 @@ async function start(file: string): Promise<number> {
   });
 }
 
-function validate(file: string): number {
+function validate(file: string, allowMissingEnv: boolean): number {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -110,14 +141,16 @@ function validate(file: string): number {
     process.stderr.write(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
     return 2;
   }
-  const { problems, config } = checkConfigText(text);
+  const { problems, config, missing } = checkConfigText(text, process.env, { allowMissingEnv });
   if (problems.length > 0 || !config) {
     process.stderr.write(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
     for (const p of problems) process.stderr.write(`  ${p.path || '(root)'}: ${p.message}\n`);
     return 2;
   }
   const instances = config.routes.reduce((n, r) => n + r.plugin.instances.length, 0);
-  process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'}, ${instances} instance${instances === 1 ? '' : 's'})\n`);
+  const names = [...new Set(missing.map((m) => m.name))];
+  const unset = names.length > 0 ? `; ${names.length} variable${names.length === 1 ? '' : 's'} not set: ${names.join(', ')}` : '';
+  process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'}, ${instances} instance${instances === 1 ? '' : 's'}${unset})\n`);
   return 0;
 }
 
@@ -127,14 +160,28 @@ async function schema(): Promise<number> {
   return 0;
 }
 
-async function status(adminUrl: string, apiKey: string | undefined): Promise<number> {
-  const { printStatus } = await import('./status.ts');
-  return printStatus(adminUrl, apiKey);
+async function adminCommand(command: 'status' | 'reload', values: CliValues): Promise<number> {
+  const { adminTarget, printStatus, requestReload } = await import('./status.ts');
+  const target = adminTarget({ admin: values.admin, apiKey: values['api-key'], config: values.config });
+  if ('error' in target) {
+    process.stderr.write(`${target.error}\n`);
+    return 2;
+  }
+  return command === 'status' ? printStatus(target.url, target.apiKey) : requestReload(target.url, target.apiKey);
+}
+
+interface CliValues {
+  config?: string;
+  admin?: string;
+  'api-key'?: string;
+  help?: boolean;
+  'allow-missing-env'?: boolean;
+  'log-format'?: string;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: { config?: string; admin?: string; 'api-key'?: string; help?: boolean };
+  let values: CliValues;
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -143,6 +190,8 @@ export async function main(argv: string[]): Promise<number> {
         admin: { type: 'string' },
         'api-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        'allow-missing-env': { type: 'boolean' },
+        'log-format': { type: 'string' },
       },
       strict: true,
     }));
@@ -155,16 +204,23 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   switch (command) {
-    case 'start':
-      return start(values.config ?? defaultConfigPath());
+    case 'start': {
+      const format = values['log-format'] ?? process.env['AIPM_LOG_FORMAT'];
+      if (format !== undefined && !isLogFormat(format)) {
+        process.stderr.write(`--log-format / AIPM_LOG_FORMAT: "${format}" is not json or pretty\n`);
+        return 2;
+      }
+      return start(values.config ?? defaultConfigPath(), format);
+    }
     case 'validate':
       if (!values.config) {
         process.stderr.write(`validate needs -c FILE\n\n${usage}`);
         return 2;
       }
-      return validate(values.config);
+      return validate(values.config, values['allow-missing-env'] === true);
     case 'status':
-      return status(values.admin ?? 'http://127.0.0.1:9180', values['api-key'] ?? process.env['AIPM_ADMIN_KEY']);
+    case 'reload':
+      return adminCommand(command, values);
     case 'schema':
       return schema();
     default:

@@ -1,7 +1,6 @@
 // The config layer bound to this gateway's providers: what the CLI, the gateway's reload and the tests
 // call. lib/config/ itself never imports the provider registry (see lib/config/catalog.ts).
 import * as load from './config/load.ts';
-import type { ConfigProblem } from './errors.ts';
 import { configSchemaJson as schemaJson } from './config/schema.ts';
 import type { GatewayConfig } from './config/types.ts';
 import { providerCatalog } from './providers/catalog.ts';
@@ -16,8 +15,12 @@ export function loadConfigText(text: string, env: NodeJS.ProcessEnv = process.en
   return load.loadConfigText(text, providerCatalog, env);
 }
 
-export function checkConfigText(text: string, env: NodeJS.ProcessEnv = process.env): { problems: ConfigProblem[]; config?: GatewayConfig } {
-  return load.checkConfigText(text, providerCatalog, env);
+export function checkConfigText(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { allowMissingEnv?: boolean } = {},
+): load.ConfigCheck {
+  return load.checkConfigText(text, providerCatalog, env, options);
 }
 
 /** The published config/schema.json. */

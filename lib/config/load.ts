@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { causeCode, ConfigError } from '../errors.ts';
 import type { ConfigProblem } from '../errors.ts';
-import { substituteEnvInValue } from './env.ts';
+import { substituteEnvCollect, substituteEnvInValue } from './env.ts';
 import { normaliseConfig } from './normalise.ts';
 import type { ProviderCatalog } from './catalog.ts';
 import type { GatewayConfig } from './types.ts';
@@ -27,18 +27,40 @@ export function loadConfigText(text: string, catalog: ProviderCatalog, env: Node
   return normaliseConfig(raw);
 }
 
-/** For `ai-proxy-multi validate`: the problems (empty when valid) instead of an exception. */
+export interface ConfigCheck {
+  problems: ConfigProblem[];
+  /** Set when there are no problems. */
+  config?: GatewayConfig;
+  /** Unset variables (with `allowMissingEnv` they are not problems). */
+  missing: Array<{ name: string; path: string }>;
+}
+
+/**
+ * For `ai-proxy-multi validate`: every problem at once instead of an exception. Unset variables do not
+ * stop the check: the rest of the file is still validated, and a value that could not be substituted is
+ * not judged again (its variable is the problem).
+ */
 export function checkConfigText(
   text: string,
   catalog: ProviderCatalog,
   env: NodeJS.ProcessEnv = process.env,
-): { problems: ConfigProblem[]; config?: GatewayConfig } {
+  options: { allowMissingEnv?: boolean } = {},
+): ConfigCheck {
+  let parsed: unknown;
   try {
-    return { problems: [], config: loadConfigText(text, catalog, env) };
+    parsed = parseConfigJson(text);
   } catch (err) {
-    if (err instanceof ConfigError) return { problems: [...err.problems] };
+    if (err instanceof ConfigError) return { problems: [...err.problems], missing: [] };
     throw err;
   }
+  const substituted = substituteEnvCollect(parsed, env, options.allowMissingEnv === true);
+  const unjudged = new Set(substituted.missing.map((m) => m.path));
+  const problems = [
+    ...substituted.problems,
+    ...validateConfig(substituted.value, catalog).filter((p) => !unjudged.has(p.path)),
+  ];
+  if (problems.length > 0) return { problems, missing: substituted.missing };
+  return { problems, config: normaliseConfig(substituted.value), missing: substituted.missing };
 }
 
 /** JSON.parse with the mistake's line and column; the parser's excerpt is dropped as it may hold secrets. */

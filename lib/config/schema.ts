@@ -58,7 +58,7 @@ export const configDefaults = {
     expose_instance_headers: true,
     models_list: 'config',
   },
-  logging: { summaries: false, payloads: false },
+  logging: { summaries: false, payloads: false, max_payload_bytes: 4096 },
   breaker: {
     failure_threshold: 5,
     window_ms: 10_000,
@@ -225,7 +225,8 @@ const pluginFields: JsonSchema = {
   max_response_bytes: int('Largest upstream answer in bytes, streams included (502, or an error event once a stream has started).', { minimum: 1, default: p.max_response_bytes }),
   logging: obj('What the access log records.', {
     summaries: bool('Log model, token usage and timings.', d.logging.summaries),
-    payloads: bool('Log request and response bodies (debug level).', d.logging.payloads),
+    payloads: bool('Put the request body and the answer\'s text in the access line (credentials scrubbed).', d.logging.payloads),
+    max_payload_bytes: int('With payloads: each of request_body and response_text is cut to this many bytes.', { minimum: 1, default: d.logging.max_payload_bytes }),
   }),
   forward_client_credentials: bool('Forward the client\'s Authorization / x-api-key headers instead of dropping them.', p.forward_client_credentials),
   expose_instance_headers: bool('Tell the client which instance answered and after how many attempts (x-ai-proxy-instance, x-ai-proxy-attempts).', p.expose_instance_headers),

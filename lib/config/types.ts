@@ -108,7 +108,7 @@ export interface PluginConfig {
   max_stream_duration_ms: number; // 0 = unbounded
   /** Largest upstream answer, streams included. */
   max_response_bytes: number;
-  logging: { summaries: boolean; payloads: boolean };
+  logging: { summaries: boolean; payloads: boolean; max_payload_bytes: number };
   forward_client_credentials: boolean;
   /** `x-ai-proxy-instance` and `x-ai-proxy-attempts` on answers. */
   expose_instance_headers: boolean;

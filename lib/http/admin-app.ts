@@ -21,11 +21,27 @@ function sendJson(res: Response, status: number, body: unknown): void {
   res.status(status).type('application/json').send(JSON.stringify(body));
 }
 
+// Each admin path and its methods, so a wrong method gets 405 with Allow rather than a misleading 404.
+const allowed: ReadonlyMap<string, readonly string[]> = new Map([
+  ['/healthz', ['GET', 'HEAD']],
+  ['/readyz', ['GET', 'HEAD']],
+  ['/metrics', ['GET', 'HEAD']],
+  ['/status', ['GET', 'HEAD']],
+  ['/reload', ['POST']],
+]);
+
 /** The control plane, on its own listener. */
 export function createAdminApp(opts: AdminOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const methods = allowed.get(req.path);
+    if (!methods || methods.includes(req.method)) return next();
+    res.setHeader('allow', methods.join(', '));
+    sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${req.path} (use ${methods.join(' or ')})`, type: 'method_not_allowed' } });
+  });
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
 

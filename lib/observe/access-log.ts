@@ -35,12 +35,33 @@ export interface AccessRecord {
   response_text?: string;
 }
 
-export function logAccess(log: Logger, record: AccessRecord): void {
-  const { request_body, response_text, ...access } = record;
+/** How payloads (`logging.payloads`) go into the line: scrubbed of the route's credentials, then cut. */
+export interface PayloadPolicy {
+  scrub: (text: string) => string;
+  maxBytes: number;
+}
+
+// Without a policy no payload is written: a body that cannot be scrubbed must not reach the log.
+export function logAccess(log: Logger, record: AccessRecord, payloads?: PayloadPolicy): void {
+  const { request_body, response_text, ...rest } = record;
+  const access: Omit<AccessRecord, 'request_body' | 'response_text'> & { request_body?: string; response_text?: string } = rest;
+  if (payloads && request_body !== undefined) {
+    access.request_body = payloadText(typeof request_body === 'string' ? request_body : JSON.stringify(request_body), payloads);
+  }
+  if (payloads && response_text !== undefined) access.response_text = payloadText(response_text, payloads);
   const level = access.status >= 500 ? 'error' : 'info';
   log[level]({ access }, 'request completed');
-  // Bodies only at debug (`logging.payloads`): they may hold personal data.
-  if (request_body !== undefined || response_text !== undefined) log.debug({ request_body, response_text }, 'request payloads');
+}
+
+/** Scrub first (a secret cut in half by truncation would no longer match), then cut on a UTF-8 boundary. */
+export function payloadText(text: string, policy: PayloadPolicy): string {
+  const clean = policy.scrub(text);
+  const bytes = Buffer.from(clean, 'utf8');
+  if (bytes.length <= policy.maxBytes) return clean;
+  let end = policy.maxBytes;
+  // Back off continuation bytes (10xxxxxx) so a character is never split.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return `${bytes.subarray(0, end).toString('utf8')}…[truncated, ${bytes.length} bytes]`;
 }
 
 /** Milliseconds with two decimals, for log fields. */

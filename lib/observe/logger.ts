@@ -19,9 +19,34 @@ const redactPaths = [
   'auth.query',
 ];
 
+const options = (level: LevelWithSilent) => ({ level, redact: { paths: redactPaths, censor: '[REDACTED]' }, base: { service: 'ai-proxy-multi' } });
+
 export function createLogger(level: LevelWithSilent = 'info', destination?: NodeJS.WritableStream): Logger {
-  const options = { level, redact: { paths: redactPaths, censor: '[REDACTED]' }, base: { service: 'ai-proxy-multi' } };
-  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+  return destination ? pino(options(level), destination as pino.DestinationStream) : pino(options(level));
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+export const isLogFormat = (value: string): value is LogFormat => value === 'json' || value === 'pretty';
+
+/** A person watching a terminal gets readable lines; a log shipper (a pipe or file) gets JSON. */
+export function defaultLogFormat(stream: { isTTY?: boolean } = process.stdout): LogFormat {
+  return stream.isTTY === true ? 'pretty' : 'json';
+}
+
+/** The CLI's logger. pino-pretty is loaded only when asked for: JSON needs nothing beyond pino. */
+export async function createFormattedLogger(level: LevelWithSilent, format: LogFormat, destination?: NodeJS.WritableStream): Promise<Logger> {
+  if (format === 'json') return createLogger(level, destination);
+  const { default: pretty } = await import('pino-pretty');
+  const colorize = destination === undefined && process.stdout.isTTY === true;
+  const stream = pretty({
+    colorize,
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    ...(destination !== undefined && { destination }),
+  });
+  return pino(options(level), stream);
 }
 
 /** Remove secret values from free text (upstream error messages may echo what we sent). */

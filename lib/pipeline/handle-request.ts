@@ -137,7 +137,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   } finally {
     record.duration_ms = roundMs(performance.now() - ctx.started);
     if (record.status === 0) record.status = client.signal.aborted ? 499 : res.statusCode;
-    logAccess(ctx.log, record);
+    logAccess(ctx.log, record, { scrub: (text) => route.scrubber.scrub(text), maxBytes: plugin.logging.max_payload_bytes });
     ctx.metrics.observe(record);
   }
 }

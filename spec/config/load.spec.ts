@@ -89,10 +89,34 @@ describe('config loading', () => {
 
   it('gives the validate command problems instead of an exception, and the config when valid', () => {
     const bad = checkConfigText('{"routes": []}', {});
-    assert.deepEqual(bad, { problems: [{ path: '/routes', message: 'must NOT have fewer than 1 items' }] });
+    assert.deepEqual(bad, { problems: [{ path: '/routes', message: 'must NOT have fewer than 1 items' }], missing: [] });
     const good = checkConfigText(readFileSync(fixture, 'utf8'), env);
     assert.deepEqual(good.problems, []);
     assert.equal(good.config?.log.level, 'warn');
+  });
+});
+
+describe('checking a config with unset variables', () => {
+  const text = JSON.stringify({
+    admin: { api_key: '${ADMIN_KEY}' },
+    routes: [{ id: 'r', uri: '/v1/*', plugins: { 'ai-proxy': { provider: 'openai', timeout: 0, auth: { header: { Authorization: 'Bearer ${OPENAI_KEY}' } } } } }],
+  });
+
+  it('reports each unset variable at its path and still validates the rest', () => {
+    const { problems, missing } = checkConfigText(text, {});
+    assert.deepEqual(missing.map((m) => m.name), ['ADMIN_KEY', 'OPENAI_KEY']);
+    const paths = problems.map((p) => p.path);
+    assert.ok(paths.includes('/admin/api_key'));
+    assert.ok(paths.includes('/routes/0/plugins/ai-proxy/auth/header/Authorization'));
+    assert.ok(paths.includes('/routes/0/plugins/ai-proxy/timeout'), JSON.stringify(problems));
+  });
+
+  it('with allowMissingEnv, substitutes a placeholder and gives the config when the rest is valid', () => {
+    const valid = text.replace('"timeout":0,', '');
+    const { problems, config, missing } = checkConfigText(valid, {}, { allowMissingEnv: true });
+    assert.deepEqual(problems, []);
+    assert.equal(missing.length, 2);
+    assert.ok(config);
   });
 });
 

@@ -59,7 +59,7 @@ describe('config normalisation', () => {
       replay_body_size: 67_108_864,
       max_stream_duration_ms: 0,
       max_response_bytes: 67_108_864,
-      logging: { summaries: false, payloads: false },
+      logging: { summaries: false, payloads: false, max_payload_bytes: 4096 },
       forward_client_credentials: false,
       expose_instance_headers: true,
       models_list: 'config',
