@@ -72,6 +72,13 @@ describe('the ai-proxy-multi command', () => {
     assert.match(res.stderr, /instances\/1\/name: "a" is already the name of/);
   });
 
+  for (const shipped of ['config.json', 'demo.json', 'mixed-vendors.json']) {
+    it(`keeps the shipped config/${shipped} valid (checked without its secrets)`, () => {
+      const res = run(['validate', '-c', fileURLToPath(new URL(`../../config/${shipped}`, import.meta.url)), '--allow-missing-env']);
+      assert.equal(res.status, 0, res.stderr);
+    });
+  }
+
   it('checks the complete example without its secrets with --allow-missing-env, and names each one without it', () => {
     const path = fileURLToPath(new URL('../../config/mixed-vendors.json', import.meta.url));
     const names = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
