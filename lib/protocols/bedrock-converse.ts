@@ -121,7 +121,9 @@ export const bedrockConverse: ClientProtocol = {
   createDecoder: createEventStreamDecoder,
   requestSchema: bedrockConverseRequestSchema,
   isStream: (body, path) => path.endsWith('/converse-stream') || body['stream'] === true,
-  requestModel: (_body, path) => (path === undefined ? undefined : bedrockModelFromPath(path)),
+  // A body `model` (APISIX-style routes on a bare /converse) wins over the path's model segment.
+  requestModel: (body, path) =>
+    typeof body['model'] === 'string' && body['model'] !== '' ? body['model'] : path === undefined ? undefined : bedrockModelFromPath(path),
   usageFromJson: (body) => (isJsonObject(body) ? bedrockUsage(body['usage']) : undefined),
   modelFromJson: () => undefined,
   textFromJson: (body) => {
