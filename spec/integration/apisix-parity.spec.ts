@@ -6,6 +6,8 @@ import { getProvider, providerNames } from '../../lib/providers/registry.ts';
 import { buildUpstreamBody } from '../../lib/providers/request-body.ts';
 import { upstreamProtocolNames } from '../../lib/protocols/registry.ts';
 import type { JsonObject, UpstreamProtocolName } from '../../lib/protocols/types.ts';
+import type { FakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
+import { startFakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
 import type { FakeBedrock } from '../../tools/simulator/fake-bedrock.ts';
 import { startFakeBedrock } from '../../tools/simulator/fake-bedrock.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
@@ -187,6 +189,76 @@ describe('APISIX 3.18 parity', function () {
       assert.equal(typeof (res.json as JsonObject)['message'], 'string', res.text);
       assert.match(String((res.json as JsonObject)['message']), /model/);
       assert.equal(brk.requests.length, 0);
+    });
+  });
+
+  describe('access-log fields of APISIX 3.18', () => {
+    let ant: FakeAnthropic;
+    let gw: TestGateway | undefined;
+    const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
+
+    beforeEach(async () => {
+      ant = await startFakeAnthropic({
+        name: 'ant',
+        behavior: { kind: 'ok', content: 'Checking.', toolUse: { name: 'get_weather', input: { city: 'Paris' } }, usage: { input_tokens: 10, output_tokens: 4, cache_read_input_tokens: 5, cache_creation_input_tokens: 7 } },
+      });
+      gw = await startGateway({
+        server: { host: '127.0.0.1', port: 0 },
+        admin: false,
+        routes: [{
+          id: 'r',
+          uris: ['/v1/messages', '/v1/chat/completions'],
+          plugins: { 'ai-proxy': { provider: 'anthropic', auth: { header: { 'x-api-key': 'sk-ant-parity' } }, options: { model: 'claude-test' }, override: { endpoint: ant.url } } },
+        }],
+      });
+    });
+    afterEach(async () => {
+      await gw?.close();
+      gw = undefined;
+      await ant.close();
+    });
+
+    const messages = [{ role: 'user', content: 'Weather in Paris?' }];
+
+    it('logs tokens under APISIX names, tool count, tool calls and the end user of an Anthropic answer', async () => {
+      assert.ok(gw);
+      const res = await postJson(`${gw.url}/v1/messages`, { model: 'claude-test', max_tokens: 100, messages, tools, metadata: { user_id: 'user-42' } });
+      assert.equal(res.status, 200, res.text);
+      const access = gw.access()[0];
+      assert.ok(access);
+      assert.equal(access['llm_stream'], false);
+      assert.equal(access['llm_tool_count'], 1);
+      assert.equal(access['llm_has_tool_calls'], true);
+      assert.equal(access['llm_end_user_id'], 'user-42');
+      assert.equal(access['llm_cache_read_input_tokens'], 5);
+      assert.equal(access['llm_cache_creation_input_tokens'], 7);
+      assert.equal(access['llm_total_tokens'], 10 + 5 + 7 + 4);
+      assert.equal(access['llm_total_tokens'], access['total_tokens']);
+    });
+
+    it('sees tool calls in a stream converted for an OpenAI client, and names its `user`', async () => {
+      assert.ok(gw);
+      const openaiTools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }];
+      const res = await postJson(`${gw.url}/v1/chat/completions`, { model: 'claude-test', stream: true, messages, tools: openaiTools, user: 'end-user-7' });
+      assert.equal(res.status, 200);
+      assert.match(res.text, /tool_calls/);
+      const access = gw.access()[0];
+      assert.equal(access?.['llm_stream'], true);
+      assert.equal(access?.['llm_tool_count'], 1);
+      assert.equal(access?.['llm_has_tool_calls'], true);
+      assert.equal(access?.['llm_end_user_id'], 'end-user-7');
+      assert.equal(access?.['llm_cache_creation_input_tokens'], 7);
+    });
+
+    it('logs no tool calls and no end user for a plain request', async () => {
+      assert.ok(gw);
+      const res = await postJson(`${gw.url}/v1/chat/completions`, { model: 'claude-test', messages });
+      assert.equal(res.status, 200, res.text);
+      const access = gw.access()[0];
+      assert.equal(access?.['llm_stream'], false);
+      assert.equal(access?.['llm_has_tool_calls'], false);
+      assert.equal('llm_tool_count' in (access ?? {}), false);
+      assert.equal('llm_end_user_id' in (access ?? {}), false);
     });
   });
 });
