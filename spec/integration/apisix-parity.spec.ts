@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { loadConfigText } from '../../lib/load-config.ts';
 import { validateConfig } from '../../lib/config/validate.ts';
 import { providerCatalog } from '../../lib/providers/catalog.ts';
@@ -180,6 +182,24 @@ describe('APISIX 3.18 parity', function () {
       const res = await postJson(`${gw.url}/model/amazon.nova-lite-v1%3A0/converse`, { messages });
       assert.equal(res.status, 200, res.text);
       assert.equal(brk.requests[0]?.modelId, 'amazon.nova-lite-v1:0');
+    });
+
+    it('serves the real AWS SDK (ConverseStream) from an instance without options.model: the model comes from its path', async () => {
+      gw = await gateway();
+      const client = new BedrockRuntimeClient({
+        endpoint: gw.url,
+        region,
+        credentials: { accessKeyId: 'CLIENTKEY', secretAccessKey: 'client-secret' },
+        maxAttempts: 1,
+        requestHandler: new NodeHttpHandler(),
+      });
+      const out = await client.send(new ConverseStreamCommand({ modelId: 'us.anthropic.claude-3-5-haiku-20241022-v1:0', messages: [{ role: 'user', content: [{ text: 'Hello' }] }] }));
+      let text = '';
+      for await (const event of out.stream ?? []) text += event.contentBlockDelta?.delta?.text ?? '';
+      assert.equal(text, 'Hi from Bedrock.');
+      assert.equal(brk.requests[0]?.modelId, 'us.anthropic.claude-3-5-haiku-20241022-v1:0');
+      assert.equal(brk.requests[0]?.signatureValid, true, 'the gateway re-signed with its own key');
+      assert.match(brk.requests[0]?.path ?? '', /\/converse-stream$/);
     });
 
     it('answers 400 in Bedrock\'s error shape, without calling Bedrock, when no model is named anywhere', async () => {
