@@ -8,6 +8,8 @@ import type { InstanceConfig } from './types.ts';
 export interface ProviderCatalog {
   /** Every provider name, for the schema's enum. */
   names: readonly string[];
+  /** Every upstream protocol name: the keys `override.request_body` may be keyed by. */
+  protocolNames?: readonly string[];
   /** A provider's own checks of a normalised instance: [path relative to the instance, message]. */
   validate(instance: InstanceConfig): Array<[string, string]>;
 }

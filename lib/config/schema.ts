@@ -53,6 +53,7 @@ export const configDefaults = {
     ssl_verify: true,
     max_req_body_size: 64 * 1024 * 1024,
     max_stream_duration_ms: 0,
+    streaming_flush_interval_ms: 10,
     max_response_bytes: 64 * 1024 * 1024,
     forward_client_credentials: false,
     expose_instance_headers: true,
@@ -132,12 +133,11 @@ const override = obj('Instance-level overrides of where and what is sent.', {
     pattern: '^https?://[^/?#\\s]+',
     errorMessage: 'must be an http:// or https:// URL',
   }),
-  llm_options: openObj('Model parameters forced onto every request; other keys are passed through.', {
-    max_tokens: int('Mapped to the provider\'s max-tokens field.', { minimum: 1 }),
-    temperature: num('Sampling temperature.', { minimum: 0, maximum: 2 }),
-    top_p: num('Nucleus sampling.', { minimum: 0, maximum: 1 }),
+  // APISIX 3.18 allows only max_tokens here; other parameters go in `options` or `request_body`.
+  llm_options: obj('Model parameters forced onto every request (APISIX: only max_tokens).', {
+    max_tokens: int('Mapped per protocol: max_completion_tokens / max_tokens (chat), max_output_tokens (Responses), max_tokens (Messages), inferenceConfig.maxTokens (Converse); not applied to embeddings.', { minimum: 1 }),
   }),
-  request_body: openObj('Deep-merged into the request body; may be keyed by target protocol ("openai-chat": {...}).'),
+  request_body: openObj('Deep-merged into the request body; may be keyed by target protocol ("openai-chat": {...}): then every key must be a protocol name.'),
   request_body_force_override: bool('Let `request_body` replace values the client sent.', d.override.request_body_force_override),
 });
 
@@ -221,7 +221,8 @@ const pluginFields: JsonSchema = {
   ssl_verify: bool('Verify upstream TLS certificates.', p.ssl_verify),
   max_req_body_size: int('Largest accepted client body, in bytes (413 above).', { minimum: 1, default: p.max_req_body_size }),
   replay_body_size: int('Pass-through: bodies up to this many bytes are held so a failed attempt can be replayed on another instance; larger ones stream through once, without fallback. Default: max_req_body_size.', { minimum: 0 }),
-  max_stream_duration_ms: int('Longest a stream may run; 0 = unlimited.', { minimum: 0, default: p.max_stream_duration_ms }),
+  max_stream_duration_ms: int('Longest a stream may run, in ms; absent = unlimited (APISIX: at least 1).', { minimum: 1 }),
+  streaming_flush_interval_ms: int('APISIX field, accepted for compatibility: this gateway flushes every write at once, so it has no effect.', { minimum: 0, default: p.streaming_flush_interval_ms }),
   max_response_bytes: int('Largest upstream answer in bytes, streams included (502, or an error event once a stream has started).', { minimum: 1, default: p.max_response_bytes }),
   logging: obj('What the access log records.', {
     summaries: bool('Log model, token usage and timings.', d.logging.summaries),

@@ -28,7 +28,7 @@ function schemaValidator(catalog: ProviderCatalog): ValidateFunction {
 export function validateConfig(raw: unknown, catalog: ProviderCatalog): ConfigProblem[] {
   const validate = schemaValidator(catalog);
   const problems = validate(raw) ? [] : schemaProblems(validate.errors ?? []);
-  problems.push(...semanticProblems(raw));
+  problems.push(...semanticProblems(raw, new Set(catalog.protocolNames ?? [])));
   problems.push(...providerProblems(raw, problems, catalog));
   return inFileOrder(dedupe(problems));
 }
@@ -165,7 +165,7 @@ function pluginsOf(raw: unknown): Array<{ route: Json; path: string; plugin?: Pl
   });
 }
 
-function semanticProblems(raw: unknown): ConfigProblem[] {
+function semanticProblems(raw: unknown, protocolNames: ReadonlySet<string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const routeIds = new Map<string, string>();
   for (const { route, path, plugin } of pluginsOf(raw)) {
@@ -200,6 +200,26 @@ function semanticProblems(raw: unknown): ConfigProblem[] {
       if (typeof endpoint === 'string' && /^https?:\/\/[^/?#\s]+/.test(endpoint) && !URL.canParse(endpoint)) {
         problems.push({ path: `${target.path}/override/endpoint`, message: 'is not a valid URL' });
       }
+      const requestBody = isJson(override) ? override['request_body'] : undefined;
+      if (isJson(requestBody)) problems.push(...requestBodyProblems(requestBody, `${target.path}/override/request_body`, protocolNames));
+    }
+  }
+  return problems;
+}
+
+// `request_body` applies to every protocol, or (APISIX) is keyed by protocol name. A mix of both is
+// refused: a misspelt protocol key would otherwise be merged into every body as a field.
+function requestBodyProblems(requestBody: Json, path: string, protocolNames: ReadonlySet<string>): ConfigProblem[] {
+  const keys = Object.keys(requestBody);
+  const byProtocol = keys.filter((k) => protocolNames.has(k));
+  if (byProtocol.length === 0) return [];
+  const problems: ConfigProblem[] = [];
+  for (const key of keys) {
+    const at = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    if (!protocolNames.has(key)) {
+      problems.push({ path: at, message: `is not a protocol name, but "${byProtocol[0]}" is: keyed by protocol, every key must be one of ${[...protocolNames].join(', ')}` });
+    } else if (!isJson(requestBody[key])) {
+      problems.push({ path: at, message: 'must be an object' });
     }
   }
   return problems;

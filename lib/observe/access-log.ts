@@ -30,6 +30,17 @@ export interface AccessRecord {
   total_tokens?: number;
   cached_tokens?: number;
   reasoning_tokens?: number;
+  // APISIX 3.18's names, beside ours.
+  llm_total_tokens?: number;
+  llm_cache_read_input_tokens?: number;
+  llm_cache_creation_input_tokens?: number;
+  llm_reasoning_tokens?: number;
+  llm_stream?: boolean;
+  /** Tools the request offered. */
+  llm_tool_count?: number;
+  /** The answer the client got called a tool. */
+  llm_has_tool_calls?: boolean;
+  llm_end_user_id?: string;
   error?: string;
   request_body?: unknown;
   response_text?: string;

@@ -41,6 +41,8 @@ export interface AttemptResult {
   /** The model sent, or the one the answer names. */
   model: string | undefined;
   usage: Usage | undefined;
+  /** The answer called a tool; undefined when no answer was read. */
+  toolCalls?: boolean;
   /** From the start of the client request to the first byte of a stream the client got. */
   ttftMs: number | undefined;
   /** From the start of the attempt to the whole answer, or to a stream's first content. */
@@ -107,6 +109,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     error: undefined,
     model,
     usage: undefined,
+    toolCalls: undefined,
     ttftMs: undefined,
     latencyMs: undefined,
     text: undefined,
@@ -231,6 +234,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
       });
       const answer: Partial<AttemptResult> = {
         usage: relayed.usage,
+        toolCalls: relayed.toolCalls,
         ttftMs,
         latencyMs,
         ...(relayed.model && { model: relayed.model }),
@@ -254,6 +258,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     if (sent.error) return failed(sent.error);
     return result('responded', status, {
       usage: sent.usage,
+      toolCalls: sent.toolCalls,
       latencyMs: performance.now() - started,
       ...(sent.model && { model: sent.model }),
       ...(plugin.logging.payloads && { text: sent.text }),

@@ -43,10 +43,15 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     request_type: stream ? 'ai_stream' : 'ai_chat',
     client_protocol: protocol.name,
     request_llm_model: request.requestModel,
+    llm_stream: stream,
     attempts: [],
     fallbacks: 0,
     duration_ms: 0,
   };
+  const toolCount = protocol.toolCount(ctx.body);
+  if (toolCount !== undefined) record.llm_tool_count = toolCount;
+  const endUser = protocol.endUserId(ctx.body);
+  if (endUser !== undefined) record.llm_end_user_id = endUser;
   if (plugin.logging.payloads) record.request_body = ctx.body;
 
   const tried = new Set<string>();

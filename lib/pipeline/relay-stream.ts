@@ -50,6 +50,7 @@ export interface StreamRelayResult {
   usage: Usage | undefined;
   model: string | undefined;
   text: string;
+  toolCalls: boolean;
 }
 
 /**
@@ -73,6 +74,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     usage: observer.usage(),
     model: observer.model(),
     text: observer.text(),
+    toolCalls: observer.toolCalls(),
   });
 
   // A write failed: the client left (or a stream cap fired) while its answer was being written.

@@ -36,6 +36,7 @@ export interface JsonAnswer {
   usage: Usage | undefined;
   model: string | undefined;
   text: string | undefined;
+  toolCalls?: boolean;
   /** The upstream answer could not be converted: nothing was sent, the attempt failed. */
   error?: GatewayError;
 }
@@ -64,6 +65,7 @@ export function respondJson(
       usage: ctx.protocol.usageFromJson(parsed),
       model: ctx.protocol.modelFromJson(parsed),
       text: ctx.protocol.textFromJson(parsed),
+      toolCalls: ctx.protocol.hasToolCalls(parsed),
     };
   }
   if (!isJsonObject(parsed)) {
@@ -93,5 +95,6 @@ export function respondJson(
     usage: plan.upstreamProtocol?.usageFromJson(parsed) ?? ctx.protocol.usageFromJson(converted),
     model: plan.upstreamProtocol?.modelFromJson(parsed) ?? ctx.protocol.modelFromJson(converted),
     text: ctx.protocol.textFromJson(converted),
+    toolCalls: ctx.protocol.hasToolCalls(converted),
   };
 }

@@ -26,7 +26,12 @@ export function recordAttempt(record: AccessRecord, result: AttemptResult): void
     record.total_tokens = result.usage.total_tokens;
     if (result.usage.cached_tokens !== undefined) record.cached_tokens = result.usage.cached_tokens;
     if (result.usage.reasoning_tokens !== undefined) record.reasoning_tokens = result.usage.reasoning_tokens;
+    record.llm_total_tokens = result.usage.total_tokens;
+    if (result.usage.cached_tokens !== undefined) record.llm_cache_read_input_tokens = result.usage.cached_tokens;
+    if (result.usage.cache_creation_tokens !== undefined) record.llm_cache_creation_input_tokens = result.usage.cache_creation_tokens;
+    if (result.usage.reasoning_tokens !== undefined) record.llm_reasoning_tokens = result.usage.reasoning_tokens;
   }
+  if (result.toolCalls !== undefined) record.llm_has_tool_calls = result.toolCalls;
   if (result.ttftMs !== undefined) record.ttft_ms = result.ttftMs;
   if (result.text !== undefined) record.response_text = result.text;
   if (result.kind === 'responded') {

@@ -1,4 +1,5 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
+import { arrayLength, someObject, stringAt } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -50,6 +51,8 @@ export function anthropicUsage(usage: unknown, base?: Usage): Usage | undefined 
   const result: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   if (cacheRead != null) result.cached_tokens = num(cacheRead);
   else if (base?.cached_tokens !== undefined) result.cached_tokens = base.cached_tokens;
+  if (usage['cache_creation_input_tokens'] != null) result.cache_creation_tokens = num(usage['cache_creation_input_tokens']);
+  else if (base?.cache_creation_tokens !== undefined) result.cache_creation_tokens = base.cache_creation_tokens;
   return result;
 }
 
@@ -68,6 +71,7 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
   let text = '';
   let stopped = false;
   let error: string | undefined;
+  let toolCalls = false;
   return {
     classify(event: SseEvent): StreamEventClass {
       const payload = parse(event.data);
@@ -83,6 +87,7 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
         }
         case 'content_block_start': {
           const block = payload?.['content_block'];
+          if (isJsonObject(block) && block['type'] === 'tool_use') toolCalls = true;
           // A tool call's start carries its name: that is content. An empty text block is not.
           return isJsonObject(block) && block['type'] !== 'text' && block['type'] !== 'thinking' ? 'content' : 'lifecycle';
         }
@@ -115,6 +120,7 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
     model: () => model,
     text: () => text,
     errorMessage: () => error,
+    toolCalls: () => toolCalls,
   };
 }
 
@@ -129,6 +135,9 @@ export const anthropicMessages: ClientProtocol = {
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? anthropicUsage(body['usage']) : undefined),
+  toolCount: (body) => arrayLength(body, 'tools'),
+  endUserId: (body) => stringAt(body, 'metadata', 'user_id'),
+  hasToolCalls: (answer) => someObject(answer, ['content'], (b) => b['type'] === 'tool_use'),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: (body) => {
     if (!isJsonObject(body) || !Array.isArray(body['content'])) return undefined;

@@ -1,4 +1,5 @@
 import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
+import { arrayLength, someObject } from './request-facts.ts';
 import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -38,6 +39,7 @@ export function bedrockUsage(usage: unknown): Usage | undefined {
   const completion = num(usage['outputTokens']);
   const result: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   if (usage['cacheReadInputTokens'] != null) result.cached_tokens = num(usage['cacheReadInputTokens']);
+  if (usage['cacheWriteInputTokens'] != null) result.cache_creation_tokens = num(usage['cacheWriteInputTokens']);
   return result;
 }
 
@@ -57,6 +59,7 @@ function createConverseObserver(capturePayload: boolean): StreamObserver {
   let text = '';
   let done = false;
   let error: string | undefined;
+  let toolCalls = false;
   return {
     classify(event: SseEvent): StreamEventClass {
       const type = event.event ?? '';
@@ -74,7 +77,8 @@ function createConverseObserver(capturePayload: boolean): StreamObserver {
         case 'contentBlockStop':
           return 'lifecycle';
         case 'contentBlockStart':
-          return 'content'; // only tool calls open a block explicitly
+          toolCalls = true; // only tool calls open a block explicitly
+          return 'content';
         case 'contentBlockDelta':
           if (capturePayload) {
             try {
@@ -109,6 +113,7 @@ function createConverseObserver(capturePayload: boolean): StreamObserver {
     model: () => undefined,
     text: () => text,
     errorMessage: () => error,
+    toolCalls: () => toolCalls,
   };
 }
 
@@ -121,8 +126,14 @@ export const bedrockConverse: ClientProtocol = {
   createDecoder: createEventStreamDecoder,
   requestSchema: bedrockConverseRequestSchema,
   isStream: (body, path) => path.endsWith('/converse-stream') || body['stream'] === true,
-  requestModel: (_body, path) => (path === undefined ? undefined : bedrockModelFromPath(path)),
+  // A body `model` (APISIX-style routes on a bare /converse) wins over the path's model segment.
+  requestModel: (body, path) =>
+    typeof body['model'] === 'string' && body['model'] !== '' ? body['model'] : path === undefined ? undefined : bedrockModelFromPath(path),
   usageFromJson: (body) => (isJsonObject(body) ? bedrockUsage(body['usage']) : undefined),
+  toolCount: (body) => arrayLength(body, 'toolConfig', 'tools'),
+  // Converse has no end-user field.
+  endUserId: () => undefined,
+  hasToolCalls: (answer) => someObject(answer, ['output', 'message', 'content'], (b) => isJsonObject(b['toolUse'])),
   modelFromJson: () => undefined,
   textFromJson: (body) => {
     const output = isJsonObject(body) ? body['output'] : undefined;

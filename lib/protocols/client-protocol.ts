@@ -22,6 +22,8 @@ export interface StreamObserver {
   text(): string;
   /** Message of the last in-band error event, if any. */
   errorMessage(): string | undefined;
+  /** True once the stream carried a tool (function) call. */
+  toolCalls(): boolean;
 }
 
 export interface StreamDecoder {
@@ -53,6 +55,12 @@ export interface ClientProtocol {
   /** The model the client asked for (Bedrock puts it in the path). */
   requestModel(body: JsonObject, path?: string): string | undefined;
   usageFromJson(body: unknown): Usage | undefined;
+  /** Tools the request offers the model (access log `llm_tool_count`); undefined when it has none. */
+  toolCount(body: JsonObject): number | undefined;
+  /** The end user the client names (OpenAI `user`, Anthropic `metadata.user_id`), for the access log. */
+  endUserId(body: JsonObject): string | undefined;
+  /** True when a whole (non-streamed) answer calls a tool. */
+  hasToolCalls(answer: unknown): boolean;
   modelFromJson(body: unknown): string | undefined;
   textFromJson(body: unknown): string | undefined;
   /** `capturePayload`: also accumulate generated text (costs a JSON.parse per event after commit). */

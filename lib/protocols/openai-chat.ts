@@ -1,4 +1,5 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
+import { arrayLength, someObject, stringAt } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseData, SSE_DONE } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -81,6 +82,7 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
   let model: string | undefined;
   let text = '';
   let error: string | undefined;
+  let toolCalls = false;
 
   const inspect = (payload: JsonObject): StreamEventClass => {
     if ('error' in payload && payload['error'] != null) {
@@ -113,6 +115,8 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
         done = true;
         return 'done';
       }
+      // A key, not a value: inside a string the quotes would be escaped.
+      if (!toolCalls && data.includes('"tool_calls"') && TOOL_CALL_DELTA.test(data)) toolCalls = true;
       // After the commit point only usage and errors matter: skip the parse for plain content chunks.
       if (committed && !capturePayload && !USAGE_OBJECT.test(data) && !data.includes('"error"')) {
         if (FINISH_REASON.test(data)) sawFinish = true;
@@ -135,8 +139,11 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
     model: () => model,
     text: () => text,
     errorMessage: () => error,
+    toolCalls: () => toolCalls,
   };
 }
+
+const TOOL_CALL_DELTA = /"tool_calls"\s*:\s*\[\s*\{/;
 
 export const openaiChat: ClientProtocol = {
   name: 'openai-chat',
@@ -149,6 +156,10 @@ export const openaiChat: ClientProtocol = {
   isStream: (body) => body['stream'] === true,
   requestModel: (body) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
+  toolCount: (body) => arrayLength(body, 'tools') ?? arrayLength(body, 'functions'),
+  endUserId: (body) => stringAt(body, 'user'),
+  hasToolCalls: (answer) =>
+    someObject(answer, ['choices'], (c) => (arrayLength(c, 'message', 'tool_calls') ?? 0) > 0 || isJsonObject(isJsonObject(c['message']) ? c['message']['function_call'] : undefined)),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: (body) => {
     const message = firstChoice(body)?.['message'];

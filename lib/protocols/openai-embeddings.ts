@@ -32,6 +32,7 @@ const noStream: StreamObserver = {
   model: () => undefined,
   text: () => '',
   errorMessage: () => undefined,
+  toolCalls: () => false,
 };
 
 export const openaiEmbeddings: ClientProtocol = {
@@ -47,6 +48,9 @@ export const openaiEmbeddings: ClientProtocol = {
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
   modelFromJson: openaiChat.modelFromJson,
   textFromJson: () => undefined,
+  toolCount: () => undefined,
+  endUserId: openaiChat.endUserId,
+  hasToolCalls: () => false,
   createStreamObserver: () => noStream,
   streamErrorFrame: openaiChat.streamErrorFrame,
   encodeEvent: openaiChat.encodeEvent,

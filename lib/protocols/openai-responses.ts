@@ -1,4 +1,5 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
+import { arrayLength, someObject, stringAt } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -105,6 +106,7 @@ function createResponsesObserver(capturePayload: boolean): StreamObserver {
   let model: string | undefined;
   let text = '';
   let error: string | undefined;
+  let toolCalls = false;
 
   const fromResponse = (response: unknown): void => {
     if (!isJsonObject(response)) return;
@@ -119,10 +121,12 @@ function createResponsesObserver(capturePayload: boolean): StreamObserver {
       return 'done';
     }
     const named = event.event;
+    if (named?.startsWith('response.function_call_arguments.')) toolCalls = true;
     if (committed && !capturePayload && named !== undefined && PLAIN_CONTENT.test(named)) return 'content';
     const payload = parse(event.data);
     const type = named ?? (typeof payload?.['type'] === 'string' ? payload['type'] : undefined);
     if (type === undefined) return 'lifecycle'; // keep-alive or garbage: never commits
+    if (type.startsWith('response.function_call_arguments.')) toolCalls = true;
     if (type === 'error') {
       error = errorMessageOf(payload, 'upstream error event');
       return 'error';
@@ -160,6 +164,7 @@ function createResponsesObserver(capturePayload: boolean): StreamObserver {
     model: () => model,
     text: () => text,
     errorMessage: () => error,
+    toolCalls: () => toolCalls,
   };
 }
 
@@ -189,6 +194,9 @@ export const openaiResponses: ClientProtocol = {
   isStream: (body: JsonObject) => body['stream'] === true,
   requestModel: (body: JsonObject) => (typeof body['model'] === 'string' ? body['model'] : undefined),
   usageFromJson: (body) => (isJsonObject(body) ? responsesUsage(body['usage']) : undefined),
+  toolCount: (body) => arrayLength(body, 'tools'),
+  endUserId: (body) => stringAt(body, 'user'),
+  hasToolCalls: (answer) => someObject(answer, ['output'], (item) => item['type'] === 'function_call'),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: responsesOutputText,
   createStreamObserver: createResponsesObserver,

@@ -32,6 +32,8 @@ function createPassthroughObserver(): StreamObserver {
     model: () => undefined,
     text: () => '',
     errorMessage: () => undefined,
+    // A body we do not speak: its tool calls are not ours to read.
+    toolCalls: () => false,
   };
 }
 
@@ -51,6 +53,9 @@ export const passthrough: ClientProtocol = {
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
   modelFromJson: openaiChat.modelFromJson,
   textFromJson: () => undefined,
+  toolCount: () => undefined,
+  endUserId: () => undefined,
+  hasToolCalls: () => false,
   createStreamObserver: createPassthroughObserver,
   streamErrorFrame: openaiChat.streamErrorFrame,
   encodeEvent: openaiChat.encodeEvent,

@@ -17,7 +17,10 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Input tokens read from the provider's prompt cache. */
   cached_tokens?: number;
+  /** Input tokens written to the provider's prompt cache (Anthropic, Bedrock). */
+  cache_creation_tokens?: number;
   reasoning_tokens?: number;
 }
 

@@ -1,5 +1,6 @@
 import { signBedrockRequest } from './auth/sigv4.ts';
 import { defineProvider } from './define-provider.ts';
+import { GatewayError } from '../errors.ts';
 
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and
 // docs/protocols.md#providers. The model id is one URL-encoded path segment; the body never names it.
@@ -12,8 +13,11 @@ export const bedrock = defineProvider({
   // Only the protocols above: no general API tree behind the same credentials.
   passthrough: false,
   dropModel: true,
-  pathFor: (_protocol, _instance, req) =>
-    `/model/${encodeURIComponent(req.model ?? '')}/${req.stream ? 'converse-stream' : 'converse'}`,
+  // Without options.model the client names the model (body `model` or the path); with none, nothing is sent.
+  pathFor: (_protocol, _instance, req) => {
+    if (!req.model) throw new GatewayError('INVALID_REQUEST_BODY', 400, 'no model: set options.model on the instance, or send "model" in the body or the path /model/{modelId}/converse');
+    return `/model/${encodeURIComponent(req.model)}/${req.stream ? 'converse-stream' : 'converse'}`;
+  },
   createAuthorizer: (instance) => {
     const aws = instance.auth.aws;
     const region = instance.provider_conf.region ?? '';
@@ -25,7 +29,6 @@ export const bedrock = defineProvider({
     const problems: Array<[string, string]> = [];
     if (!instance.provider_conf.region) problems.push(['provider_conf/region', 'is required for provider bedrock']);
     if (!instance.auth.aws) problems.push(['auth/aws', 'is required for provider bedrock (access_key_id, secret_access_key)']);
-    if (typeof instance.options['model'] !== 'string') problems.push(['options/model', 'is required for provider bedrock (the model id)']);
     return problems;
   },
 });

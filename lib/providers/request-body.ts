@@ -56,6 +56,22 @@ const converseInferenceFields: Readonly<Record<string, string>> = {
   stop: 'stopSequences',
 };
 
+/** Where `override.llm_options.max_tokens` goes in a body of `protocol`; undefined = no such limit (embeddings). */
+export function maxTokensFieldOf(protocol: UpstreamProtocol, provider: Readonly<ProviderDefinition>): string | undefined {
+  switch (protocol) {
+    case 'openai-chat':
+      return provider.maxTokensField;
+    case 'openai-responses':
+      return 'max_output_tokens';
+    case 'anthropic-messages':
+      return 'max_tokens';
+    case 'bedrock-converse':
+      return 'inferenceConfig.maxTokens';
+    default:
+      return undefined;
+  }
+}
+
 const protocolKeys = new Set<string>(upstreamProtocolNames);
 
 /** `override.request_body` may be keyed by target protocol (`{"openai-chat": {...}}`) or apply to all. */
@@ -101,18 +117,17 @@ export function buildUpstreamBody(
       const merged = deepMerge(draft.current, patch, instance.override.request_body_force_override);
       for (const key of Object.keys(patch)) draft.set(key, merged[key]);
     }
+    // Converse names the model and streaming in the path (`/converse-stream`); Bedrock refuses both in the body.
     draft.delete('model');
+    draft.delete('stream');
   } else {
     for (const [key, value] of Object.entries(instance.options)) draft.set(key, value);
-    for (const [key, value] of Object.entries(instance.override.llm_options)) {
-      if (key === 'max_tokens' && protocol === 'openai-chat') {
-        const field = provider.maxTokensField;
-        draft.set(field, value);
-        // Never send both limits: the provider would pick one we did not mean.
-        draft.delete(field === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens');
-      } else {
-        draft.set(key, value);
-      }
+    const forcedMax = instance.override.llm_options['max_tokens'];
+    const field = forcedMax === undefined ? undefined : maxTokensFieldOf(protocol, provider);
+    if (field !== undefined) {
+      draft.set(field, forcedMax);
+      // Never send both limits: the provider would pick one we did not mean.
+      if (protocol === 'openai-chat') draft.delete(field === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens');
     }
     // A converted body names its limit `max_tokens`; OpenAI's reasoning models accept only the new field.
     const maxTokens = draft.current['max_tokens'];

@@ -157,7 +157,7 @@ describe('config validation', () => {
         {
           auth: { header: { 'X-Custom': 'v' }, query: { key: 'k' }, gcp: { service_account_json: '{}' } },
           options: { model: 'm', any_vendor_option: { nested: true } },
-          override: { endpoint: 'https://example.com/v1/chat', llm_options: { max_tokens: 5, seed: 1 }, request_body: { 'openai-chat': { user: 'u' } } },
+          override: { endpoint: 'https://example.com/v1/chat', llm_options: { max_tokens: 5 }, request_body: { 'openai-chat': { user: 'u' } } },
           provider_conf: { project_id: 'p', region: 'us-central1' },
           checks: { active: { type: 'https', healthy: { http_statuses: [200] }, req_headers: ['X-Probe: 1'] } },
         },

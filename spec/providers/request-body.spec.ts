@@ -82,10 +82,10 @@ describe('buildUpstreamBody', () => {
       });
     }
 
-    it('copies the other llm_options over the client values', () => {
-      const inst = instance({ provider: 'deepseek', override: { llm_options: { temperature: 0, top_p: 0.5 } } });
+    it('leaves the client\'s other parameters alone (llm_options holds only max_tokens, as in APISIX)', () => {
+      const inst = instance({ provider: 'deepseek', override: { llm_options: { max_tokens: 9 } } });
       const out = build({ model: 'deepseek-chat', messages, temperature: 0.9 }, 'openai-chat', inst);
-      assert.deepEqual(sent(out), { model: 'deepseek-chat', messages, temperature: 0, top_p: 0.5 });
+      assert.deepEqual(sent(out), { model: 'deepseek-chat', messages, temperature: 0.9, max_tokens: 9 });
     });
   });
 
@@ -178,8 +178,8 @@ describe('buildUpstreamBody', () => {
         provider: 'bedrock',
         auth: { aws },
         provider_conf: { region: 'us-east-1' },
-        options: { model: 'anthropic.claude-3-haiku', temperature: 0.3 },
-        override: { llm_options: { max_tokens: 256, stop: 'END' } },
+        options: { model: 'anthropic.claude-3-haiku', temperature: 0.3, stop: 'END' },
+        override: { llm_options: { max_tokens: 256 } },
       });
       const out = sent(build({ messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { topP: 0.9 } }, 'bedrock-converse', inst));
       assert.deepEqual(out, {
@@ -223,8 +223,8 @@ describe('buildUpstreamBody', () => {
         provider: 'openai',
         options: { model: 'gpt-4o-mini' },
         override: {
-          llm_options: { max_tokens: 10, temperature: 0 },
-          request_body: { metadata: { env: 'prod' } },
+          llm_options: { max_tokens: 10 },
+          request_body: { metadata: { env: 'prod' }, temperature: 0 },
           request_body_force_override: true,
         },
       });
