@@ -147,6 +147,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
           body: ctx.body,
           raw: ctx.raw,
           pathAndQuery: ctx.pathAndQuery,
+          method: ctx.req.method ?? 'POST',
           headers: ctx.req.headers,
           model: request.requestModel,
           stream,
@@ -166,7 +167,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     try {
       upstream = await sendUpstream(
         instance.pool,
-        { path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive },
+        { method: call.method, path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive },
         name,
         plugin.timeout,
       );

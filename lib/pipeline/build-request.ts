@@ -11,6 +11,8 @@ import type { InstanceRuntime } from './instance-runtime.ts';
 export interface UpstreamCall {
   /** The instance's name, for messages. */
   instance: string;
+  /** The client's method when its body goes as it is (APISIX forwards it); POST for a converted one. */
+  method: string;
   path: string;
   headers: Record<string, string>;
   body: Buffer;
@@ -30,6 +32,7 @@ export interface ClientRequest {
   body: JsonObject;
   raw: Buffer;
   pathAndQuery: string;
+  method: string;
   headers: IncomingHttpHeaders;
   /** The model the client asked for. */
   model: string | undefined;
@@ -66,13 +69,14 @@ export async function buildUpstreamCall(
   const path = target.pathFor(plan.upstream, { clientPathAndQuery: client.pathAndQuery, model: sentModel, stream: client.stream });
   if (target.authorizer) {
     const extra = await target.authorizer.headers(
-      { method: 'POST', url: new URL(path, target.origin), headers, body: built.bytes },
+      { method: plan.converter ? 'POST' : client.method, url: new URL(path, target.origin), headers, body: built.bytes },
       signal,
     );
     Object.assign(headers, extra);
   }
   return {
     instance: instance.config.name,
+    method: plan.converter ? 'POST' : client.method,
     path,
     headers,
     body: built.bytes,

@@ -198,3 +198,28 @@ describe('pass-through of every other request, with balancing and fallback', () 
     assert.equal(a.seen.length, 1);
   });
 });
+
+describe('JSON passthrough on APISIX-style routes keeps the client method and query (APISIX #13546)', () => {
+  it('sends a PUT with its query as a PUT with that query, the model rewritten', async () => {
+    const seen: Array<{ method: string; url: string; body: string }> = [];
+    const up = await startRawUpstream((req, res, body) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', body: body.toString() });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    const gw = await startGateway({
+      server: { host: '127.0.0.1', port: 0 },
+      admin: false,
+      routes: [{ id: 'any', uri: '/anything/*', plugins: { 'ai-proxy-multi': { instances: [instance('a', up.url, { options: { model: 'inst-model' } })] } } }],
+    });
+    try {
+      const res = await fetch(`${gw.url}/anything/items?page=2`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"model":"c","value":1}' });
+      assert.equal(res.status, 200);
+      assert.equal(seen[0]?.method, 'PUT');
+      assert.equal(seen[0]?.url, '/anything/items?page=2');
+      assert.deepEqual(JSON.parse(seen[0]?.body ?? '{}'), { model: 'inst-model', value: 1 });
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+});

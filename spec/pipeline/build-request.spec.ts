@@ -48,6 +48,7 @@ describe('buildUpstreamCall', () => {
     const path = a.path ?? '/v1/chat/completions';
     return {
       requestId: 'req-under-test',
+      method: 'POST',
       body: a.body,
       raw: a.raw ?? Buffer.from(JSON.stringify(a.body)),
       pathAndQuery: path,

@@ -39,6 +39,7 @@ describe('respondJson', () => {
       const plan = upstream.plan ? upstream.plan(native) : native;
       const call: UpstreamCall = {
         instance: instance.name,
+        method: 'POST',
         path: '/',
         headers: {},
         body: Buffer.alloc(0),
