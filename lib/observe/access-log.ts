@@ -15,7 +15,7 @@ export interface AccessRecord {
   client_ip: string;
   status: number;
   /** `ai_models`: a models list or model answered from the configuration, nothing sent upstream. */
-  request_type: 'ai_chat' | 'ai_stream' | 'ai_models' | 'passthrough';
+  request_type: 'ai_chat' | 'ai_stream' | 'ai_embeddings' | 'ai_models' | 'passthrough';
   client_protocol: string;
   upstream_protocol?: string;
   request_llm_model?: string;

@@ -40,7 +40,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     path: ctx.hash.path,
     client_ip: ctx.hash.remoteAddr,
     status: 0,
-    request_type: stream ? 'ai_stream' : 'ai_chat',
+    request_type: protocol.requestType ?? (stream ? 'ai_stream' : 'ai_chat'),
     client_protocol: protocol.name,
     request_llm_model: request.requestModel,
     llm_stream: stream,

@@ -43,6 +43,8 @@ export interface ClientProtocol {
    * body must fit its schema). Empty for a protocol only the body reveals (passthrough).
    */
   endpoints: readonly string[];
+  /** The access log's `request_type` when it is not chat (`ai_chat` / `ai_stream`). */
+  requestType?: 'ai_embeddings';
   errorShape: ErrorShape;
   framing: StreamFraming;
   /** Content type of this protocol's streamed responses. */

@@ -38,6 +38,7 @@ const noStream: StreamObserver = {
 export const openaiEmbeddings: ClientProtocol = {
   name: 'openai-embeddings',
   endpoints: ['/embeddings'],
+  requestType: 'ai_embeddings',
   errorShape: 'openai',
   framing: 'sse',
   streamContentType: 'text/event-stream',

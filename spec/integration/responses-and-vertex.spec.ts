@@ -90,6 +90,7 @@ describe('OpenAI embeddings served by Vertex AI :predict with a service-account 
     const floats = await client.embeddings.create({ model: 'anything', input: 'third', encoding_format: 'float' });
     assert.equal(floats.data.length, 1);
     assert.equal(google.tokenRequests(), 1, 'the token is cached');
+    assert.equal(gw.access()[0]?.['request_type'], 'ai_embeddings', 'embeddings are logged as embeddings, not chat');
     const predict = google.requests.filter((r) => r.path.endsWith(':predict'));
     assert.equal(predict.length, 2);
     assert.equal(predict[0]?.path, '/v1/projects/proj-1/locations/us-central1/publishers/google/models/text-embedding-005:predict');
