@@ -3,6 +3,7 @@ import { loadConfigText } from '../../lib/load-config.ts';
 import type { Gateway } from '../../lib/gateway.ts';
 import { createGateway } from '../../lib/gateway.ts';
 import { createLogger } from '../../lib/observe/logger.ts';
+import type { Logger } from '../../lib/observe/logger.ts';
 
 export interface LogLine {
   level: number;
@@ -41,23 +42,29 @@ export function instance(name: string, url: string, more: Record<string, unknown
   };
 }
 
-/** Starts a real gateway on a free loopback port with logs captured in memory. */
-export async function startGateway(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
-  const logs: LogLine[] = [];
+/** A debug logger whose JSON lines are parsed into `lines` as they are written. */
+export function captureLogger(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
   let pending = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       pending += chunk.toString('utf8');
       let nl: number;
       while ((nl = pending.indexOf('\n')) !== -1) {
-        logs.push(JSON.parse(pending.slice(0, nl)) as LogLine);
+        lines.push(JSON.parse(pending.slice(0, nl)) as LogLine);
         pending = pending.slice(nl + 1);
       }
       done();
     },
   });
+  return { log: createLogger('debug', sink), lines };
+}
+
+/** Starts a real gateway on a free loopback port with logs captured in memory. */
+export async function startGateway(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+  const { log, lines: logs } = captureLogger();
   const cfg = loadConfigText(JSON.stringify(config), env);
-  const gateway = await createGateway(cfg, { logger: createLogger('debug', sink) });
+  const gateway = await createGateway(cfg, { logger: log });
   const { port, adminPort } = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,

@@ -2,11 +2,9 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
 import { ClientAbortedError } from '../../lib/errors.ts';
 import { loadConfigText } from '../../lib/load-config.ts';
 import type { AccessRecord } from '../../lib/observe/access-log.ts';
-import { createLogger } from '../../lib/observe/logger.ts';
 import { createMetrics } from '../../lib/observe/metrics.ts';
 import type { Metrics } from '../../lib/observe/metrics.ts';
 import type { Logger } from '../../lib/observe/logger.ts';
@@ -23,34 +21,15 @@ import { createMemoryStore } from '../../lib/state/memory-store.ts';
 import { systemClock } from '../../lib/state/state-store.ts';
 import type { Clock } from '../../lib/state/state-store.ts';
 import { PoolRegistry } from '../../lib/transport/pool-registry.ts';
-import { routeConfig } from './gateway-harness.ts';
+import { captureLogger, routeConfig } from './gateway-harness.ts';
+import type { LogLine } from './gateway-harness.ts';
 
 // The pipeline without the HTTP layer in front of it: a real route runtime (config loader, providers,
 // breakers on an in-memory store, undici pools) and a bare node:http server that hands each request
 // to handleRequest or runAttempt as lib/http/data-plane.ts would, with logs and access records kept.
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-export function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  let pending = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      pending += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
-        lines.push(JSON.parse(pending.slice(0, nl)) as LogLine);
-        pending = pending.slice(nl + 1);
-      }
-      done();
-    },
-  });
-  return { log: createLogger('debug', sink), lines };
-}
+export type { LogLine };
+export { captureLogger };
 
 export interface TestRoute {
   route: RouteRuntime;
