@@ -65,7 +65,7 @@ export interface GatewayOptions {
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? createStateStore(config.redis, log, { clock });
+  const store = opts.store ?? await createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
   const build = (cfg: GatewayConfig): RouteRuntime[] => {
     const built: RouteRuntime[] = [];
