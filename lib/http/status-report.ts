@@ -24,6 +24,8 @@ export interface InstanceStatus {
   fallbacks: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** USD spent on this instance's answers whose price is known, since start. */
+  cost_usd: number;
   latency_ewma_ms: number | null;
   /** Share of this route's requests that went to the instance (0..1). */
   traffic_share: number;
@@ -64,6 +66,7 @@ function instanceStatus(instance: InstanceRuntime, routeRequests: number): Insta
     fallbacks: stats.fallbacks,
     prompt_tokens: stats.promptTokens,
     completion_tokens: stats.completionTokens,
+    cost_usd: Number(stats.costUsd.toFixed(12)),
     latency_ewma_ms: stats.latencyEwmaMs === undefined ? null : Math.round(stats.latencyEwmaMs * 10) / 10,
     traffic_share: routeRequests === 0 ? 0 : Math.round((stats.requests / routeRequests) * 1000) / 1000,
     last_error: stats.lastError ? { at: new Date(stats.lastError.at).toISOString(), reason: stats.lastError.reason } : null,

@@ -76,6 +76,12 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     labelNames: ['route', 'instance', 'model', 'kind'],
     registers: [registry],
   });
+  const cost = new Counter({
+    name: 'aipm_cost_usd_total',
+    help: 'USD spent on answers whose price is known (price table or the instance\'s price), by model (bounded as for tokens) and consumer ("" when none)',
+    labelNames: ['route', 'instance', 'model', 'consumer'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'aipm_request_duration_seconds',
     help: 'Whole request duration as the client saw it',
@@ -176,6 +182,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
       }
       if (r.prompt_tokens) tokens.inc({ route: r.route, instance, model, kind: 'prompt' }, r.prompt_tokens);
       if (r.completion_tokens) tokens.inc({ route: r.route, instance, model, kind: 'completion' }, r.completion_tokens);
+      if (r.cost_usd !== undefined) cost.inc({ route: r.route, instance, model, consumer: r.consumer ?? '' }, r.cost_usd);
       duration.observe({ route: r.route, type: r.request_type, model }, r.duration_ms / 1000);
       if (r.ttft_ms !== undefined) ttft.observe({ route: r.route, instance, model }, r.ttft_ms / 1000);
     },

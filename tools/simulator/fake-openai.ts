@@ -4,13 +4,13 @@ import { startFakeServer, play, statusHeaders } from './fake-server.ts';
 import type { Call, FakeOptions, FakeServer, RecordedRequest, StatusBehavior, Untimed, WithTiming } from './fake-server.ts';
 import { embeddingsResponse, modelsList, openAiError } from './openai-payloads.ts';
 import { sendChat, sendCut, sendJson } from './write-response.ts';
-import type { Endpoint, Exchange } from './write-response.ts';
+import type { ChatOk, Endpoint, Exchange } from './write-response.ts';
 
 export type { RecordedRequest } from './fake-server.ts';
 
 /** What to answer; `delay`, `hang`, `drop` and `flaky` (503 by default) come from fake-server.ts. */
 export type Behavior = WithTiming<
-  | { kind: 'ok'; content?: string; chunks?: number; chunkDelayMs?: number; headers?: Record<string, string> }
+  | ({ kind: 'ok' } & ChatOk)
   | StatusBehavior
   | { kind: 'stream-cut'; afterChunks: number }
   | { kind: 'stream-error'; afterChunks: number }
