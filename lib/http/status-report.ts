@@ -18,6 +18,8 @@ export interface InstanceStatus {
     failures_in_window: number;
     calls_in_window: number;
   };
+  /** Set while the provider's rate-limit headers said nothing is left: skipped by the fleet until `until`. */
+  provider_quota: { until: string; reason: string } | null;
   in_flight: number;
   requests: number;
   failures: number;
@@ -46,6 +48,7 @@ function iso(ms: number | undefined): string | null {
 function instanceStatus(instance: InstanceRuntime, routeRequests: number): InstanceStatus {
   const { config, stats } = instance;
   const breaker = instance.breaker.snapshot();
+  const quota = instance.quota.snapshot();
   return {
     name: config.name,
     provider: config.provider,
@@ -60,6 +63,7 @@ function instanceStatus(instance: InstanceRuntime, routeRequests: number): Insta
       failures_in_window: breaker.failuresInWindow,
       calls_in_window: breaker.callsInWindow,
     },
+    provider_quota: quota ? { until: new Date(quota.until).toISOString(), reason: quota.reason } : null,
     in_flight: stats.inFlight,
     requests: stats.requests,
     failures: stats.failures,

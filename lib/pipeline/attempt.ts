@@ -181,6 +181,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
 
     const headers = flatHeaders(upstream.headers);
     const status = upstream.statusCode;
+    instance.quota.observe(headers);
     if (status < 200 || status >= 300) {
       let errorBody: Buffer;
       try {

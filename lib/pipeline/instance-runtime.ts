@@ -4,6 +4,7 @@ import type { InstanceConfig } from '../config/types.ts';
 import { costUsd } from '../cost/cost-usd.ts';
 import type { PriceSource } from '../cost/cost-usd.ts';
 import type { ActiveChecker } from '../health/active-checker.ts';
+import type { ProviderQuota } from '../health/provider-quota.ts';
 import type { ProtocolName, Usage } from '../protocols/types.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
 import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
@@ -47,6 +48,8 @@ export interface InstanceParts {
   health: ActiveChecker | undefined;
   /** `max_concurrency`, when configured. */
   gate: ConcurrencyGate | undefined;
+  /** What the provider's rate-limit headers say is left (fleet-wide). */
+  quota: ProviderQuota;
 }
 
 /** One instance of one route at run time: its parts, and the only code that changes its counters. */
@@ -58,6 +61,7 @@ export class InstanceRuntime {
   readonly breaker: InstanceBreaker;
   readonly health: ActiveChecker | undefined;
   readonly gate: ConcurrencyGate | undefined;
+  readonly quota: ProviderQuota;
   readonly #prices: PriceSource;
   #stats: InstanceStats = {
     inFlight: 0,
@@ -79,6 +83,7 @@ export class InstanceRuntime {
     this.breaker = parts.breaker;
     this.health = parts.health;
     this.gate = parts.gate;
+    this.quota = parts.quota;
     this.#prices = { table: parts.target.provider.priceTable, override: parts.config.price };
   }
 

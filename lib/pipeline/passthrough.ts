@@ -6,6 +6,7 @@ import {
   ClientAbortedError,
   GatewayError,
   NoInstanceAvailableError,
+  ProviderQuotaExhaustedError,
   UpstreamConnectError,
   UpstreamStatusError,
   UpstreamTimeoutError,
@@ -138,6 +139,7 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         return;
       }
       const error = failureOf(outcome.result, instance.name, plugin.timeout, outcome.signal);
+      if (error instanceof UpstreamStatusError) instance.quota.observe(error.upstreamHeaders);
       const verdict = classifyOutcome(error, plugin.fallback);
       const reason = scrubber.scrub(error instanceof UpstreamStatusError ? `HTTP ${error.upstreamStatus}: ${upstreamReason(scrubber.scrubBuffer(error.body))}` : error.message);
       record.attempts.push({ instance: instance.name, status: verdict.status, reason, duration_ms: roundMs(performance.now() - attemptStarted) });
@@ -157,6 +159,13 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
     }
     if (!last) {
       const waitMs = route.breakerWaitMs(tried, PASSTHROUGH);
+      const quotaMs = route.quotaWaitMs(tried, PASSTHROUGH);
+      if (quotaMs !== undefined) {
+        throw new ProviderQuotaExhaustedError(
+          `every instance of route ${route.config.id} is out of provider quota or held out by its circuit breaker`,
+          Math.min(quotaMs, waitMs ?? Infinity),
+        );
+      }
       throw new NoInstanceAvailableError(
         waitMs !== undefined ? `every instance of route ${route.config.id} is held out by its circuit breaker` : `no instance of route ${route.config.id} can pass this request through`,
         waitMs === undefined ? undefined : Math.ceil(waitMs / 1000),
