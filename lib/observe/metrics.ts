@@ -8,6 +8,8 @@ export interface InstanceGaugeSource {
   inFlight(): number;
   breaker(): 'closed' | 'open' | 'half_open';
   health(): 'healthy' | 'unhealthy' | 'unknown' | 'unchecked';
+  /** The provider said the instance's key has nothing left (until its reset). Absent = never. */
+  quotaHeld?(): boolean;
 }
 
 const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
@@ -118,6 +120,15 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
         const current = g.health();
         for (const state of HEALTH_STATES) this.set({ route: g.route, instance: g.instance, state }, state === current ? 1 : 0);
       }
+    },
+  });
+  new Gauge({
+    name: 'aipm_instance_provider_quota_held',
+    help: '1 while the instance is skipped because its provider\'s rate-limit headers said its key has nothing left, until the announced reset; else 0',
+    labelNames: ['route', 'instance'],
+    registers: [registry],
+    collect() {
+      for (const g of gauges()) this.set({ route: g.route, instance: g.instance }, g.quotaHeld?.() ? 1 : 0);
     },
   });
   new Gauge({

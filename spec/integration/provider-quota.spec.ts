@@ -198,4 +198,29 @@ describe('provider quota headers: the fleet stops sending to a key its provider 
     assert.equal((await postJson(`${g2.url}/v1/chat/completions`, chat)).status, 200);
     assert.equal(b.calls(), 2);
   });
+
+  it('works on one gateway without Redis, and shows the hold in /status and the metrics', async () => {
+    const only = await startFakeOpenAI({ name: 'only', behavior: { kind: 'ok', headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1m0s' } } });
+    fakes.push(only);
+    const gw = await startGateway({
+      server: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      routes: [{ id: 'chat', uri: '/v1/chat/completions', plugins: { 'ai-proxy-multi': { instances: [instance('only', only.url)] } } }],
+    });
+    gateways.push(gw);
+    assert.equal((await postJson(`${gw.url}/v1/chat/completions`, chat)).status, 200);
+    const refused = await postJson(`${gw.url}/v1/chat/completions`, chat);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '60');
+    assert.match((refused.json as { error: { message: string } }).error.message, /out of provider quota/);
+    assert.equal(only.calls(), 1);
+
+    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as { routes: Array<{ instances: Array<{ provider_quota: { until: string; reason: string } | null }> }> };
+    const held = status.routes[0]?.instances[0]?.provider_quota;
+    assert.match(held?.reason ?? '', /no requests left \(x-ratelimit-remaining-requests: 0, reset 1m0s\)/);
+    const untilMs = Date.parse(held?.until ?? '') - Date.now();
+    assert.ok(untilMs > 55_000 && untilMs <= 60_000, `held for about a minute (${untilMs} ms left)`);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    assert.match(metrics, /aipm_instance_provider_quota_held\{route="chat",instance="only"\} 1/);
+  });
 });
