@@ -139,7 +139,6 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         return;
       }
       const error = failureOf(outcome.result, instance.name, plugin.timeout, outcome.signal);
-      if (error instanceof UpstreamStatusError) instance.quota.observe(error.upstreamHeaders);
       const verdict = classifyOutcome(error, plugin.fallback);
       const reason = scrubber.scrub(error instanceof UpstreamStatusError ? `HTTP ${error.upstreamStatus}: ${upstreamReason(scrubber.scrubBuffer(error.body))}` : error.message);
       record.attempts.push({ instance: instance.name, status: verdict.status, reason, duration_ms: roundMs(performance.now() - attemptStarted) });
@@ -229,7 +228,12 @@ async function attempt(
         sslVerify: plugin.ssl_verify,
         // An error answer is never streamed untouched: its text may echo a credential, so it is held
         // (bounded), scrubbed, and either relayed as the final answer or dropped for the next instance.
-        decide: (status) => (status >= 400 ? 'drop' : 'relay'),
+        decide: (status, answer) => {
+          const flat: Record<string, string> = {};
+          for (const [k, v] of Object.entries(answer)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+          instance.quota.observe(flat);
+          return status >= 400 ? 'drop' : 'relay';
+        },
       },
       controller.signal,
       watchdog.touch,

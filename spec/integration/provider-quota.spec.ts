@@ -223,4 +223,23 @@ describe('provider quota headers: the fleet stops sending to a key its provider 
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /aipm_instance_provider_quota_held\{route="chat",instance="only"\} 1/);
   });
+
+  it('reads the headers of a passed-through answer too', async () => {
+    const only = await startFakeOpenAI({ name: 'only', behavior: { kind: 'ok', headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '30s' } } });
+    fakes.push(only);
+    const gw = await startGateway({
+      server: { host: '127.0.0.1', port: 0 },
+      admin: false,
+      routes: [{ id: 'all', uri: '/v1/*', plugins: { 'ai-proxy-multi': { models_list: 'passthrough', instances: [instance('only', only.url)] } } }],
+    });
+    gateways.push(gw);
+    const listed = await fetch(`${gw.url}/v1/models`);
+    assert.equal(listed.status, 200);
+    assert.equal(listed.headers.get('x-ratelimit-remaining-requests'), '0', 'relayed to the client as it came');
+    const refused = await postJson(`${gw.url}/v1/chat/completions`, chat);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '30');
+    assert.equal((await fetch(`${gw.url}/v1/models`)).status, 429, 'pass-through is held out too');
+    assert.equal(only.calls(), 1);
+  });
 });
