@@ -242,4 +242,38 @@ describe('provider quota headers: the fleet stops sending to a key its provider 
     assert.equal((await fetch(`${gw.url}/v1/models`)).status, 429, 'pass-through is held out too');
     assert.equal(only.calls(), 1);
   });
+
+  it('Azure OpenAI: whole-second resets, and -1 (no limit reported) ignored', async () => {
+    let i = 0;
+    const azure = await startFakeOpenAI({
+      name: 'azure',
+      behavior: () => {
+        i += 1;
+        // First an answer that reports no limit at all, then one with no tokens left for 2 s.
+        if (i === 1) return { kind: 'ok', headers: { 'x-ratelimit-remaining-tokens': '-1', 'x-ratelimit-reset-tokens': '0' } };
+        return { kind: 'ok', headers: { 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '2', 'x-ratelimit-remaining-requests': '99' } };
+      },
+    });
+    fakes.push(azure);
+    const deployment = {
+      name: 'azure',
+      provider: 'azure-openai',
+      auth: { header: { 'api-key': 'azure-gateway-key' } },
+      options: { model: 'gpt-4o-mini' },
+      override: { endpoint: azure.url },
+    };
+    const gw = await startGateway({
+      server: { host: '127.0.0.1', port: 0 },
+      admin: false,
+      routes: [{ id: 'chat', uri: '/v1/chat/completions', plugins: { 'ai-proxy-multi': { instances: [deployment] } } }],
+    });
+    gateways.push(gw);
+    assert.equal((await postJson(`${gw.url}/v1/chat/completions`, chat)).status, 200);
+    assert.equal((await postJson(`${gw.url}/v1/chat/completions`, chat)).status, 200, '-1 is not a used-up limit');
+    assert.match(azure.requests[1]?.path ?? '', /^\/openai\/deployments\/gpt-4o-mini\/chat\/completions/);
+    const refused = await postJson(`${gw.url}/v1/chat/completions`, chat);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '2');
+    assert.equal(azure.calls(), 2);
+  });
 });
