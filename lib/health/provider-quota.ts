@@ -128,7 +128,7 @@ export class ProviderQuota {
     const current = this.#current();
     if (current && hold.until <= current.until + SAME_HOLD_MS) return;
     this.#opts.store.put(this.#storeKey, { until: hold.until, reason: hold.reason }, hold.until - now);
-    this.#opts.log.warn({ until: new Date(hold.until).toISOString() }, `instance's provider reports ${hold.reason}: held out for ${hold.until - now} ms`);
+    this.#opts.log.warn({ until: new Date(hold.until).toISOString() }, `provider quota used up, ${hold.reason}: instance held out for ${hold.until - now} ms`);
   }
 
   /** False while the provider's last word is that nothing is left. Synchronous (the local mirror). */
