@@ -3,7 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { FakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
 import { startFakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
-import type { FakeOpenAI, RecordedRequest } from '../../tools/simulator/fake-openai.ts';
+import type { Behavior, FakeOpenAI, RecordedRequest } from '../../tools/simulator/fake-openai.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { instance, postJson, startGateway } from '../support/gateway-harness.ts';
@@ -247,7 +247,7 @@ describe('provider quota headers: the fleet stops sending to a key its provider 
     let i = 0;
     const azure = await startFakeOpenAI({
       name: 'azure',
-      behavior: () => {
+      behavior: (): Behavior => {
         i += 1;
         // First an answer that reports no limit at all, then one with no tokens left for 2 s.
         if (i === 1) return { kind: 'ok', headers: { 'x-ratelimit-remaining-tokens': '-1', 'x-ratelimit-reset-tokens': '0' } };
