@@ -93,6 +93,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
             inFlight: () => instance.stats.inFlight,
             breaker: () => instance.breaker.state(),
             health: () => instance.healthState(),
+            quotaHeld: () => !instance.quota.allows(),
           };
         }
       }

@@ -169,6 +169,19 @@ const checks = obj('Health checks (APISIX checks).', {
   }),
 }, { required: ['active'] });
 
+const usdPerMtok = (description: string): JsonSchema => num(`${description} USD per million tokens.`, { minimum: 0 });
+const price = obj(
+  'What this instance\'s answers cost, instead of the price table (a private deployment, a negotiated rate). Cache and reasoning prices default to the input and output prices.',
+  {
+    input_mtok: usdPerMtok('Prompt tokens (all of them, cached ones included unless cache_read_mtok says otherwise),'),
+    output_mtok: usdPerMtok('Completion tokens, reasoning included unless output_reasoning_mtok says otherwise,'),
+    cache_read_mtok: usdPerMtok('Prompt tokens read from the provider\'s cache,'),
+    cache_write_mtok: usdPerMtok('Prompt tokens written to the provider\'s cache,'),
+    output_reasoning_mtok: usdPerMtok('Reasoning tokens,'),
+  },
+  { required: ['input_mtok', 'output_mtok'] },
+);
+
 /** What one upstream target is: shared by an `ai-proxy-multi` instance and the `ai-proxy` block. */
 const targetFields: JsonSchema = {
   provider: ref('provider'),
@@ -189,6 +202,7 @@ const targetFields: JsonSchema = {
     openai_compat: bool('anthropic: serve OpenAI chat requests on Anthropic\'s OpenAI-compatible endpoint instead of converting them to Messages.'),
   }),
   checks: ref('checks'),
+  price: ref('price'),
 };
 
 const instance = obj('One provider + credentials + model + options.', {
@@ -349,7 +363,7 @@ const baseSchema: JsonSchema = {
   },
   required: ['routes'],
   additionalProperties: false,
-  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker },
+  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker, price },
 };
 
 /** The whole schema, `provider` enumerating the names the caller's provider registry holds. */

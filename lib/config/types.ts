@@ -51,6 +51,19 @@ export interface InstanceOverride {
   request_body_force_override: boolean;
 }
 
+/**
+ * `price`: what this instance's answers cost, in USD per million tokens, instead of the price table's
+ * figures (a private deployment, a negotiated rate). Cache and reasoning prices fall back to the
+ * input and output prices.
+ */
+export interface PriceConfig {
+  input_mtok: number;
+  output_mtok: number;
+  cache_read_mtok?: number;
+  cache_write_mtok?: number;
+  output_reasoning_mtok?: number;
+}
+
 export interface InstanceConfig {
   name: string;
   provider: string;
@@ -73,6 +86,8 @@ export interface InstanceConfig {
   breaker: BreakerConfig;
   /** Requests in flight to this instance at once; further ones queue, their wait inside `timeout`. Absent = unlimited. */
   max_concurrency?: number;
+  /** Overrides the price table for this instance's answers. */
+  price?: PriceConfig;
 }
 
 export interface FallbackPolicy {

@@ -18,12 +18,16 @@ export interface InstanceStatus {
     failures_in_window: number;
     calls_in_window: number;
   };
+  /** Set while the provider's rate-limit headers said nothing is left: skipped by the fleet until `until`. */
+  provider_quota: { until: string; reason: string } | null;
   in_flight: number;
   requests: number;
   failures: number;
   fallbacks: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** USD spent on this instance's answers whose price is known, since start. */
+  cost_usd: number;
   latency_ewma_ms: number | null;
   /** Share of this route's requests that went to the instance (0..1). */
   traffic_share: number;
@@ -44,6 +48,7 @@ function iso(ms: number | undefined): string | null {
 function instanceStatus(instance: InstanceRuntime, routeRequests: number): InstanceStatus {
   const { config, stats } = instance;
   const breaker = instance.breaker.snapshot();
+  const quota = instance.quota.snapshot();
   return {
     name: config.name,
     provider: config.provider,
@@ -58,12 +63,14 @@ function instanceStatus(instance: InstanceRuntime, routeRequests: number): Insta
       failures_in_window: breaker.failuresInWindow,
       calls_in_window: breaker.callsInWindow,
     },
+    provider_quota: quota ? { until: new Date(quota.until).toISOString(), reason: quota.reason } : null,
     in_flight: stats.inFlight,
     requests: stats.requests,
     failures: stats.failures,
     fallbacks: stats.fallbacks,
     prompt_tokens: stats.promptTokens,
     completion_tokens: stats.completionTokens,
+    cost_usd: Number(stats.costUsd.toFixed(12)),
     latency_ewma_ms: stats.latencyEwmaMs === undefined ? null : Math.round(stats.latencyEwmaMs * 10) / 10,
     traffic_share: routeRequests === 0 ? 0 : Math.round((stats.requests / routeRequests) * 1000) / 1000,
     last_error: stats.lastError ? { at: new Date(stats.lastError.at).toISOString(), reason: stats.lastError.reason } : null,

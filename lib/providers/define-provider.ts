@@ -61,6 +61,11 @@ export interface ProviderDefinition {
   defaultHeaders?: (instance: InstanceConfig) => Record<string, string>;
   /** Credentials computed per request (SigV4, OAuth tokens). */
   createAuthorizer?: (instance: InstanceConfig) => Authorizer;
+  /**
+   * The provider's id in the price table (@pydantic/genai-prices: lib/cost/cost-usd.ts); absent → the
+   * table is not consulted and only an instance's own `price` gives a cost (resellers, self-hosted).
+   */
+  priceTable?: string;
   /** Validation of provider-specific required fields; returns problems as [relative path, message]. */
   validate?: (instance: InstanceConfig) => Array<[string, string]>;
 }

@@ -6,5 +6,6 @@ export const gemini = defineProvider({
   baseUrl: 'https://generativelanguage.googleapis.com',
   capabilities: openaiChatPaths('/v1beta/openai'),
   passthroughBase: '/v1beta/openai',
+  priceTable: 'google',
   maxTokensField: 'max_completion_tokens',
 });

@@ -22,6 +22,7 @@ export const vertexAi = defineProvider({
     'openai-chat': { path: '/v1/projects/{project}/locations/{region}/endpoints/openapi/chat/completions' },
     'vertex-predict': { path: '/v1/projects/{project}/locations/{region}/publishers/google/models/{model}:predict' },
   },
+  priceTable: 'google',
   maxTokensField: 'max_tokens',
   // Only the protocols above: no general API tree behind the same credentials.
   passthrough: false,

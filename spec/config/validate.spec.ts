@@ -51,6 +51,18 @@ const cases: Array<{ name: string; input: unknown; path: string; message: string
     path: `${PLUGIN}/instances/0/override/endpoint`,
     message: 'is not a valid URL',
   },
+  {
+    name: 'a negative price',
+    input: config({ instances: [{ price: { input_mtok: -0.5, output_mtok: 1 } }, {}] }),
+    path: `${PLUGIN}/instances/0/price/input_mtok`,
+    message: 'must be >= 0',
+  },
+  {
+    name: 'a price without its output rate',
+    input: config({ instances: [{}, { price: { input_mtok: 0.5 } }] }),
+    path: `${PLUGIN}/instances/1/price/output_mtok`,
+    message: 'is required',
+  },
   { name: 'timeout 0', input: config({ plugin: { timeout: 0 } }), path: `${PLUGIN}/timeout`, message: 'must be >= 1' },
   { name: 'timeout 600001', input: config({ plugin: { timeout: 600_001 } }), path: `${PLUGIN}/timeout`, message: 'must be <= 600000' },
   {
