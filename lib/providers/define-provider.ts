@@ -61,6 +61,8 @@ export interface ProviderDefinition {
   defaultHeaders?: (instance: InstanceConfig) => Record<string, string>;
   /** Credentials computed per request (SigV4, OAuth tokens). */
   createAuthorizer?: (instance: InstanceConfig) => Authorizer;
+  /** `provider_conf.api: "native"` is allowed: the instance may call the vendor's own API instead (Gemini, Vertex). */
+  nativeApi?: boolean;
   /** Validation of provider-specific required fields; returns problems as [relative path, message]. */
   validate?: (instance: InstanceConfig) => Array<[string, string]>;
 }
