@@ -247,6 +247,28 @@ describe('@google/genai SDK through the gateway', function () {
       assert.deepEqual(body['tools'], [{ functionDeclarations: [{ name: 'get_weather', parametersJsonSchema: { type: 'object', properties: { city: { type: 'string' } } } }] }]);
     });
 
+    it('gives an OpenAI chat client the thought signature of a Gemini call, which the next turn takes back to a fake that requires it', async () => {
+      await gem.close();
+      gem = await startFakeGemini({ name: 'gem3', apiKey: GEMINI_KEY, requireThoughtSignatures: true, behavior: { kind: 'ok', content: '', functionCall: { name: 'get_weather', args: { city: 'Paris' } } } });
+      gw = await startGateway({ ...routes([]), routes: [{ id: 'chat', uri: '/v1/chat/completions', plugins: { 'ai-proxy-multi': { instances: [geminiInstance()] } } }] });
+      const client = new OpenAI({ apiKey: 'sk-client', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+      const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+      const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
+      const first = await client.chat.completions.create({ model: 'gemini-3-pro-preview', messages, tools });
+      const message = first.choices[0]?.message;
+      const call = message?.tool_calls?.[0];
+      assert.ok(call && call.type === 'function');
+      assert.equal(first.choices[0]?.finish_reason, 'tool_calls');
+      // The usual client loop: append the assistant message as it came, then the tool's answer.
+      messages.push(message as OpenAI.ChatCompletionMessageParam, { role: 'tool', tool_call_id: call.id, content: '21C' });
+      gem.setBehavior({ kind: 'ok', content: 'It is 21C.' });
+      const second = await client.chat.completions.create({ model: 'gemini-3-pro-preview', messages, tools });
+      assert.equal(second.choices[0]?.message.content, 'It is 21C.');
+      const sent = gem.requests[1]?.json as { contents: Array<{ role: string; parts: Array<Record<string, unknown>> }> };
+      assert.equal(sent.contents[1]?.parts[0]?.['thoughtSignature'], Buffer.from('signed-by-gem3-1').toString('base64'));
+      assert.deepEqual(sent.contents[2]?.parts[0], { functionResponse: { id: call.id, name: 'get_weather', response: { output: '21C' } } });
+    });
+
     it('relays a Gemini 429 to the SDK in Google\'s error shape', async () => {
       gem.setBehavior({ kind: 'status', status: 429 });
       gw = await startGateway(routes([geminiInstance()]));

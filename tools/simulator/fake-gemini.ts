@@ -27,6 +27,11 @@ export type GeminiBehavior = WithTiming<GeminiOk | StatusBehavior | { kind: 'str
 export interface FakeGeminiOptions extends FakeOptions<GeminiBehavior> {
   /** The API key it accepts; absent → any non-empty key. */
   apiKey?: string;
+  /**
+   * As Gemini 3: each function call it answers carries a `thoughtSignature`, and a model turn sent back
+   * with a functionCall part that lacks one is refused (400).
+   */
+  requireThoughtSignatures?: boolean;
 }
 
 export type FakeGemini = FakeServer<GeminiBehavior, RecordedRequest>;
@@ -43,7 +48,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 }
 
 /** What Google says about a body it would refuse, or undefined when it would take it. */
-export function generateContentProblem(body: unknown): string | undefined {
+export function generateContentProblem(body: unknown, requireThoughtSignatures = false): string | undefined {
   if (!isRecord(body)) return 'Invalid JSON payload received.';
   for (const key of Object.keys(body)) if (!REQUEST_FIELDS.has(key)) return `Invalid JSON payload received. Unknown name "${key}": Cannot find field.`;
   if (!Array.isArray(body['contents']) || body['contents'].length === 0) return '* GenerateContentRequest.contents: contents is not specified';
@@ -54,6 +59,9 @@ export function generateContentProblem(body: unknown): string | undefined {
       if (!isRecord(p) || Object.keys(p).length === 0) return `* GenerateContentRequest.contents[${i}].parts: a part must have data`;
       const call = p['functionCall'];
       if (isRecord(call) && !isRecord(call['args'] ?? {})) return `* contents[${i}] functionCall.args must be an object`;
+      if (isRecord(call) && requireThoughtSignatures && typeof p['thoughtSignature'] !== 'string') {
+        return `Function call is missing a thought_signature in functionCall parts. (contents[${i}])`;
+      }
       const response = p['functionResponse'];
       if (isRecord(response) && !isRecord(response['response'])) return `* contents[${i}] functionResponse.response must be an object`;
     }
@@ -84,7 +92,7 @@ export async function sendGenerateContent(x: Exchange, model: string, stream: bo
     promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokenCount }],
   };
   const who = { modelVersion: model, responseId: `resp-${x.sim.name}-${x.seq}` };
-  const tail = ok.functionCall ? [{ functionCall: { name: ok.functionCall.name, args: ok.functionCall.args } }] : [];
+  const tail = ok.functionCall ? [{ functionCall: { name: ok.functionCall.name, args: ok.functionCall.args }, thoughtSignature: Buffer.from(`signed-by-${x.sim.name}-${x.seq}`).toString('base64') }] : [];
   const thought = ok.thought ? [{ text: ok.thought, thought: true }] : [];
 
   if (!stream) {
@@ -142,7 +150,7 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
     const stream = match[2] === 'streamGenerateContent';
     // Without alt=sse Google streams one JSON array; the gateway must always ask for SSE.
     if (stream && query.get('alt') !== 'sse') return sendJson(x, 400, googleError(400, 'this fake streams only with alt=sse'), {});
-    const problem = generateContentProblem(json);
+    const problem = generateContentProblem(json, opts.requireThoughtSignatures);
     if (problem) return sendJson(x, 400, googleError(400, problem), {});
     return play<Untimed<GeminiBehavior>>(x, await behavior(), 503, (b) => answer(x, b, decodeURIComponent(match[1] ?? ''), stream));
   }

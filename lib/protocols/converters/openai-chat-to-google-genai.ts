@@ -5,7 +5,7 @@ import type { JsonObject } from '../types.ts';
 import type { ConversionContext, Converter } from './converter.ts';
 import { finishReasonFromGemini } from './gemini-finish-reasons.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
-import { chatToolCall, chatUsage } from './gemini-to-chat-parts.ts';
+import { chatToolCall, chatUsage, thoughtSignatureOf } from './gemini-to-chat-parts.ts';
 import { createGeminiToChatStream } from './openai-chat-to-google-genai-stream.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
@@ -109,7 +109,8 @@ function contents(body: JsonObject): Turns {
           const id = asString(call['id']);
           const name = asString(fn['name']) ?? '';
           if (id) names.set(id, name);
-          parts.push({ functionCall: { ...(id && { id }), name, args: parseToolArguments(fn['arguments']) } });
+          const signature = thoughtSignatureOf(call);
+          parts.push({ functionCall: { ...(id && { id }), name, args: parseToolArguments(fn['arguments']) }, ...(signature && { thoughtSignature: signature }) });
         }
         push(turns, 'model', parts);
         break;
