@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentResponse } from '@google/genai';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { FakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
 import { startFakeAnthropic } from '../../tools/simulator/fake-anthropic.ts';
@@ -267,6 +268,29 @@ describe('@google/genai SDK through the gateway', function () {
       const sent = gem.requests[1]?.json as { contents: Array<{ role: string; parts: Array<Record<string, unknown>> }> };
       assert.equal(sent.contents[1]?.parts[0]?.['thoughtSignature'], Buffer.from('signed-by-gem3-1').toString('base64'));
       assert.deepEqual(sent.contents[2]?.parts[0], { functionResponse: { id: call.id, name: 'get_weather', response: { output: '21C' } } });
+    });
+
+    it('streams to an Anthropic SDK client (through chat), thinking and tool use included', async () => {
+      gem.setBehavior({ kind: 'ok', content: 'Let me check.', thought: 'Weather needs a tool.', functionCall: { name: 'get_weather', args: { city: 'Paris' } } });
+      gw = await startGateway({ ...routes([]), routes: [{ id: 'claude', uri: '/v1/messages', plugins: { 'ai-proxy-multi': { instances: [geminiInstance()] } } }] });
+      const client = new Anthropic({ apiKey: 'sk-ant-client', baseURL: gw.url, maxRetries: 0 });
+      const stream = client.messages.stream({
+        model: 'gemini-2.5-flash',
+        max_tokens: 200,
+        system: 'Be brief.',
+        messages: [{ role: 'user', content: 'Weather in Paris?' }],
+        tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+      });
+      const message = await stream.finalMessage();
+      assert.deepEqual(message.content.map((b) => b.type), ['thinking', 'text', 'tool_use']);
+      const toolUse = message.content.find((b) => b.type === 'tool_use');
+      assert.deepEqual(toolUse?.type === 'tool_use' ? toolUse.input : undefined, { city: 'Paris' });
+      assert.equal(message.stop_reason, 'tool_use');
+      assert.ok(message.usage.output_tokens > 0);
+      const body = gem.requests[0]?.json as Record<string, unknown>;
+      assert.equal(gem.requests[0]?.url, '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
+      assert.deepEqual(body['systemInstruction'], { parts: [{ text: 'Be brief.' }] });
+      assert.equal((body['generationConfig'] as Record<string, unknown>)['maxOutputTokens'], 200);
     });
 
     it('relays a Gemini 429 to the SDK in Google\'s error shape', async () => {

@@ -73,7 +73,8 @@ function messages(body: JsonObject): JsonObject[] {
         if (call) {
           const name = asString(call['name']) ?? '';
           const id = asString(call['id']) || `call_${turn}_${i}`;
-          calls.push({ id, type: 'function', function: { name, arguments: JSON.stringify(call['args'] ?? {}) } });
+          // Gemini's args are an object; anything else could not have come from a model.
+          calls.push({ id, type: 'function', function: { name, arguments: JSON.stringify(asObject(call['args']) ?? {}) } });
         } else if (typeof part['text'] === 'string' && part['thought'] !== true) text += part['text'];
         else if (part['thought'] !== true && Object.keys(part).some((k) => k !== 'thoughtSignature' && k !== 'thought_signature')) {
           throw unsupported(`a model part with ${Object.keys(part).join(', ')}`);
