@@ -49,6 +49,8 @@ export interface ProviderDefinition {
    * to `${passthroughBase}/models`. Absent → the client's path is used as it is.
    */
   passthroughBase?: string;
+  /** `passthroughBase` when it depends on the instance (a native Gemini instance's tree is Google's own). */
+  passthroughBaseFor?: (instance: InstanceConfig) => string | undefined;
   /** false: the provider has no API tree to pass other requests to (Bedrock, Vertex): skipped for them. */
   passthrough?: boolean;
   /** Field that `override.llm_options.max_tokens` maps to in chat bodies. */

@@ -23,6 +23,8 @@ export const gemini = defineProvider({
   capabilities: OPENAI,
   capabilitiesFor: (instance) => (native(instance) ? NATIVE : OPENAI),
   passthroughBase: '/v1beta/openai',
+  // Native: other Gemini methods (`:countTokens`, `:embedContent`) go to Google's own tree as the client named them.
+  passthroughBaseFor: (instance) => (native(instance) ? undefined : '/v1beta/openai'),
   maxTokensField: 'max_completion_tokens',
   nativeApi: true,
   pathFor: (protocol, _instance, req) => {

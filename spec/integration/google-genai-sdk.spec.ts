@@ -293,6 +293,15 @@ describe('@google/genai SDK through the gateway', function () {
       assert.equal((body['generationConfig'] as Record<string, unknown>)['maxOutputTokens'], 200);
     });
 
+    it('passes countTokens (the SDK default /v1 path) through to Google\'s own tree with the gateway key', async () => {
+      gw = await startGateway(routes([geminiInstance()]));
+      const res = await sdk(gw).models.countTokens({ model: 'gemini-2.5-flash', contents: 'Count these words please' });
+      assert.ok((res.totalTokens ?? 0) > 0);
+      assert.equal(gem.requests[0]?.url, '/v1/models/gemini-2.5-flash:countTokens');
+      assert.equal(gem.requests[0]?.headers['x-goog-api-key'], GEMINI_KEY);
+      assertNoClientKey(gem.requests);
+    });
+
     it('relays a Gemini 429 to the SDK in Google\'s error shape', async () => {
       gem.setBehavior({ kind: 'status', status: 429 });
       gw = await startGateway(routes([geminiInstance()]));

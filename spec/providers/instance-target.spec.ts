@@ -195,6 +195,11 @@ describe('createInstanceTarget', () => {
       assert.equal(t.supports('openai-chat'), false);
     });
 
+    it("passes other Gemini methods through on Google's own tree, the client's key dropped", () => {
+      const t = target({ provider: 'gemini', provider_conf: { api: 'native' }, auth: { header: { 'x-goog-api-key': 'g' } } });
+      assert.equal(t.pathFor('passthrough', req('/v1/models/m:countTokens?key=client')), '/v1/models/m:countTokens');
+    });
+
     it('leaves the OpenAI-compatible endpoints the default', () => {
       assert.equal(target({ provider: 'gemini' }).supports('google-genai'), false);
       assert.equal(target({ provider: 'vertex-ai', provider_conf: { project_id: 'p', api: 'openai' }, auth: { header: { Authorization: 'Bearer t' } } }).supports('google-genai'), false);

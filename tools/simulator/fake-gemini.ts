@@ -1,5 +1,5 @@
 // A real HTTP server speaking Google's native Gemini API (docs/protocols.md#google-genai):
-// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`, authenticated
+// `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse` and `:countTokens`, authenticated
 // by `x-goog-api-key` (or `?key=`), answering GenerateContentResponse JSON or SSE chunks. It refuses
 // what Google refuses: a wrong key, fields GenerateContentRequest does not have (`model`, `stream`),
 // a stream request without `alt=sse`, contents that are not user/model turns of parts.
@@ -36,7 +36,7 @@ export interface FakeGeminiOptions extends FakeOptions<GeminiBehavior> {
 
 export type FakeGemini = FakeServer<GeminiBehavior, RecordedRequest>;
 
-const ENDPOINT = /^\/v1(?:beta)?\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const ENDPOINT = /^\/v1(?:beta)?\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
 const REQUEST_FIELDS = new Set(['contents', 'systemInstruction', 'system_instruction', 'tools', 'toolConfig', 'tool_config', 'generationConfig', 'generation_config', 'safetySettings', 'safety_settings', 'cachedContent', 'labels']);
 
 function googleError(code: number, message?: string): object {
@@ -146,6 +146,11 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
     const key = (typeof headers['x-goog-api-key'] === 'string' ? headers['x-goog-api-key'] : undefined) ?? query.get('key') ?? '';
     if (key === '' || (opts.apiKey !== undefined && key !== opts.apiKey)) {
       return sendJson(x, 400, googleError(400, 'API key not valid. Please pass a valid API key.'), {});
+    }
+    if (match[2] === 'countTokens') {
+      const problem = generateContentProblem(json);
+      if (problem) return sendJson(x, 400, googleError(400, problem), {});
+      return sendJson(x, 200, { totalTokens: estimateTokens(promptOf(json as Record<string, unknown>)) }, {});
     }
     const stream = match[2] === 'streamGenerateContent';
     // Without alt=sse Google streams one JSON array; the gateway must always ask for SSE.
