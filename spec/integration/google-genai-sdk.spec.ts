@@ -302,6 +302,23 @@ describe('@google/genai SDK through the gateway', function () {
       assertNoClientKey(gem.requests);
     });
 
+    it('falls back to OpenAI when Gemini\'s stream fails before any content, and ends a stream that fails later with an error the SDK throws', async () => {
+      gem.setBehavior({ kind: 'stream-error', afterChunks: 0 });
+      gw = await startGateway(routes([geminiInstance(1), openaiInstance(0)]));
+      const chunks = await collect(await sdk(gw).models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Say hello' }));
+      assert.equal(textOf(chunks), 'Hello from OpenAI.', 'the error came before the commit point: invisible to the client');
+      gem.setBehavior({ kind: 'stream-error', afterChunks: 2 });
+      const text: string[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const c of await sdk(gw).models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Say hello' })) text.push(c.text ?? '');
+        })(),
+        (err: unknown) => err instanceof ApiError && err.status >= 500,
+      );
+      assert.ok(text.join('').length > 0, 'content came before the error');
+      assert.equal(oai.calls(), 1, 'after the commit point nothing is retried');
+    });
+
     it('relays a Gemini 429 to the SDK in Google\'s error shape', async () => {
       gem.setBehavior({ kind: 'status', status: 429 });
       gw = await startGateway(routes([geminiInstance()]));
