@@ -131,6 +131,14 @@ describe('@google/genai SDK through the gateway', function () {
       assert.equal(access?.['request_llm_model'] ?? access?.['llm_model'], 'gemini-2.5-flash');
     });
 
+    it('serves the SDK in Vertex express mode too (its /v1beta1/publishers/google/models/… path)', async () => {
+      gw = await startGateway({ ...routes([]), routes: [{ id: 'vertex', uris: ['/v1beta1/*'], plugins: { 'ai-proxy-multi': { instances: [openaiInstance()] } } }] });
+      const vertex = new GoogleGenAI({ vertexai: true, apiKey: CLIENT_KEY, httpOptions: { baseUrl: gw.url, retryOptions: { attempts: 1 } } });
+      const chunks = await collect(await vertex.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Say hello' }));
+      assert.equal(textOf(chunks), 'Hello from OpenAI.');
+      assertNoClientKey(oai.requests);
+    });
+
     it('sends a function round trip as paired tool calls and tool results', async () => {
       gw = await startGateway(routes([openaiInstance()]));
       const contents: Content[] = [
