@@ -200,6 +200,10 @@ const targetFields: JsonSchema = {
     api_version: str('API version (azure-openai api-version).'),
     anthropic_version: str('anthropic-version header sent when the client sends none (anthropic; default 2023-06-01).'),
     openai_compat: bool('anthropic: serve OpenAI chat requests on Anthropic\'s OpenAI-compatible endpoint instead of converting them to Messages.'),
+    api: {
+      enum: ['openai', 'native'],
+      description: 'gemini, vertex-ai: "native" calls Google\'s own generateContent API (clients of every protocol converted to it); "openai" (default) the OpenAI-compatible endpoint.',
+    },
   }),
   checks: ref('checks'),
   price: ref('price'),

@@ -81,6 +81,8 @@ export interface InstanceConfig {
     api_version?: string;
     anthropic_version?: string;
     openai_compat?: boolean;
+    /** gemini, vertex-ai: which of the vendor's APIs to call. Absent = `openai`. */
+    api?: 'openai' | 'native';
   };
   checks?: { active: ActiveCheckConfig };
   breaker: BreakerConfig;

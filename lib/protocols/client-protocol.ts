@@ -37,7 +37,7 @@ export interface StreamDecoder {
   atBoundary?(): boolean;
 }
 
-export type ErrorShape = 'openai' | 'anthropic' | 'bedrock';
+export type ErrorShape = 'openai' | 'anthropic' | 'bedrock' | 'google';
 
 /** How a protocol's streams are framed on the wire. */
 export type StreamFraming = 'sse' | 'aws-event-stream';

@@ -133,6 +133,19 @@ const cases: Array<{ name: string; input: unknown; path: string; message: string
   { name: 'admin set to a string', input: config({ top: { admin: 'on' } }), path: '/admin', message: 'must be an object, or false to turn the admin listener off' },
   { name: 'an admin port out of range', input: config({ top: { admin: { port: 70000 } } }), path: '/admin/port', message: 'must be <= 65535' },
   { name: 'a redis url without scheme', input: config({ top: { redis: { url: '127.0.0.1:6379' } } }), path: '/redis/url', message: 'must be a redis:// or rediss:// URL' },
+  {
+    name: 'provider_conf.api native on a provider with one API',
+    input: config({ instances: [{ provider_conf: { api: 'native' } }, {}] }),
+    path: `${PLUGIN}/instances/0/provider_conf/api`,
+    message: '"native" is only for providers gemini and vertex-ai; openai has no other API to choose',
+  },
+  {
+    name: 'a native gemini instance keyed by a bearer token',
+    input: config({ instances: [{ provider: 'gemini', provider_conf: { api: 'native' }, auth: { header: { Authorization: 'Bearer k' } } }, {}] }),
+    path: `${PLUGIN}/instances/0/auth/header`,
+    message: 'provider gemini with provider_conf.api "native" takes its key as auth.header {"x-goog-api-key": "..."} (or auth.query {"key": "..."}), not a bearer token',
+  },
+  { name: 'an unknown provider_conf.api', input: config({ instances: [{ provider_conf: { api: 'grpc' } }, {}] }), path: `${PLUGIN}/instances/0/provider_conf/api`, message: 'must be one of: openai, native' },
   { name: 'aws auth without secret', input: config({ instances: [{ auth: { aws: { access_key_id: 'AKIA' } } }, {}] }), path: `${PLUGIN}/instances/0/auth/aws/secret_access_key`, message: 'is required' },
 ];
 
