@@ -313,7 +313,10 @@ function connectClient(opts: RedisStoreOptions, withScripts: boolean): Client {
     return new Cluster([...opts.cluster], clusterOptions);
   }
   const options: RedisOptions = { ...tuned, ...fixed, retryStrategy: retry };
-  if (opts.sentinels) return new Redis({ ...options, sentinels: [...opts.sentinels], name: opts.name ?? 'mymaster' });
+  // failoverDetector: leave the old master when the sentinels announce +switch-master. Without it a
+  // planned failover leaves both connections on the old master, which keeps taking writes the fleet never
+  // sees until the sentinels demote it (their INFO period, ~10 s later).
+  if (opts.sentinels) return new Redis({ ...options, sentinels: [...opts.sentinels], name: opts.name ?? 'mymaster', failoverDetector: true });
   return new Redis(opts.url ?? 'redis://127.0.0.1:6379', options);
 }
 

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { Cluster, Redis } from 'ioredis';
+import { createLogger } from '../../lib/observe/logger.ts';
+import { createRedisStore } from '../../lib/state/redis-store.ts';
+import type { RedisStoreOptions } from '../../lib/state/redis-store.ts';
+import type { StateStore } from '../../lib/state/state-store.ts';
+import { startRedisCluster, startRedisSentinel } from '../support/redis-topology.ts';
+import type { RedisClusterSetup, RedisSentinelSetup } from '../support/redis-topology.ts';
+
+interface LogLine {
+  level: number;
+  msg: string;
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return Date.now() - started;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function storeFactory(where: () => Partial<RedisStoreOptions>) {
+  const stores: StateStore[] = [];
+  let n = 0;
+  return {
+    stores,
+    async open(extra: Partial<RedisStoreOptions> = {}): Promise<{ store: StateStore; lines: LogLine[] }> {
+      const lines: LogLine[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+          done();
+        },
+      });
+      const store = createRedisStore({
+        keyPrefix: `t${++n}:`,
+        log: createLogger('info', sink),
+        reconcileIntervalMs: 300,
+        commandTimeoutMs: 300,
+        ...where(),
+        ...extra,
+      });
+      stores.push(store);
+      await store.start();
+      return { store, lines };
+    },
+    close: () => Promise.all(stores.splice(0).map((s) => s.close())),
+  };
+}
+
+const warnings = (lines: LogLine[]) => lines.filter((l) => l.level === 40).map((l) => l.msg);
+const errors = (lines: LogLine[]) => lines.filter((l) => l.level >= 50).map((l) => l.msg);
+
+describe('redis state store on a real Redis Sentinel set-up', function () {
+  this.timeout(30_000);
+  let sentinel: RedisSentinelSetup;
+  const factory = storeFactory(() => ({ sentinels: sentinel.sentinels, name: sentinel.name }));
+
+  before(async () => {
+    sentinel = await startRedisSentinel();
+  });
+  after(async () => {
+    await sentinel?.stop();
+  });
+  afterEach(() => factory.close());
+
+  it('follows a planned failover (SENTINEL FAILOVER) where the old master lives on as a replica, and writes reach the new master', async () => {
+    const a = await factory.open({ keyPrefix: 'planned:' });
+    const b = await factory.open({ keyPrefix: 'planned:' });
+    assert.equal(a.store.mode(), 'redis');
+    const oldMaster = await sentinel.currentMaster();
+    await sentinel.failover();
+    const newMaster = await sentinel.currentMaster();
+    assert.notEqual(newMaster, oldMaster);
+
+    const fresh = new Redis(newMaster, '127.0.0.1');
+    try {
+      // Both move to the new master when the sentinels announce it, not when the old one is demoted
+      // (~10 s later): until then it would take writes that the fleet never sees again.
+      await waitFor('a put after the failover to reach the new master and b', async () => {
+        a.store.put('breaker:x', { state: 'open', n: Date.now() }, 30_000);
+        await sleep(100);
+        const stored = await fresh.get('planned:kv:breaker:x');
+        return stored !== null && JSON.stringify(b.store.get('breaker:x')?.value) === JSON.stringify(JSON.parse(stored).value);
+      }, 3000);
+      await waitFor('both to say redis', () => a.store.connected() && b.store.connected());
+      assert.deepEqual(await a.store.addToWindow('w', 1, 1, 10_000), { failures: 1, total: 1 });
+      assert.deepEqual(await b.store.addToWindow('w', 1, 1, 10_000), { failures: 2, total: 2 });
+      assert.equal(await fresh.exists('planned:win:w'), 1, 'the window lives on the new master');
+      assert.deepEqual([...errors(a.lines), ...errors(b.lines)], []);
+    } finally {
+      fresh.disconnect();
+    }
+  });
+});
