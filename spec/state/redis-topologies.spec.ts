@@ -98,3 +98,72 @@ describe('redis state store on a real Redis Sentinel set-up', function () {
     }
   });
 });
+
+describe('redis state store on a real Redis Cluster (3 masters)', function () {
+  this.timeout(30_000);
+  let cluster: RedisClusterSetup;
+  const factory = storeFactory(() => ({ cluster: cluster.urls }));
+
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicas: 0 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  afterEach(() => factory.close());
+
+  // Each script touches one key (the entry, the window, the lease): a key prefix without a hash tag spreads a
+  // fleet's keys over every master, one with a tag puts them all in one slot. Both must work.
+  for (const keyPrefix of ['spread:', '{fleet}:']) {
+    it(`runs every state operation with key prefix "${keyPrefix}" and loads the state from every master on start`, async () => {
+      const a = await factory.open({ keyPrefix });
+      const b = await factory.open({ keyPrefix });
+      assert.equal(a.store.mode(), 'redis');
+      const names = ['breaker:r/a', 'breaker:r/b', 'breaker:r/c', 'health:r/a', 'health:r/b', 'health:r/c'];
+      const heard = new Set<string>();
+      b.store.onChange((key) => heard.add(key));
+      for (const name of names) a.store.put(name, { state: 'open' }, 30_000);
+      await waitFor('b to hear every put by pub/sub', () => names.every((n) => heard.has(n)), 2000);
+      const masters = new Set(await Promise.all(names.map(async (n) => (await cluster.masterFor(`${keyPrefix}kv:${n}`)).id)));
+      assert.equal(masters.size, keyPrefix.startsWith('{') ? 1 : 3, 'where the keys live');
+
+      assert.deepEqual(await a.store.addToWindow('breaker:r/a:1', 3, 3, 10_000), { failures: 3, total: 3 });
+      assert.deepEqual(await b.store.addToWindow('breaker:r/a:1', 2, 4, 10_000), { failures: 5, total: 7 });
+      assert.equal(await a.store.acquireLease('trial:r/a', 5000), true);
+      assert.equal(await b.store.acquireLease('trial:r/a', 5000), false);
+      assert.equal(await a.store.renewLease('trial:r/a', 5000), true);
+      await a.store.releaseLease('trial:r/a');
+      assert.equal(await b.store.acquireLease('trial:r/a', 5000), true);
+
+      const late = await factory.open({ keyPrefix });
+      assert.deepEqual(names.filter((n) => late.store.get(n) === undefined), [], 'a replica started later loads every key');
+      assert.deepEqual([...a.lines, ...b.lines, ...late.lines].filter((l) => l.level >= 40).map((l) => l.msg), [], 'no command was refused (CROSSSLOT) or failed');
+    });
+  }
+
+  it('stays offline while a slot range has no master, with one warning, and resyncs once it is back', async () => {
+    const { store, lines } = await factory.open({ keyPrefix: 'down:' });
+    const dead = await cluster.masterFor('down:kv:breaker:x');
+    await dead.process.kill();
+    store.put('breaker:x', 'open', 30_000);
+    await waitFor('the outage to be noticed', () => store.mode() === 'redis-offline', 3000);
+    // Several reconnect checks: each must see that a third of the slots has no reachable master.
+    const modes = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      modes.add(store.mode());
+      await sleep(50);
+    }
+    assert.deepEqual([...modes], ['redis-offline'], 'it never claims to share state while a shard is down');
+    assert.deepEqual(warnings(lines), ['redis unavailable, serving on local state']);
+
+    await cluster.restart(dead);
+    await waitFor('the store to reconnect', () => store.connected(), 5000);
+    const raw = new Cluster([{ host: '127.0.0.1', port: dead.process.port }]);
+    try {
+      await waitFor('the entry put during the outage to be written back', async () => (await raw.get('down:kv:breaker:x')) !== null, 3000);
+    } finally {
+      raw.disconnect();
+    }
+    assert.deepEqual(warnings(lines), ['redis unavailable, serving on local state'], 'one warning for the whole outage');
+  });
+});

@@ -25,6 +25,8 @@ export interface RedisClusterSetup {
   nodes: ClusterNode[];
   /** The node that serves `key` now (asks the cluster). */
   masterFor(key: string): Promise<ClusterNode>;
+  /** Starts a stopped node again on its port; it rejoins with its saved cluster config (and no data). */
+  restart(node: ClusterNode): Promise<void>;
   /** SIGKILLs the master serving `key` and resolves once its replica has taken over and the cluster is ok. */
   killMasterFor(key: string, timeoutMs?: number): Promise<{ killed: ClusterNode; promoted: ClusterNode }>;
   stop(): Promise<void>;
@@ -35,19 +37,14 @@ export async function startRedisCluster(opts: { masters?: number; replicas?: num
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 1;
   const dir = await mkdtemp(path.join(tmpdir(), 'aipm-cluster-'));
-  const processes = await Promise.all(
-    Array.from({ length: masters * (1 + replicas) }, () =>
-      startRedis({
-        args: (port) => [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', '1000',
-          '--dir', dir,
-          ...replicationArgs,
-        ],
-      }),
-    ),
-  );
+  const args = (port: number) => [
+    '--cluster-enabled', 'yes',
+    '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+    '--cluster-node-timeout', '1000',
+    '--dir', dir,
+    ...replicationArgs,
+  ];
+  const processes = await Promise.all(Array.from({ length: masters * (1 + replicas) }, () => startRedis({ args })));
   const clients = processes.map((p) => quiet(new Redis(p.port, '127.0.0.1')));
   const stopAll = async () => {
     for (const c of clients) c.disconnect();
@@ -106,6 +103,15 @@ export async function startRedisCluster(opts: { masters?: number; replicas?: num
           return role === 'master' && info.includes('cluster_state:ok');
         }, timeoutMs);
         return { killed, promoted };
+      },
+      async restart(node) {
+        const i = nodes.indexOf(node);
+        node.process = await startRedis({ port: node.process.port, args });
+        processes[i] = node.process;
+        await until('the cluster to be ok again', async () => {
+          const infos = await Promise.all(live().map((c) => c.call('CLUSTER', 'INFO') as Promise<string>));
+          return infos.every((info) => info.includes('cluster_state:ok'));
+        });
       },
       stop: stopAll,
     };
