@@ -53,6 +53,21 @@ function storeFactory(where: () => Partial<RedisStoreOptions>) {
   };
 }
 
+/**
+ * Five puts on `from`, each heard by `to` within 100 ms. The reconcile (every 300 ms here) would bring each
+ * within 100 ms only by luck (1 in 3), so five in a row mean the subscription is live.
+ */
+async function heardByPubSub(from: StateStore, to: StateStore): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    const key = `pubsub:${Date.now()}:${i}`;
+    const heard = new Promise<void>((resolve) => to.onChange((k) => k === key && resolve()));
+    from.put(key, i, 30_000);
+    const late = await Promise.race([heard.then(() => false), sleep(100).then(() => true)]);
+    assert.equal(late, false, `put ${i} was not heard by pub/sub within 100 ms`);
+    await sleep(50);
+  }
+}
+
 const warnings = (lines: LogLine[]) => lines.filter((l) => l.level === 40).map((l) => l.msg);
 const errors = (lines: LogLine[]) => lines.filter((l) => l.level >= 50).map((l) => l.msg);
 
@@ -89,6 +104,7 @@ describe('redis state store on a real Redis Sentinel set-up', function () {
         return stored !== null && JSON.stringify(b.store.get('breaker:x')?.value) === JSON.stringify(JSON.parse(stored).value);
       }, 3000);
       await waitFor('both to say redis', () => a.store.connected() && b.store.connected());
+      await heardByPubSub(a.store, b.store);
       assert.deepEqual(await a.store.addToWindow('w', 1, 1, 10_000), { failures: 1, total: 1 });
       assert.deepEqual(await b.store.addToWindow('w', 1, 1, 10_000), { failures: 2, total: 2 });
       assert.equal(await fresh.exists('planned:win:w'), 1, 'the window lives on the new master');
@@ -140,6 +156,47 @@ describe('redis state store on a real Redis Cluster (3 masters)', function () {
       assert.deepEqual([...a.lines, ...b.lines, ...late.lines].filter((l) => l.level >= 40).map((l) => l.msg), [], 'no command was refused (CROSSSLOT) or failed');
     });
   }
+
+  it('keeps hearing other replicas by pub/sub when the node its subscription is on dies', async () => {
+    // Only one store here: the test publishes as another replica would, and its reconcile is off.
+    const { store } = await factory.open({ keyPrefix: 'sub:', reconcileIntervalMs: 60_000 });
+    const subscriberNode = async () => {
+      for (const node of cluster.nodes.filter((n) => n.process.alive())) {
+        const client = new Redis(node.process.port, '127.0.0.1');
+        try {
+          if (/name=ioredis-cluster\(subscriber\)/.test(String(await client.call('CLIENT', 'LIST', 'TYPE', 'pubsub')))) return node;
+        } finally {
+          client.disconnect();
+        }
+      }
+      return undefined;
+    };
+    const publishFrom = async (port: number, key: string) => {
+      const client = new Redis(port, '127.0.0.1');
+      try {
+        await client.publish('sub:events', JSON.stringify({ key, value: 'open', at: Date.now(), by: 'another-replica', ttl: 30_000 }));
+      } finally {
+        client.disconnect();
+      }
+    };
+    let node: Awaited<ReturnType<typeof subscriberNode>>;
+    await waitFor('the subscription to be set up', async () => (node = await subscriberNode()) !== undefined);
+    await publishFrom(cluster.nodes[0]?.process.port ?? 0, 'breaker:before');
+    await waitFor('the first message', () => store.get('breaker:before') !== undefined, 1000);
+
+    const dead = node as NonNullable<typeof node>;
+    await dead.process.kill();
+    try {
+      const other = cluster.nodes.find((n) => n.process.alive()) as (typeof cluster.nodes)[number];
+      await waitFor('a message published after the subscriber node died', async () => {
+        await publishFrom(other.process.port, 'breaker:after');
+        await sleep(100);
+        return store.get('breaker:after') !== undefined;
+      }, 5000);
+    } finally {
+      await cluster.restart(dead);
+    }
+  });
 
   it('stays offline while a slot range has no master, with one warning, and resyncs once it is back', async () => {
     const { store, lines } = await factory.open({ keyPrefix: 'down:' });
