@@ -52,6 +52,7 @@ describe('server.workers: one host runs several worker processes as one gateway'
   let dir: string;
   let host: Host | undefined;
 
+  const probeEverySecond = { active: { type: 'http', http_path: '/v1/models', timeout: 1, healthy: { interval: 1 }, unhealthy: { interval: 1 } } };
   const config = (port: number, adminPort: number, plugin: Record<string, unknown> = {}) => ({
     server: { host: '127.0.0.1', port, workers: 2, shutdown_timeout_ms: 5000 },
     admin: { host: '127.0.0.1', port: adminPort },
@@ -64,7 +65,7 @@ describe('server.workers: one host runs several worker processes as one gateway'
           'ai-proxy-multi': {
             // A plain failure count: the successful requests sent first must not dilute it.
             breaker: { failure_threshold: 4, reset_timeout_ms: 60_000, volume_threshold: 1_000_000 },
-            instances: [instance('up', up.url, { priority: 1 }), instance('backup', backup.url)],
+            instances: [instance('up', up.url, { priority: 1 }), instance('backup', backup.url, { checks: probeEverySecond })],
             ...plugin,
           },
         },
@@ -151,6 +152,12 @@ describe('server.workers: one host runs several worker processes as one gateway'
     assert.equal(up.calls(), calls, 'no worker sends to the benched instance any more');
     assert.equal((await status(h)).routes[0]?.instances.find((i) => i.name === 'up')?.breaker.state, 'open');
     assert.match((await h.admin('/metrics')).text, /^aipm_instance_breaker_state\{route="chat",instance="up",state="open"\} 1$/m, 'not 2: the state is the host\'s');
+
+    // One prober per instance for the host, not one per worker.
+    const probes = backup.calls('/v1/models');
+    await sleep(3000);
+    const probed = backup.calls('/v1/models') - probes;
+    assert.ok(probed >= 2 && probed <= 4, `${probed} probes in 3 s with a 1 s interval`);
   });
 
   it('restarts a worker that dies, with a warning, and keeps serving', async () => {
