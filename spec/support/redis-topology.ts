@@ -144,8 +144,10 @@ export interface RedisSentinelSetup {
 export async function startRedisSentinel(opts: { name?: string } = {}): Promise<RedisSentinelSetup> {
   const name = opts.name ?? 'aipm-master';
   const dir = await mkdtemp(path.join(tmpdir(), 'aipm-sentinel-'));
-  const master = await startRedis({ args: () => replicationArgs });
-  const replica = await startRedis({ args: () => [...replicationArgs, '--replicaof', '127.0.0.1', String(master.port)] });
+  // --dir: a replica writes the snapshot it receives to its working directory, whatever `save` says.
+  const files = (port: number) => ['--dir', dir, '--dbfilename', `dump-${port}.rdb`];
+  const master = await startRedis({ args: (port) => [...replicationArgs, ...files(port)] });
+  const replica = await startRedis({ args: (port) => [...replicationArgs, ...files(port), '--replicaof', '127.0.0.1', String(master.port)] });
   const sentinels: RedisProcess[] = [];
   const clients: Redis[] = [];
   const stopAll = async () => {
