@@ -13,7 +13,7 @@ import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/obs
 import type { LogFormat } from '../lib/observe/logger.ts';
 import type { IpcPort } from '../lib/state/ipc-store.ts';
 import { runPrimary } from '../lib/workers/primary.ts';
-import { serveWorker, workerCount, workerGatewayOptions } from '../lib/workers/worker.ts';
+import { isOurWorker, serveWorker, workerCount, workerGatewayOptions } from '../lib/workers/worker.ts';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -86,11 +86,13 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
   const baseLog = await createFormattedLogger(config.log.level, format ?? defaultLogFormat());
   // server.workers > 1: this process runs the workers (which run this same command) and the admin listener.
   const workers = workerCount(config.server.workers, availableParallelism());
+  const inWorker = isOurWorker(cluster.isWorker, process.env);
   if (cluster.isPrimary && workers > 1) {
     warnEmptyCredentials(config, (msg) => baseLog.warn(msg));
     return runPrimary({ config, workers, log: baseLog });
   }
-  const worker = cluster.isWorker ? { port: process as unknown as IpcPort & { send(message: unknown): unknown }, id: cluster.worker?.id } : undefined;
+  if (!inWorker && workers > 1) baseLog.warn(`server.workers (${workers}) ignored: this process is a worker of another process manager's cluster`);
+  const worker = inWorker ? { port: process as unknown as IpcPort & { send(message: unknown): unknown }, id: cluster.worker?.id } : undefined;
   const log = worker ? baseLog.child({ worker: worker.id }) : baseLog;
   if (!worker) warnEmptyCredentials(config, (msg) => log.warn(msg));
   let gateway: Gateway;

@@ -18,7 +18,7 @@ import type { StatusReport } from '../http/status-report.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { createIpcHub } from '../state/ipc-hub.ts';
-import { isControlMessage } from './worker.ts';
+import { isControlMessage, workerEnv } from './worker.ts';
 import type { ControlRequest, FromWorkerControl, MetricsJson, ToWorkerControl } from './worker.ts';
 
 export interface PrimaryOptions {
@@ -75,7 +75,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   };
 
   const fork = (): void => {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [workerEnv]: '1' });
     forked.add(worker);
     startedAt.set(worker, Date.now());
     hub?.attach(worker);
@@ -174,9 +174,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   const stop = (why: string): void => {
     if (stopping) {
       log.warn(`${why} again: exiting now`);
-      for (const w of live()) w.process.kill('SIGKILL');
-      finish(1);
-      return;
+      for (const w of forked) w.process.kill('SIGKILL');
+      process.exit(1);
     }
     stopping = true;
     log.info({ workers: forked.size }, `${why}: draining every worker`);

@@ -19,6 +19,16 @@ export function isControlMessage(message: unknown): message is { aipmWorker: str
   return typeof message === 'object' && message !== null && typeof (message as { aipmWorker?: unknown }).aipmWorker === 'string';
 }
 
+/**
+ * Set by our primary in the environment of the workers it forks. A process can be a cluster worker of
+ * someone else's primary (a process manager's cluster mode): that one is a gateway of its own.
+ */
+export const workerEnv = 'AIPM_CLUSTER_WORKER';
+
+export function isOurWorker(isClusterWorker: boolean, env: NodeJS.ProcessEnv): boolean {
+  return isClusterWorker && env[workerEnv] === '1';
+}
+
 /** `server.workers` as a number of processes. */
 export function workerCount(workers: GatewayConfig['server']['workers'], cores: number): number {
   return workers === 'auto' ? Math.max(1, cores) : workers;
