@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance } from '../support/gateway-harness.ts';
+import { startRedis } from '../support/redis-server.ts';
 
 const cli = fileURLToPath(new URL('../../bin/ai-proxy-multi.js', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +54,8 @@ describe('server.workers: one host runs several worker processes as one gateway'
   let host: Host | undefined;
 
   const probeEverySecond = { active: { type: 'http', http_path: '/v1/models', timeout: 1, healthy: { interval: 1 }, unhealthy: { interval: 1 } } };
-  const config = (port: number, adminPort: number, plugin: Record<string, unknown> = {}) => ({
+  const config = (port: number, adminPort: number, plugin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+    ...extra,
     server: { host: '127.0.0.1', port, workers: 2, shutdown_timeout_ms: 5000 },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: 'info' },
@@ -73,11 +75,11 @@ describe('server.workers: one host runs several worker processes as one gateway'
     ],
   });
 
-  async function startHost(plugin: Record<string, unknown> = {}): Promise<Host> {
+  async function startHost(plugin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Host> {
     const port = await freePort();
     const adminPort = await freePort();
     const file = join(dir, 'workers.json');
-    writeFileSync(file, JSON.stringify(config(port, adminPort, plugin)));
+    writeFileSync(file, JSON.stringify(config(port, adminPort, plugin, extra)));
     const child = spawn(process.execPath, [cli, 'start', '-c', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Array<Record<string, unknown>> = [];
     let pending = '';
@@ -158,6 +160,26 @@ describe('server.workers: one host runs several worker processes as one gateway'
     await sleep(3000);
     const probed = backup.calls('/v1/models') - probes;
     assert.ok(probed >= 2 && probed <= 4, `${probed} probes in 3 s with a 1 s interval`);
+  });
+
+  it('shares the breaker through Redis when one is configured, each worker a replica of the fleet', async () => {
+    const redis = await startRedis();
+    try {
+      const h = await startHost({}, { redis: { url: redis.url, key_prefix: `w${Date.now()}:` } });
+      up.setBehavior({ kind: 'status', status: 503 });
+      for (let i = 0; i < 4; i++) assert.equal((await post(h.port, '/v1/chat/completions', chatBody())).status, 200, 'falls back');
+      await sleep(200);
+      const calls = up.calls();
+      for (let i = 0; i < 8; i++) assert.equal((await post(h.port, '/v1/chat/completions', chatBody())).status, 200);
+      assert.equal(up.calls(), calls, 'no worker sends to the benched instance any more');
+      const report = JSON.parse((await h.admin('/status')).text) as { state_store: string };
+      assert.equal(report.state_store, 'redis');
+      assert.match((await h.admin('/metrics')).text, /^aipm_redis_connected 1$/m);
+    } finally {
+      host?.child.kill('SIGKILL');
+      await host?.exited;
+      await redis.stop();
+    }
   });
 
   it('restarts a worker that dies, with a warning, and keeps serving', async () => {
