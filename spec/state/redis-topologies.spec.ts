@@ -198,6 +198,28 @@ describe('redis state store on a real Redis Cluster (3 masters)', function () {
     }
   });
 
+  it('does not claim to be back while a slot range has no master, even with nothing of its own stored there', async () => {
+    // The reconnect check must cover every master: PING on any node and SCAN on the ones still reachable
+    // would pass, and the next count for a key on the dead master would fail again (a flapping outage).
+    const { store, lines } = await factory.open({ keyPrefix: 'flap:' });
+    const dead = await cluster.masterFor('flap:win:breaker:r/a:0');
+    await dead.process.kill();
+    try {
+      const modes = new Set<string>();
+      const started = Date.now();
+      while (Date.now() - started < 2000) {
+        await store.addToWindow('breaker:r/a:0', 1, 1, 10_000);
+        modes.add(store.mode());
+        await sleep(50);
+      }
+      assert.deepEqual([...modes], ['redis-offline']);
+      assert.deepEqual(warnings(lines), ['redis unavailable, serving on local state'], 'one outage, not one per reconnect check');
+    } finally {
+      await cluster.restart(dead);
+    }
+    await waitFor('the store to reconnect once the master is back', () => store.connected(), 5000);
+  });
+
   it('stays offline while a slot range has no master, with one warning, and resyncs once it is back', async () => {
     const { store, lines } = await factory.open({ keyPrefix: 'down:' });
     const dead = await cluster.masterFor('down:kv:breaker:x');
