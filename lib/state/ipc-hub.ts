@@ -18,7 +18,7 @@ export function createIpcHub(opts: { clock?: Clock } = {}): IpcHub {
   const clock = opts.clock ?? systemClock;
   const state = createMemoryState();
   const views = new Map<string, MemoryStore>();
-  const ports = new Map<IpcPort, (message: unknown) => void>();
+  const ports = new Map<IpcPort, { listener: (message: unknown) => void; replicas: Set<string> }>();
   const view = (replicaId: string): MemoryStore => {
     let store = views.get(replicaId);
     if (!store) {
@@ -53,6 +53,7 @@ export function createIpcHub(opts: { clock?: Clock } = {}): IpcHub {
   };
 
   const handle = (from: IpcPort, message: ToPrimary): void => {
+    ports.get(from)?.replicas.add(message.replicaId);
     if (message.aipmState === 'request') {
       void answer(view(message.replicaId), message.request).then((result) => reply(from, { aipmState: 'reply', id: message.id, result }));
       return;
@@ -67,12 +68,15 @@ export function createIpcHub(opts: { clock?: Clock } = {}): IpcHub {
       const listener = (message: unknown): void => {
         if (isStateMessage(message)) handle(port, message as ToPrimary);
       };
-      ports.set(port, listener);
+      ports.set(port, { listener, replicas: new Set() });
       port.on('message', listener);
     },
     detach(port) {
-      const listener = ports.get(port);
-      if (listener) port.off('message', listener);
+      const attached = ports.get(port);
+      if (!attached) return;
+      port.off('message', attached.listener);
+      // Its leases stay in the shared maps until they expire, as a dead replica's do in Redis.
+      for (const replicaId of attached.replicas) views.delete(replicaId);
       ports.delete(port);
     },
   };

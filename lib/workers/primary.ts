@@ -83,6 +83,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       if (!isControlMessage(message)) return;
       const m = message as FromWorkerControl;
       if (m.aipmWorker === 'ready') {
+        // Asked to stop while it was starting: it could not hear that yet.
+        if (stopping) tell(worker, { aipmWorker: 'shutdown' });
         ready.add(worker);
         if (!started && ready.size === workers) void onAllReady();
       } else if (m.aipmWorker === 'reply') pending.get(m.id)?.(m.result);
@@ -120,7 +122,9 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     ? createServer(
         createAdminApp({
           apiKey: config.admin.api_key,
-          isReady: () => started && !stopping && ready.size === workers,
+          // Once started, the host serves while any worker does (one being replaced is no reason to
+          // take the whole host out of a load balancer).
+          isReady: () => started && !stopping && ready.size > 0,
           status: async () => {
             const reports = (await askAll('status')) as StatusReport[];
             return { ...mergeStatusReports(reports), workers: reports.length };

@@ -188,9 +188,11 @@ describe('server.workers: one host runs several worker processes as one gateway'
     for (let i = 0; i < 100 && !h.lines.some((l) => /exited unexpectedly/.test(String(l['msg']))); i++) await sleep(50);
     const warning = h.lines.find((l) => /exited unexpectedly/.test(String(l['msg'])));
     assert.equal(warning?.['level'], 40, 'a warn line says a worker died');
-    for (let i = 0; i < 100 && (await h.admin('/readyz')).status !== 200; i++) await sleep(50);
+    assert.equal((await h.admin('/readyz')).status, 200, 'the host stays ready on the other worker');
     for (let i = 0; i < 6; i++) assert.equal((await post(h.port, '/v1/chat/completions', chatBody())).status, 200);
+    for (let i = 0; i < 100 && (await status(h)).workers !== 2; i++) await sleep(50);
     assert.equal((await status(h)).workers, 2, 'two workers again');
+    for (let i = 0; i < 6; i++) assert.equal((await post(h.port, '/v1/chat/completions', chatBody())).status, 200);
   });
 
   it('reloads every worker on POST /reload, and on SIGTERM drains every worker and exits 0', async () => {
