@@ -92,7 +92,7 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     return runPrimary({ config, workers, log: baseLog });
   }
   if (!inWorker && workers > 1) baseLog.warn(`server.workers (${workers}) ignored: this process is a worker of another process manager's cluster`);
-  const worker = inWorker ? { port: process as unknown as IpcPort & { send(message: unknown): unknown }, id: cluster.worker?.id } : undefined;
+  const worker = inWorker ? { port: process as unknown as IpcPort, id: cluster.worker?.id } : undefined;
   const log = worker ? baseLog.child({ worker: worker.id }) : baseLog;
   if (!worker) warnEmptyCredentials(config, (msg) => log.warn(msg));
   let gateway: Gateway;

@@ -3,7 +3,7 @@
 // same maps, as replicas do on one Redis; an entry a worker writes is passed on to the others.
 import { createMemoryState, createMemoryStore } from './memory-store.ts';
 import type { MemoryStore } from './memory-store.ts';
-import { isStateMessage } from './ipc-store.ts';
+import { ignoreSendError, isStateMessage } from './ipc-store.ts';
 import type { IpcPort, IpcRequest, ToPrimary, ToWorker, WireEntry } from './ipc-store.ts';
 import { systemClock } from './state-store.ts';
 import type { Clock } from './state-store.ts';
@@ -30,7 +30,7 @@ export function createIpcHub(opts: { clock?: Clock } = {}): IpcHub {
 
   const reply = (port: IpcPort, message: ToWorker): void => {
     try {
-      port.send(message);
+      port.send(message, ignoreSendError);
     } catch {
       // That worker is exiting; the cluster replaces it.
     }

@@ -9,9 +9,12 @@ import { createMemoryStore } from './memory-store.ts';
 import { systemClock } from './state-store.ts';
 import type { Clock, StateStore, StoreEntry, WindowTotals } from './state-store.ts';
 
-/** A process's IPC channel: `process` in a worker, a cluster `Worker` in the primary. */
+/**
+ * A process's IPC channel: `process` in a worker, a cluster `Worker` in the primary. `send` must be given
+ * a callback: without one, a send on a channel that has just closed is an 'error' event, uncaught.
+ */
 export interface IpcPort {
-  send(message: unknown): unknown;
+  send(message: unknown, callback: (error: Error | null) => void): unknown;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
@@ -34,6 +37,9 @@ export type ToPrimary =
   | { aipmState: 'request'; id: number; replicaId: string; request: IpcRequest }
   | ({ aipmState: 'put'; replicaId: string } & WireEntry);
 export type ToWorker = { aipmState: 'reply'; id: number; result: unknown } | ({ aipmState: 'entry' } & WireEntry);
+
+/** For IpcPort.send: a message that could not be sent is dealt with by whoever waits for its answer. */
+export const ignoreSendError = (): void => undefined;
 
 export function isStateMessage(message: unknown): message is { aipmState: string } {
   return typeof message === 'object' && message !== null && typeof (message as { aipmState?: unknown }).aipmState === 'string';
@@ -60,10 +66,11 @@ export function createIpcStore(opts: IpcStoreOptions): StateStore {
   const send = (message: ToPrimary): boolean => {
     if (closed) return false;
     try {
-      opts.port.send(message);
+      // A failed send is the primary going away: the call is answered locally when its reply times out.
+      opts.port.send(message, ignoreSendError);
       return true;
     } catch {
-      return false; // the channel is closing: the primary is going away
+      return false;
     }
   };
 

@@ -18,6 +18,7 @@ import type { StatusReport } from '../http/status-report.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { createIpcHub } from '../state/ipc-hub.ts';
+import { ignoreSendError } from '../state/ipc-store.ts';
 import { isControlMessage, workerEnv } from './worker.ts';
 import type { ControlRequest, FromWorkerControl, MetricsJson, ToWorkerControl } from './worker.ts';
 
@@ -47,11 +48,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
 
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
   const tell = (worker: Worker, message: ToWorkerControl): void => {
-    try {
-      worker.send(message);
-    } catch {
-      // exiting; 'exit' handles it
-    }
+    // A worker that is exiting cannot hear it; 'exit' handles it.
+    if (worker.isConnected()) worker.send(message, undefined, undefined, ignoreSendError);
   };
   /** Asks every ready worker; a worker that does not answer in time is left out. */
   const askAll = async (request: ControlRequest): Promise<unknown[]> => {
@@ -78,6 +76,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     const worker = cluster.fork({ [workerEnv]: '1' });
     forked.add(worker);
     startedAt.set(worker, Date.now());
+    worker.on('error', (err: Error) => log.debug({ err: err.message, pid: worker.process.pid }, 'worker channel error'));
     hub?.attach(worker);
     worker.on('message', (message: unknown) => {
       if (!isControlMessage(message)) return;

@@ -4,7 +4,7 @@
 import type { GatewayConfig } from '../config/types.ts';
 import type { Gateway, GatewayOptions } from '../gateway.ts';
 import type { Logger } from '../observe/logger.ts';
-import { createIpcStore } from '../state/ipc-store.ts';
+import { createIpcStore, ignoreSendError } from '../state/ipc-store.ts';
 import type { IpcPort } from '../state/ipc-store.ts';
 
 export type ControlRequest = 'status' | 'metrics' | 'reload';
@@ -43,7 +43,8 @@ export function workerGatewayOptions(config: GatewayConfig, port: IpcPort, log: 
 }
 
 /** Answers the primary's requests until the process exits; `stop` is the worker's graceful stop. */
-export function serveWorker(gateway: Gateway, port: IpcPort & { send(message: FromWorkerControl): unknown }, stop: () => void): void {
+export function serveWorker(gateway: Gateway, port: IpcPort, stop: () => void): void {
+  const send = (message: FromWorkerControl) => port.send(message, ignoreSendError);
   const answer = async (request: ControlRequest): Promise<unknown> => {
     if (request === 'status') return gateway.status();
     if (request === 'metrics') return gateway.metricsRegistry.getMetricsAsJSON();
@@ -57,9 +58,9 @@ export function serveWorker(gateway: Gateway, port: IpcPort & { send(message: Fr
       return;
     }
     void answer(m.aipmWorker).then(
-      (result) => port.send({ aipmWorker: 'reply', id: m.id, result }),
-      (err: unknown) => port.send({ aipmWorker: 'reply', id: m.id, result: { error: err instanceof Error ? err.message : String(err) } }),
+      (result) => send({ aipmWorker: 'reply', id: m.id, result }),
+      (err: unknown) => send({ aipmWorker: 'reply', id: m.id, result: { error: err instanceof Error ? err.message : String(err) } }),
     );
   });
-  port.send({ aipmWorker: 'ready' });
+  send({ aipmWorker: 'ready' });
 }

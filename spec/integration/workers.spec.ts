@@ -75,12 +75,12 @@ describe('server.workers: one host runs several worker processes as one gateway'
     ],
   });
 
-  async function startHost(plugin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Host> {
+  async function startHost(plugin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, detached = false): Promise<Host> {
     const port = await freePort();
     const adminPort = await freePort();
     const file = join(dir, 'workers.json');
     writeFileSync(file, JSON.stringify(config(port, adminPort, plugin, extra)));
-    const child = spawn(process.execPath, [cli, 'start', '-c', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'start', '-c', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'], detached });
     const lines: Array<Record<string, unknown>> = [];
     let pending = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -181,6 +181,13 @@ describe('server.workers: one host runs several worker processes as one gateway'
       await host?.exited;
       await redis.stop();
     }
+  });
+
+  it('stops once and exits 0 on Ctrl-C in a terminal, where every process of the group gets SIGINT', async () => {
+    const h = await startHost({}, {}, true);
+    process.kill(-(h.child.pid as number), 'SIGINT');
+    assert.equal(await h.exited, 0);
+    assert.deepEqual(h.lines.filter((l) => (l['level'] as number) >= 40).map((l) => l['msg']), [], 'no worker treated it as a second signal');
   });
 
   it('restarts a worker that dies, with a warning, and keeps serving', async () => {

@@ -13,7 +13,8 @@ function channel(): { worker: IpcPort; primary: IpcPort } {
   const toWorker = new EventEmitter();
   const toPrimary = new EventEmitter();
   const end = (inbox: EventEmitter, outbox: EventEmitter): IpcPort => ({
-    send: (message) => {
+    send: (message, callback) => {
+      setImmediate(() => callback(null));
       const wire = JSON.stringify(message);
       setImmediate(() => outbox.emit('message', JSON.parse(wire)));
     },
