@@ -89,7 +89,7 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
   const inWorker = isOurWorker(cluster.isWorker, process.env);
   if (cluster.isPrimary && workers > 1) {
     warnEmptyCredentials(config, (msg) => baseLog.warn(msg));
-    return runPrimary({ config, workers, log: baseLog });
+    return runPrimary({ config, workers, log: baseLog, describeListenError: (err) => listenFailure(err, file) });
   }
   if (!inWorker && workers > 1) baseLog.warn(`server.workers (${workers}) ignored: this process is a worker of another process manager's cluster`);
   const worker = inWorker ? { port: process as unknown as IpcPort, id: cluster.worker?.id } : undefined;

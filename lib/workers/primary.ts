@@ -26,6 +26,8 @@ export interface PrimaryOptions {
   config: GatewayConfig;
   workers: number;
   log: Logger;
+  /** The one line for stderr when the admin listener cannot listen (the CLI says what to change). */
+  describeListenError?: (err: unknown) => string;
 }
 
 /** A worker that dies sooner than this after it started is restarted after a pause, not at once. */
@@ -43,6 +45,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   let nextId = 0;
   let started = false;
   let stopping = false;
+  let exitCode = 0;
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
 
@@ -97,7 +100,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     const lived = Date.now() - (startedAt.get(worker) ?? 0);
     startedAt.delete(worker);
     if (stopping) {
-      if (forked.size === 0) void closeAdmin().then(() => finish(0));
+      if (forked.size === 0) void closeAdmin().then(() => finish(exitCode));
       return;
     }
     if (!started) {
@@ -166,8 +169,9 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
           adminServer.listen(port, host, () => resolve((adminServer.address() as AddressInfo).port));
         });
       } catch (err) {
-        log.error({ err: (err as Error).message }, `cannot listen on ${host}:${port} (admin)`);
-        stop('admin listen failure');
+        process.stderr.write(`ai-proxy-multi: ${opts.describeListenError?.(err) ?? `cannot listen on ${host}:${port}: ${(err as Error).message}`}\n`);
+        exitCode = 1;
+        stop('admin listener failed');
         return;
       }
     }
@@ -183,7 +187,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     stopping = true;
     log.info({ workers: forked.size }, `${why}: draining every worker`);
     for (const w of forked) tell(w, { aipmWorker: 'shutdown' });
-    if (forked.size === 0) void closeAdmin().then(() => finish(0));
+    if (forked.size === 0) void closeAdmin().then(() => finish(exitCode));
   };
   process.on('SIGTERM', () => stop('SIGTERM received'));
   process.on('SIGINT', () => stop('SIGINT received'));

@@ -190,6 +190,23 @@ describe('server.workers: one host runs several worker processes as one gateway'
     assert.deepEqual(h.lines.filter((l) => (l['level'] as number) >= 40).map((l) => l['msg']), [], 'no worker treated it as a second signal');
   });
 
+  it('exits 1 with the one-line reason when the admin port is taken, stopping the workers it started', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = join(dir, 'taken.json');
+      writeFileSync(file, JSON.stringify(config(await freePort(), (taken.address() as { port: number }).port)));
+      const child = spawn(process.execPath, [cli, 'start', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 1);
+      assert.match(stderr, /cannot listen on .*the port is in use/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('restarts a worker that dies, with a warning, and keeps serving', async () => {
     const h = await startHost();
     process.kill(workerPids(h)[0] as number, 'SIGKILL');
