@@ -17,6 +17,8 @@ import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './http/status-report.ts';
+import type { StatusReport } from './http/status-report.ts';
+import type { Registry } from 'prom-client';
 import { createPassthroughProxy } from './transport/passthrough-proxy.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
 import { createStateStore } from './state/create-store.ts';
@@ -33,6 +35,12 @@ export interface Gateway {
   /** The routes now serving (a reload replaces them). */
   readonly routes: readonly RouteRuntime[];
   readonly store: StateStore;
+  /** This process's metrics (a worker hands them to the primary, which aggregates). */
+  readonly metricsRegistry: Registry;
+  /** What `GET /status` answers. */
+  status(): StatusReport;
+  /** Re-reads the config through `loadConfig` and applies it, as `POST /reload` does. */
+  reloadFromSource(): Promise<ReloadResult>;
   listen(): Promise<{ port: number; adminPort: number | null }>;
   /**
    * Swaps the routes for those of `next` without dropping a request: requests in flight finish on the
@@ -60,6 +68,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Reads the config again for `POST /reload` and SIGHUP (the CLI passes its config file). */
   loadConfig?: () => GatewayConfig;
+  /** false: no admin listener even if the config has one (a worker: the primary process serves it). */
+  admin?: boolean;
 }
 
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -173,7 +183,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     }
   }
 
-  const adminServer = config.admin
+  const adminServer = config.admin && opts.admin !== false
     ? createServer(createAdminApp({
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
@@ -189,6 +199,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       return routes;
     },
     store,
+    metricsRegistry: metrics.registry,
+    status: () => buildStatus(routes, store),
+    reloadFromSource,
     reload,
     async listen() {
       // Bounded: with Redis down the store starts offline and keeps reconnecting.

@@ -18,6 +18,7 @@ export const configDefaults = {
     max_connections: 10_000,
     max_json_depth: 128,
     max_json_array_length: 100_000,
+    workers: 1 as number | 'auto',
   },
   admin: { host: '127.0.0.1', port: 9180 },
   redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
@@ -320,6 +321,12 @@ const baseSchema: JsonSchema = {
       max_connections: int('Most client connections open at once; further ones are closed at accept.', { minimum: 1, default: d.server.max_connections }),
       max_json_depth: int('Deepest nesting of objects and arrays accepted in a JSON request body (400 above).', { minimum: 2, maximum: 10_000, default: d.server.max_json_depth }),
       max_json_array_length: int('Most elements accepted in one array of a JSON request body (400 above).', { minimum: 1, default: d.server.max_json_array_length }),
+      workers: {
+        description: 'Processes serving this host\'s listeners (node:cluster): a number, or "auto" for one per available core. With several and no `redis`, the primary process holds the state they share.',
+        oneOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { const: 'auto' }],
+        default: d.server.workers,
+        errorMessage: 'must be a whole number of at least 1, or "auto"',
+      },
     }),
     admin: {
       description: 'Admin listener (/healthz, /readyz, /metrics, /status, /reload). Absent = 127.0.0.1:9180; false = off.',

@@ -191,6 +191,8 @@ export interface GatewayConfig {
     /** Bounds checked once when a JSON request body is parsed. */
     max_json_depth: number;
     max_json_array_length: number;
+    /** Worker processes sharing the listeners; 'auto' = one per available core. */
+    workers: number | 'auto';
   };
   admin: { host: string; port: number; api_key?: string } | null;
   redis: RedisConfig | null;

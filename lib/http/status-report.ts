@@ -88,3 +88,31 @@ export function buildStatus(routes: readonly RouteRuntime[], store: StateStore):
     }),
   };
 }
+
+/**
+ * One host's view from its workers' reports (`server.workers`): breaker and health are shared, so they
+ * come from the first; counts add up; latency is the mean of the workers that have one.
+ */
+export function mergeStatusReports(reports: readonly StatusReport[]): StatusReport {
+  const [first, ...rest] = reports;
+  if (!first) return { generated_at: new Date().toISOString(), state_store: 'memory', routes: [] };
+  const merged: StatusReport = structuredClone(first);
+  for (const route of merged.routes) {
+    for (const instance of route.instances) {
+      const all = [instance, ...rest.map((r) => r.routes.find((x) => x.id === route.id)?.instances.find((i) => i.name === instance.name)).filter((i) => i !== undefined)];
+      const sum = (pick: (i: InstanceStatus) => number) => all.reduce((n, i) => n + pick(i), 0);
+      instance.in_flight = sum((i) => i.in_flight);
+      instance.requests = sum((i) => i.requests);
+      instance.failures = sum((i) => i.failures);
+      instance.fallbacks = sum((i) => i.fallbacks);
+      instance.prompt_tokens = sum((i) => i.prompt_tokens);
+      instance.completion_tokens = sum((i) => i.completion_tokens);
+      const latencies = all.map((i) => i.latency_ewma_ms).filter((l): l is number => l !== null);
+      instance.latency_ewma_ms = latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 10) / 10;
+      instance.last_error = all.map((i) => i.last_error).filter((e) => e !== null).sort((a, b) => b.at.localeCompare(a.at))[0] ?? null;
+    }
+    const total = route.instances.reduce((n, i) => n + i.requests, 0);
+    for (const instance of route.instances) instance.traffic_share = total === 0 ? 0 : Math.round((instance.requests / total) * 1000) / 1000;
+  }
+  return merged;
+}

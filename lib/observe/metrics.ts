@@ -103,6 +103,8 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     help: 'Circuit breaker state per instance: 1 on the current state (closed, open, half_open), 0 on the others',
     labelNames: ['route', 'instance', 'state'],
     registers: [registry],
+    // Several workers of one host share the state: summing their 1s would count it once per worker.
+    aggregator: 'max',
     collect() {
       for (const g of gauges()) {
         const current = g.breaker();
@@ -115,6 +117,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     help: 'Active health per instance: 1 on the current state (healthy, unhealthy, unknown, unchecked), 0 on the others',
     labelNames: ['route', 'instance', 'state'],
     registers: [registry],
+    aggregator: 'max',
     collect() {
       for (const g of gauges()) {
         const current = g.health();
@@ -145,6 +148,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
       name: 'aipm_redis_connected',
       help: '1 while breaker and health state is shared through Redis, 0 while Redis is unavailable and this replica serves on local state',
       registers: [registry],
+      aggregator: 'min',
       collect() {
         this.set(redisConnected() ? 1 : 0);
       },
