@@ -8,7 +8,8 @@ import { isJsonObject } from './types.ts';
 // model reads is counted — message text, system, tool names, descriptions and schemas — never ids,
 // signatures or base64 media. cl100k_base is a stand-in: no vendor publishes Claude's tokenizer.
 // At most MAX_TOKENIZED characters are tokenized; the rest is scaled at the rate measured on them,
-// so a huge body costs the same as a large one.
+// so a huge body costs the same as a large one. Building the encoder takes a few hundred ms of CPU once,
+// so the first request never waits for it: it gets a characters/4 estimate and the build is scheduled.
 
 const MAX_TOKENIZED = 24_000;
 /** Keys whose string values are not read as text by the model. */
@@ -17,7 +18,15 @@ const NOT_TEXT = new Set([
   'data', 'bytes', 'url', 'image_url', 'file_data', 'file_id', 'media_type', 'format', 'stop_reason', 'redactedContent',
 ]);
 
+const CHARS_PER_TOKEN = 4;
+
 let encoder: Tiktoken | undefined;
+let building = false;
+
+/** Builds the encoder now (tests, or a process that wants it ready before its first request). */
+export function loadPromptTokenizer(): void {
+  encoder ??= new Tiktoken(cl100k);
+}
 
 function collect(value: unknown, key: string, parts: string[], budget: { chars: number; total: number }): void {
   if (typeof value === 'string') {
@@ -41,7 +50,13 @@ export function estimatePromptTokens(body: JsonObject): number {
   const budget = { chars: MAX_TOKENIZED, total: 0 };
   collect(body, '', parts, budget);
   if (budget.total === 0) return 0;
-  encoder ??= new Tiktoken(cl100k);
+  if (!encoder) {
+    if (!building) {
+      building = true;
+      setImmediate(loadPromptTokenizer);
+    }
+    return Math.ceil(budget.total / CHARS_PER_TOKEN);
+  }
   const sample = parts.join('\n');
   const tokens = encoder.encode(sample).length;
   if (budget.total <= sample.length) return tokens;
