@@ -153,6 +153,26 @@ describe('the rest of the matrix with the real SDKs (issue 14)', function () {
     assert.equal(history[2]?.content[0]?.['toolResult']?.['toolUseId'], 'tooluse_paris');
   });
 
+  it('answers responses.create (not streamed) from Bedrock, and an Anthropic 400 as an OpenAI error', async () => {
+    const g = await gatewayWith(['bedrock']);
+    const response = await openai(g).responses.create({ model: 'gpt-5', instructions: 'Be brief.', input: 'Hi', max_output_tokens: 300 });
+    assert.equal(response.status, 'completed');
+    assert.equal(response.output_text, 'Hello from Bedrock.');
+    assert.ok((response.usage?.output_tokens ?? 0) > 0);
+    assert.deepEqual(response.tools, []);
+    const sent = brk.requests[0]?.json as { system: unknown; inferenceConfig: unknown };
+    assert.deepEqual([sent.system, sent.inferenceConfig], [[{ text: 'Be brief.' }], { maxTokens: 300 }]);
+    await g.close();
+
+    ant.setBehavior({ kind: 'status', status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long' } } });
+    const g2 = await gatewayWith(['anthropic']);
+    await assert.rejects(openai(g2).responses.create({ model: 'gpt-5', input: 'Hi' }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+      assert.match(err.message, /prompt is too long/);
+      return true;
+    });
+  });
+
   it('answers a Responses client with a failed stream in its own shape when Anthropic fails mid-stream', async () => {
     ant.setBehavior({ kind: 'stream-error', afterChunks: 1 });
     const g = await gatewayWith(['anthropic']);
