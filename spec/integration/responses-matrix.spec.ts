@@ -75,7 +75,12 @@ describe('the rest of the matrix with the real SDKs (issue 14)', function () {
 
   it('streams a Responses tool round trip from Anthropic when Bedrock returns 503', async () => {
     brk.setBehavior({ kind: 'status', status: 503 });
-    ant.setBehavior({ kind: 'ok', content: 'Let me check.', toolUse: { name: 'get_weather', input: { city: 'Paris' } } });
+    ant.setBehavior({
+      kind: 'ok',
+      content: 'Let me check.',
+      toolUse: { name: 'get_weather', input: { city: 'Paris' } },
+      thinking: { text: 'The user wants Paris weather.', signature: 'sig-ant-1' },
+    });
     const g = await gatewayWith(['bedrock', 'anthropic']);
     const client = openai(g);
 
@@ -87,6 +92,9 @@ describe('the rest of the matrix with the real SDKs (issue 14)', function () {
     assert.equal(call.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris' });
     assert.equal(first.output_text, 'Let me check.');
+    assert.deepEqual(first.output.map((o) => o.type), ['reasoning', 'message', 'function_call']);
+    const reasoning = first.output[0];
+    assert.deepEqual(reasoning?.type === 'reasoning' ? reasoning.summary : [], [{ type: 'summary_text', text: 'The user wants Paris weather.' }]);
     assert.ok((first.usage?.input_tokens ?? 0) > 0 && (first.usage?.output_tokens ?? 0) > 0);
     const sent = ant.requests[0]?.json as { thinking?: unknown; tools: Array<{ name: string }> };
     assert.deepEqual(sent.thinking, { type: 'enabled', budget_tokens: 2048 }, 'reasoning.effort became a thinking budget');
@@ -101,7 +109,8 @@ describe('the rest of the matrix with the real SDKs (issue 14)', function () {
         tools: [weatherTool],
         input: [
           { role: 'user', content: 'Weather in Paris?' },
-          ...first.output.filter((o) => o.type === 'function_call'),
+          // The whole previous output goes back, as SDK users do: reasoning, message and call items.
+          ...(first.output as OpenAI.Responses.ResponseInputItem[]),
           { type: 'function_call_output', call_id: call.call_id, output: '{"tempC":21}' },
         ],
       })
@@ -109,7 +118,8 @@ describe('the rest of the matrix with the real SDKs (issue 14)', function () {
     assert.equal(second.output_text, 'It is 21°C in Paris.');
     const history = (ant.requests[1]?.json as { messages: Array<{ role: string; content: Array<Record<string, unknown>> }> }).messages;
     assert.deepEqual(history.map((m) => m.role), ['user', 'assistant', 'user']);
-    assert.equal(history[1]?.content[0]?.['id'], call.call_id, 'the call id is the tool_use id');
+    assert.deepEqual(history[1]?.content.map((b) => b['type']), ['text', 'tool_use'], 'the unsigned reasoning summary is not sent back');
+    assert.equal(history[1]?.content[1]?.['id'], call.call_id, 'the call id is the tool_use id');
     assert.deepEqual(history[2]?.content[0], { type: 'tool_result', tool_use_id: call.call_id, content: '{"tempC":21}' });
     assert.equal(g.access().at(-1)?.['upstream_protocol'], 'anthropic-messages');
   });
