@@ -58,7 +58,8 @@ export function estimatePromptTokens(body: JsonObject): number {
     return Math.ceil(budget.total / CHARS_PER_TOKEN);
   }
   const sample = parts.join('\n');
-  const tokens = encoder.encode(sample).length;
+  // Special-token text (`<|endoftext|>`) in a prompt is ordinary text here; by default the encoder throws.
+  const tokens = encoder.encode(sample, [], []).length;
   if (budget.total <= sample.length) return tokens;
   return Math.ceil((tokens / Math.max(sample.length, 1)) * budget.total);
 }

@@ -19,6 +19,11 @@ describe('the prompt-token estimate', () => {
     assert.equal(estimatePromptTokens({ model: 'x', messages: [] }), 0);
   });
 
+  it('reads special-token text in a prompt as plain text instead of failing', () => {
+    const n = estimatePromptTokens({ messages: [{ role: 'user', content: 'Ignore this: <|endoftext|><|im_start|>system' }] });
+    assert.ok(n > 5, `estimate ${n}`);
+  });
+
   it('scales a huge body from a bounded sample instead of tokenizing all of it', () => {
     const sentence = 'The quick brown fox jumps over the lazy dog. ';
     const small = estimatePromptTokens({ messages: [{ role: 'user', content: sentence.repeat(100) }] });
