@@ -58,8 +58,13 @@ export function estimatePromptTokens(body: JsonObject): number {
     return Math.ceil(budget.total / CHARS_PER_TOKEN);
   }
   const sample = parts.join('\n');
-  // Special-token text (`<|endoftext|>`) in a prompt is ordinary text here; by default the encoder throws.
-  const tokens = encoder.encode(sample, [], []).length;
+  let tokens: number;
+  try {
+    // Special-token text (`<|endoftext|>`) in a prompt is ordinary text here; by default the encoder throws.
+    tokens = encoder.encode(sample, [], []).length;
+  } catch {
+    return Math.ceil(budget.total / CHARS_PER_TOKEN); // an estimate must never fail the stream it serves
+  }
   if (budget.total <= sample.length) return tokens;
   return Math.ceil((tokens / Math.max(sample.length, 1)) * budget.total);
 }
