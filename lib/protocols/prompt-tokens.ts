@@ -11,7 +11,7 @@ import { isJsonObject } from './types.ts';
 // so a huge body costs the same as a large one. Building the encoder takes a few hundred ms of CPU once,
 // so the first request never waits for it: it gets a characters/4 estimate and the build is scheduled.
 
-const MAX_TOKENIZED = 24_000;
+const MAX_TOKENIZED = 8_000;
 /** Keys whose string values are not read as text by the model. */
 const NOT_TEXT = new Set([
   'model', 'type', 'role', 'id', 'tool_use_id', 'tool_call_id', 'call_id', 'toolUseId', 'signature',
