@@ -4,7 +4,7 @@ import { encodeSseData } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import { googleErrorBody } from './google-error.ts';
 import type { JsonObject, Usage } from './types.ts';
-import { isJsonObject } from './types.ts';
+import { isJsonObject, parseJsonObject } from './types.ts';
 import type { JsonSchema } from './schema-parts.ts';
 import { integer, number, object, objects, positiveInt, shape, string, strings } from './schema-parts.ts';
 
@@ -95,15 +95,6 @@ function answerText(body: unknown): string {
     .join('');
 }
 
-function parse(data: string): JsonObject | undefined {
-  try {
-    const value: unknown = JSON.parse(data);
-    return isJsonObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function createGenaiObserver(capturePayload: boolean): StreamObserver {
   let usage: Usage | undefined;
   let model: string | undefined;
@@ -113,7 +104,7 @@ function createGenaiObserver(capturePayload: boolean): StreamObserver {
   let toolCalls = false;
   return {
     classify(event: SseEvent): StreamEventClass {
-      const chunk = parse(event.data);
+      const chunk = parseJsonObject(event.data);
       if (!chunk) return 'lifecycle';
       const err = chunk['error'];
       if (isJsonObject(err)) {

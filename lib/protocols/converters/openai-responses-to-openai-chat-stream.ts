@@ -1,5 +1,5 @@
 import type { JsonObject } from '../types.ts';
-import { isJsonObject } from '../types.ts';
+import { isJsonObject, parseJsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
 import type { ResponseIds, ResponseStatus } from './openai-responses-to-openai-chat-response.ts';
 import {
@@ -46,15 +46,6 @@ interface CallState {
 
 function finalPart(part: { type: PartType; text: string }): JsonObject {
   return part.type === 'output_text' ? outputText(part.text) : { type: 'refusal', refusal: part.text };
-}
-
-function parse(data: string): JsonObject | undefined {
-  try {
-    const value: unknown = JSON.parse(data);
-    return isJsonObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function upstreamError(payload: JsonObject | undefined): { code: string | null; message: string } {
@@ -266,7 +257,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
         finalize();
         return take();
       }
-      const payload = parse(event.data);
+      const payload = parseJsonObject(event.data);
       if (event.event === 'error' || (payload && payload['error'] != null)) fail(payload);
       else if (payload) onChunk(payload);
       return take();
