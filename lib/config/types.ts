@@ -96,7 +96,13 @@ export interface PluginConfig {
   max_retries: number;
   /** A further attempt starts only while the request is younger than this (ms); 0 = no limit. */
   retry_on_failure_within_ms: number;
+  /** Each socket operation (APISIX's meaning), in ms; the phase timeouts below default to it. */
   timeout: number;
+  connect_timeout: number;
+  send_timeout: number;
+  read_timeout: number;
+  /** Streams: request sent → first content, in ms; 0 = no separate limit. */
+  first_token_timeout: number;
   keepalive: boolean;
   keepalive_timeout: number;
   /** Idle upstream connections kept per origin (APISIX's meaning); concurrency is not capped by it. */

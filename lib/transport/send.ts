@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { ClientAbortedError, GatewayError, UpstreamConnectError, UpstreamStreamError, UpstreamTimeoutError, UpstreamTooLargeError, describeCause } from '../errors.ts';
 
@@ -9,6 +10,24 @@ export interface UpstreamRequest {
   signal: AbortSignal;
   /** false → the connection is closed after this request. */
   keepalive: boolean;
+  /**
+   * Send-phase hooks. With them the body goes out in slices, each handed over only once the socket
+   * took the previous one: `onConnected` when the first is asked for (the connection is up),
+   * `onProgress` for each further one, `onSent` once the last is written.
+   */
+  phases?: { onConnected(): void; onProgress(): void; onSent(): void };
+}
+
+// Small enough that a peer that stopped reading is seen within one slice, large enough to cost nothing.
+const SEND_SLICE = 64 * 1024;
+
+async function* slices(body: Buffer, phases: NonNullable<UpstreamRequest['phases']>): AsyncGenerator<Buffer> {
+  phases.onConnected();
+  for (let offset = 0; offset < body.length; offset += SEND_SLICE) {
+    if (offset > 0) phases.onProgress();
+    yield body.subarray(offset, offset + SEND_SLICE);
+  }
+  phases.onSent();
 }
 
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -37,18 +56,25 @@ export function mapBodyError(err: unknown, instance: string, bytes: number, sign
   return new UpstreamStreamError(instance, `${what} from instance ${instance} broke after ${bytes} bytes: ${describeCause(err)}`, { cause: err });
 }
 
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((k) => k.toLowerCase() === name);
+}
+
 export async function sendUpstream(
   pool: Pool,
   req: UpstreamRequest,
   instance: string,
   timeoutMs: number,
 ): Promise<UpstreamResponse> {
+  const phased = req.phases !== undefined && req.body.length > 0;
+  const headers = phased && !hasHeader(req.headers, 'content-length') ? { ...req.headers, 'content-length': String(req.body.length) } : req.headers;
   try {
     return await pool.request({
       path: req.path,
       method: (req.method ?? 'POST') as Dispatcher.HttpMethod,
-      headers: req.headers,
-      body: req.body,
+      headers,
+      // Read one slice ahead at most, so the hooks follow the socket rather than a prefetch buffer.
+      body: phased && req.phases ? Readable.from(slices(req.body, req.phases), { objectMode: false, highWaterMark: 1 }) : req.body,
       signal: req.signal,
       reset: !req.keepalive,
     });
