@@ -193,6 +193,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
         { method: call.method, path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive, phases },
         name,
         plugin.timeout,
+        plugin.connect_timeout,
       );
     } catch (err) {
       return failed(mapTransportError(err, name, plugin.timeout, signal));

@@ -52,7 +52,8 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
       keepaliveTimeoutMs: plugin.keepalive_timeout,
       idleConnections: plugin.keepalive_pool,
       // undici's own timers are a backstop behind the attempt's watchdog: the longest phase limit.
-      timeoutMs: Math.max(plugin.timeout, plugin.connect_timeout, plugin.send_timeout, plugin.read_timeout),
+      timeoutMs: Math.max(plugin.timeout, plugin.send_timeout, plugin.read_timeout),
+      connectTimeoutMs: plugin.connect_timeout,
       sslVerify: plugin.ssl_verify,
     });
     const log = deps.log.child({ route: route.id, instance: config.name });

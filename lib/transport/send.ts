@@ -41,10 +41,13 @@ function abortReason(signal: AbortSignal): GatewayError {
 }
 
 /** One place that turns failures before the response headers into coded gateway errors. */
-export function mapTransportError(err: unknown, instance: string, timeoutMs: number, signal: AbortSignal): GatewayError {
+export function mapTransportError(err: unknown, instance: string, timeoutMs: number, signal: AbortSignal, connectTimeoutMs?: number): GatewayError {
   if (err instanceof GatewayError) return err;
   if (signal.aborted) return abortReason(signal);
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' && connectTimeoutMs !== undefined) {
+    return new UpstreamTimeoutError(instance, connectTimeoutMs, { cause: err, phase: 'connecting (connect_timeout)' });
+  }
   if (typeof code === 'string' && timeoutCodes.has(code)) return new UpstreamTimeoutError(instance, timeoutMs, { cause: err });
   return new UpstreamConnectError(instance, err);
 }
@@ -65,11 +68,20 @@ export async function sendUpstream(
   req: UpstreamRequest,
   instance: string,
   timeoutMs: number,
+  connectTimeoutMs?: number,
 ): Promise<UpstreamResponse> {
   const phased = req.phases !== undefined && req.body.length > 0;
   const headers = phased && !hasHeader(req.headers, 'content-length') ? { ...req.headers, 'content-length': String(req.body.length) } : req.headers;
+  // undici honours an abort only once the request has its connection: until then the race does.
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(abortReason(req.signal));
+    req.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
   try {
-    return await pool.request({
+    if (req.signal.aborted) throw abortReason(req.signal);
+    const pending = pool.request({
       path: req.path,
       method: (req.method ?? 'POST') as Dispatcher.HttpMethod,
       headers,
@@ -78,8 +90,15 @@ export async function sendUpstream(
       signal: req.signal,
       reset: !req.keepalive,
     });
+    pending.then((res) => {
+      // Answered after the race was lost: nobody reads this body.
+      if (req.signal.aborted) res.body.destroy();
+    }, () => undefined);
+    return await Promise.race([pending, aborted]);
   } catch (err) {
-    throw mapTransportError(err, instance, timeoutMs, req.signal);
+    throw mapTransportError(err, instance, timeoutMs, req.signal, connectTimeoutMs);
+  } finally {
+    if (onAbort) req.signal.removeEventListener('abort', onAbort);
   }
 }
 
