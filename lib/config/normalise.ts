@@ -13,6 +13,7 @@ import type {
   PluginConfig,
   RedisConfig,
   RouteConfig,
+  SemanticConfig,
 } from './types.ts';
 import { compileRouteVars } from './route-vars.ts';
 import { configDefaults as d } from './schema.ts';
@@ -39,6 +40,42 @@ export interface RawInstance {
   checks?: { active: RawActiveCheck };
   breaker?: Partial<BreakerConfig>;
   max_concurrency?: number;
+  examples?: string[];
+  threshold?: number;
+}
+
+interface RawSemanticOpts {
+  embeddings: {
+    provider: 'openai' | 'azure-openai';
+    model: string;
+    endpoint?: string;
+    auth?: { header?: Record<string, string>; query?: Record<string, string> };
+    timeout?: number;
+    ssl_verify?: boolean;
+  };
+  threshold?: number;
+  fallback?: string;
+  debugging?: boolean;
+}
+
+const OPENAI_EMBEDDINGS_URL = 'https://api.openai.com/v1/embeddings';
+
+function normaliseSemantic(raw: RawSemanticOpts): SemanticConfig {
+  const e = raw.embeddings;
+  return {
+    embeddings: {
+      provider: e.provider,
+      model: e.model,
+      // Validation refused azure-openai without an endpoint.
+      url: new URL(e.endpoint ?? OPENAI_EMBEDDINGS_URL),
+      auth: { header: { ...e.auth?.header }, query: { ...e.auth?.query } },
+      timeout: e.timeout ?? d.semantic.timeout,
+      ssl_verify: e.ssl_verify ?? true,
+    },
+    threshold: raw.threshold ?? d.semantic.threshold,
+    ...(raw.fallback !== undefined && { fallback: raw.fallback }),
+    debugging: raw.debugging ?? false,
+  };
 }
 
 type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> & {
@@ -48,8 +85,9 @@ type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> 
 
 type FallbackName = 'rate_limiting' | 'http_429' | 'http_5xx';
 
-type RawPlugin = Omit<Partial<PluginConfig>, 'kind' | 'instances' | 'balancer' | 'fallback' | 'logging'> & {
+type RawPlugin = Omit<Partial<PluginConfig>, 'kind' | 'instances' | 'balancer' | 'fallback' | 'logging' | 'semantic'> & {
   instances?: RawInstance[];
+  semantic_opts?: RawSemanticOpts;
   balancer?: { algorithm?: BalancerAlgorithm; hash_on?: HashOn; key?: string };
   fallback_strategy?: 'instance_health_and_rate_limiting' | 'http_429' | 'http_5xx' | FallbackName[];
   fallback_http_statuses?: number[];
@@ -154,6 +192,7 @@ function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstance
     kind,
     instances,
     balancer: { algorithm: raw.balancer?.algorithm ?? d.balancer.algorithm, hash_on: hashOn, key: raw.balancer?.key ?? '' },
+    ...(raw.balancer?.algorithm === 'semantic' && raw.semantic_opts && { semantic: normaliseSemantic(raw.semantic_opts) }),
     fallback: fallbackPolicy(raw.fallback_strategy, raw.fallback_http_statuses),
     max_retries: raw.max_retries ?? Math.max(0, instances.length - 1),
     retry_on_failure_within_ms: raw.retry_on_failure_within_ms ?? p.retry_on_failure_within_ms,
@@ -215,6 +254,8 @@ export function normaliseInstance(raw: RawInstance, defaultName: string, pluginB
     ...(raw.checks ? { checks: { active: normaliseActiveCheck(raw.checks.active) } } : {}),
     breaker: { ...pluginBreaker, ...raw.breaker },
     ...(raw.max_concurrency !== undefined && { max_concurrency: raw.max_concurrency }),
+    examples: [...(raw.examples ?? [])],
+    ...(raw.threshold !== undefined && { threshold: raw.threshold }),
   };
 }
 

@@ -43,6 +43,7 @@ export const configDefaults = {
     },
   },
   balancer: { algorithm: 'roundrobin', hash_on: 'vars' },
+  semantic: { timeout: 3000, threshold: 0 },
   fallback_strategy: ['http_429', 'http_5xx'],
   plugin: {
     retry_on_failure_within_ms: 0,
@@ -198,7 +199,32 @@ const instance = obj('One provider + credentials + model + options.', {
   priority: int('Higher priority groups are used first; lower ones only after all of them failed.', { default: d.instance.priority }),
   max_concurrency: int('Most requests in flight to this instance at once; further ones wait (inside `timeout`). Absent = unlimited.', { minimum: 1 }),
   breaker: ref('breaker'),
+  examples: {
+    type: 'array',
+    description: 'balancer.algorithm "semantic": prompts this instance is for; a request goes to the instance with the most similar example.',
+    items: str('An example prompt.', { minLength: 1 }),
+    minItems: 1,
+    maxItems: 64,
+  },
+  threshold: num('balancer.algorithm "semantic": least cosine similarity for this instance to be chosen; absent = semantic_opts.threshold.', { minimum: -1, maximum: 1 }),
 }, { required: ['name', 'provider'] });
+
+const semanticOpts = obj('Semantic balancing (balancer.algorithm "semantic"): the embeddings provider and how its scores pick.', {
+  embeddings: obj('The embeddings endpoint that embeds the examples and each request\'s last user text.', {
+    provider: { enum: ['openai', 'azure-openai'], description: 'Embeddings provider (OpenAI /embeddings wire format).' },
+    model: str('Embeddings model, e.g. "text-embedding-3-small".', { minLength: 1 }),
+    endpoint: str('Full URL of the embeddings call; default for openai: https://api.openai.com/v1/embeddings; required for azure-openai.', { pattern: '^https?://' }),
+    auth: obj('Credentials of the embeddings call.', {
+      header: stringMap('Headers added to the call, e.g. {"Authorization": "Bearer ${OPENAI_KEY}"}.'),
+      query: stringMap('Query parameters added to the call.'),
+    }),
+    timeout: int('Whole embeddings call, in ms; past it the request is balanced by weight.', { minimum: 1, default: d.semantic.timeout }),
+    ssl_verify: bool('Verify the embeddings endpoint\'s TLS certificate.', true),
+  }, { required: ['provider', 'model'] }),
+  threshold: num('Least cosine similarity for an instance without its own threshold.', { minimum: -1, maximum: 1, default: d.semantic.threshold }),
+  fallback: str('Instance that serves a request no instance is similar enough to (or when embedding fails); absent = the weighted pick.', { minLength: 1 }),
+  debugging: bool('Add x-ai-proxy-semantic (chosen instance and score, or why none) to answers and log each decision.', false),
+}, { required: ['embeddings'] });
 
 const p = d.plugin;
 /** Plugin-wide fields of both plugins. */
@@ -246,12 +272,17 @@ const pluginFields: JsonSchema = {
 const aiProxyMulti = obj('Balance and fall back over several instances.', {
   instances: { type: 'array', description: 'The instances of this route.', items: ref('instance'), minItems: 1 },
   balancer: obj('How an instance is picked inside a priority group.', {
-    algorithm: { enum: ['roundrobin', 'chash'], default: d.balancer.algorithm, description: 'Smooth weighted round robin, or consistent hashing.' },
+    algorithm: { enum: ['roundrobin', 'chash', 'semantic'], default: d.balancer.algorithm, description: 'Smooth weighted round robin, consistent hashing, or semantic (the instance whose examples are most like the prompt; needs semantic_opts).' },
     hash_on: { enum: ['vars', 'header', 'cookie', 'consumer', 'vars_combinations'], default: d.balancer.hash_on, description: 'What chash hashes.' },
     key: str('The variable, header or cookie name (chash); falls back to the client address.'),
   }),
+  semantic_opts: ref('semanticOpts'),
   ...pluginFields,
-}, { required: ['instances'] });
+}, {
+  required: ['instances'],
+  if: { properties: { balancer: { properties: { algorithm: { const: 'semantic' } }, required: ['algorithm'] } }, required: ['balancer'] },
+  then: { required: ['semantic_opts'] },
+});
 
 const aiProxy = obj('Send every request to one provider.', { ...targetFields, ...pluginFields }, { required: ['provider'] });
 
@@ -353,7 +384,7 @@ const baseSchema: JsonSchema = {
   },
   required: ['routes'],
   additionalProperties: false,
-  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker },
+  definitions: { route, aiProxyMulti, aiProxy, instance, semanticOpts, auth, override, checks, breaker },
 };
 
 /** The whole schema, `provider` enumerating the names the caller's provider registry holds. */

@@ -1,7 +1,7 @@
 // The configuration after env substitution, validation and normalisation: every default filled in,
 // every derived value computed once, then deep-frozen. The hot path reads only these shapes.
 
-export type BalancerAlgorithm = 'roundrobin' | 'chash';
+export type BalancerAlgorithm = 'roundrobin' | 'chash' | 'semantic';
 export type HashOn = 'vars' | 'header' | 'cookie' | 'consumer' | 'vars_combinations';
 
 export interface BreakerConfig {
@@ -73,6 +73,26 @@ export interface InstanceConfig {
   breaker: BreakerConfig;
   /** Requests in flight to this instance at once; further ones queue, their wait inside `timeout`. Absent = unlimited. */
   max_concurrency?: number;
+  /** Semantic balancing: prompts this instance is for (none → chosen only by weight or as `fallback`). */
+  examples: readonly string[];
+  /** Least similarity for this instance; absent → `semantic_opts.threshold`. */
+  threshold?: number;
+}
+
+/** `semantic_opts` of a route whose balancer.algorithm is "semantic". */
+export interface SemanticConfig {
+  embeddings: {
+    provider: 'openai' | 'azure-openai';
+    model: string;
+    /** Full URL of the embeddings call. */
+    url: URL;
+    auth: { header: Readonly<Record<string, string>>; query: Readonly<Record<string, string>> };
+    timeout: number;
+    ssl_verify: boolean;
+  };
+  threshold: number;
+  fallback?: string;
+  debugging: boolean;
 }
 
 export interface FallbackPolicy {
@@ -91,6 +111,8 @@ export interface PluginConfig {
   kind: 'ai-proxy-multi' | 'ai-proxy';
   instances: readonly InstanceConfig[];
   balancer: { algorithm: BalancerAlgorithm; hash_on: HashOn; key: string };
+  /** Present when balancer.algorithm is "semantic". */
+  semantic?: SemanticConfig;
   fallback: FallbackPolicy;
   /** Extra attempts after the first; default: one per remaining instance. */
   max_retries: number;
