@@ -278,11 +278,7 @@ const aiProxyMulti = obj('Balance and fall back over several instances.', {
   }),
   semantic_opts: ref('semanticOpts'),
   ...pluginFields,
-}, {
-  required: ['instances'],
-  if: { properties: { balancer: { properties: { algorithm: { const: 'semantic' } }, required: ['algorithm'] } }, required: ['balancer'] },
-  then: { required: ['semantic_opts'] },
-});
+}, { required: ['instances'] });
 
 const aiProxy = obj('Send every request to one provider.', { ...targetFields, ...pluginFields }, { required: ['provider'] });
 

@@ -213,6 +213,7 @@ function semanticProblems(raw: unknown, protocolNames: ReadonlySet<string>): Con
 function semanticOptsProblems(plugin: Plugin): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const opts = plugin.block['semantic_opts'];
+  if (opts === undefined) return [{ path: `${plugin.path}/semantic_opts`, message: 'is required when balancer.algorithm is "semantic"' }];
   if (!isJson(opts)) return problems;
   const names = new Set(plugin.targets.map((t) => t.raw['name']));
   const fallback = opts['fallback'];

@@ -34,6 +34,8 @@ export interface SemanticRouter {
 
 type Embeddings = SemanticConfig['embeddings'];
 
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /** One embeddings call for `texts`, through the gateway's pools. Errors name no credential and quote no body. */
 async function embedBatch(conf: Embeddings, pools: PoolRegistry, texts: readonly string[], signal: AbortSignal): Promise<number[][]> {
   const url = new URL(conf.url);
@@ -130,7 +132,7 @@ export function createSemanticRouter(plugin: PluginConfig, semantic: SemanticCon
         log.info({ instances: owners.length, examples: texts.length }, 'semantic balancing: examples embedded');
       } catch (err) {
         lastFailure = performance.now();
-        if (!closed.aborted) log.warn(`semantic balancing: could not embed the examples, balancing by weight until it works: ${describeCause(err)}`);
+        if (!closed.aborted) log.warn(`semantic balancing: could not embed the examples, balancing by weight until it works: ${messageOf(err)}`);
       } finally {
         loading = undefined;
       }
@@ -159,7 +161,7 @@ export function createSemanticRouter(plugin: PluginConfig, semantic: SemanticCon
         prompt = normalise(vector ?? []);
       } catch (err) {
         if (signal.aborted) return weighted('client left');
-        reqLog.warn(`semantic balancing: could not embed the request, balancing by weight: ${describeCause(err)}`);
+        reqLog.warn(`semantic balancing: could not embed the request, balancing by weight: ${messageOf(err)}`);
         return weighted('embeddings failed');
       }
       const match = bestMatch(prompt, candidates);
