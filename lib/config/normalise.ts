@@ -80,7 +80,7 @@ function normaliseSemantic(raw: RawSemanticOpts): SemanticConfig {
 
 type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> & {
   healthy?: Partial<ActiveCheckConfig['healthy']>;
-  unhealthy?: Partial<ActiveCheckConfig['unhealthy']>;
+  unhealthy?: Partial<ActiveCheckConfig['unhealthy']> & { timeout?: number };
 };
 
 type FallbackName = 'rate_limiting' | 'http_429' | 'http_5xx';
@@ -289,7 +289,7 @@ function normaliseActiveCheck(raw: RawActiveCheck): ActiveCheckConfig {
       http_statuses: [...(raw.unhealthy?.http_statuses ?? a.unhealthy.http_statuses)],
       http_failures: raw.unhealthy?.http_failures ?? a.unhealthy.http_failures,
       tcp_failures: raw.unhealthy?.tcp_failures ?? a.unhealthy.tcp_failures,
-      timeouts: raw.unhealthy?.timeouts ?? a.unhealthy.timeouts,
+      timeouts: raw.unhealthy?.timeouts ?? raw.unhealthy?.timeout ?? a.unhealthy.timeouts,
     },
   };
 }

@@ -166,6 +166,7 @@ const checks = obj('Health checks (APISIX checks).', {
       http_failures: counter('HTTP failures that mark the instance unhealthy.', a.unhealthy.http_failures),
       tcp_failures: counter('TCP failures that mark the instance unhealthy.', a.unhealthy.tcp_failures),
       timeouts: counter('Timeouts that mark the instance unhealthy.', a.unhealthy.timeouts),
+      timeout: int('Same as `timeouts` (the spelling of APISIX\'s ai-proxy-multi documentation); `timeouts` wins when both are set.', { minimum: 1, maximum: 254 }),
     }),
   }),
 }, { required: ['active'] });
