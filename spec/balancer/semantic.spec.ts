@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { bestMatch, normalise } from '../../lib/balancer/semantic.ts';
+import { parseEmbeddings } from '../../lib/pipeline/semantic-router.ts';
+
+const cand = (name: string, threshold: number, ...examples: number[][]) => ({ name, threshold, examples: examples.map(normalise) });
+
+describe('semantic balancing math', () => {
+  it('normalises to unit length and leaves a zero vector zero (no NaN)', () => {
+    assert.deepEqual([...normalise([3, 4])], [0.6, 0.8]);
+    assert.deepEqual([...normalise([0, 0])], [0, 0]);
+  });
+
+  it('scores each candidate by its best example and picks the highest above its threshold', () => {
+    const prompt = normalise([1, 0]);
+    const m = bestMatch(prompt, [cand('far', 0, [0, 1]), cand('near', 0, [0, 1], [1, 0.1])]);
+    assert.equal(m.name, 'near');
+    assert.equal(m.bestName, 'near');
+    assert.ok(m.bestScore !== undefined && m.bestScore > 0.99);
+  });
+
+  it('skips a better-scoring candidate whose own threshold is not cleared', () => {
+    const prompt = normalise([1, 0.2]);
+    const m = bestMatch(prompt, [cand('strict', 0.9999, [1, 0]), cand('loose', 0.1, [1, 1])]);
+    assert.equal(m.name, 'loose');
+    assert.equal(m.bestName, 'strict');
+  });
+
+  it('chooses none when nothing clears a threshold', () => {
+    assert.equal(bestMatch(normalise([0, 1]), [cand('a', 0.5, [1, 0])]).name, undefined);
+  });
+});
+
+describe('embeddings answers', () => {
+  const parse = (body: unknown, n: number) => parseEmbeddings(Buffer.from(JSON.stringify(body)), n, 'http://e/v1/embeddings');
+  it('puts vectors back in input order by index', () => {
+    assert.deepEqual(parse({ data: [{ index: 1, embedding: [2] }, { index: 0, embedding: [1] }] }, 2), [[1], [2]]);
+  });
+  it('refuses a missing vector, a bad index, non-finite numbers and non-JSON, quoting no body', () => {
+    assert.throws(() => parse({ data: [{ index: 0, embedding: [1] }] }, 2), /no vector for input 1/);
+    assert.throws(() => parse({ data: [{ index: 5, embedding: [1] }] }, 1), /bad index/);
+    assert.throws(() => parse({ data: [{ index: 0, embedding: ['x'] }] }, 1), /finite numbers/);
+    assert.throws(() => parseEmbeddings(Buffer.from('secret-echo <html>'), 1, 'http://e'), (e: Error) => !e.message.includes('secret-echo'));
+  });
+});
