@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { bestMatch, normalise } from '../../lib/balancer/semantic.ts';
 import { parseEmbeddings } from '../../lib/pipeline/semantic-router.ts';
+import { clientProtocol } from '../../lib/protocols/registry.ts';
 
 const cand = (name: string, threshold: number, ...examples: number[][]) => ({ name, threshold, examples: examples.map(normalise) });
 
@@ -40,5 +41,20 @@ describe('embeddings answers', () => {
     assert.throws(() => parse({ data: [{ index: 5, embedding: [1] }] }, 1), /bad index/);
     assert.throws(() => parse({ data: [{ index: 0, embedding: ['x'] }] }, 1), /finite numbers/);
     assert.throws(() => parseEmbeddings(Buffer.from('secret-echo <html>'), 1, 'http://e'), (e: Error) => !e.message.includes('secret-echo'));
+  });
+});
+
+describe('the last user text of each client protocol', () => {
+  const text = (name: Parameters<typeof clientProtocol>[0], body: Record<string, unknown>) => clientProtocol(name).lastUserText(body);
+  it('reads the last user turn, text parts only', () => {
+    const messages = [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'x' }, { role: 'user', content: [{ type: 'text', text: 'last' }, { type: 'image_url', image_url: { url: 'u' } }] }];
+    assert.equal(text('openai-chat', { messages }), 'last');
+    assert.equal(text('anthropic-messages', { messages: [{ role: 'user', content: [{ type: 'tool_result', content: 'r' }, { type: 'text', text: 'why' }] }] }), 'why');
+    assert.equal(text('bedrock-converse', { messages: [{ role: 'user', content: [{ text: 'hola' }] }, { role: 'assistant', content: [{ text: 'x' }] }] }), 'hola');
+    assert.equal(text('openai-responses', { input: 'plain' }), 'plain');
+    assert.equal(text('openai-responses', { input: [{ role: 'user', content: [{ type: 'input_text', text: 'listed' }] }] }), 'listed');
+    assert.equal(text('openai-embeddings', { input: ['a', 'b'] }), 'b');
+    assert.equal(text('openai-embeddings', { input: [1, 2] }), undefined);
+    assert.equal(text('openai-chat', { messages: [{ role: 'system', content: 's' }] }), undefined);
   });
 });
