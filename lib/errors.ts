@@ -180,8 +180,10 @@ export class UpstreamConnectError extends GatewayError {
 
 export class UpstreamTimeoutError extends GatewayError {
   readonly instance: string;
-  constructor(instance: string, timeoutMs: number, opts: { cause?: unknown; what?: string } = {}) {
-    super('UPSTREAM_TIMEOUT', 504, `instance ${instance} ${opts.what ?? 'timed out'} after ${timeoutMs} ms`, { cause: opts.cause });
+  /** `phase`: which limit fired, named in the message ("… after 500 ms connecting (connect_timeout)"). */
+  constructor(instance: string, timeoutMs: number, opts: { cause?: unknown; what?: string; phase?: string } = {}) {
+    const phase = opts.phase === undefined ? '' : ` ${opts.phase}`;
+    super('UPSTREAM_TIMEOUT', 504, `instance ${instance} ${opts.what ?? 'timed out'} after ${timeoutMs} ms${phase}`, { cause: opts.cause });
     this.instance = instance;
   }
 }

@@ -13,6 +13,7 @@ import type {
   PluginConfig,
   RedisConfig,
   RouteConfig,
+  SemanticConfig,
 } from './types.ts';
 import { compileRouteVars } from './route-vars.ts';
 import { configDefaults as d } from './schema.ts';
@@ -40,17 +41,54 @@ export interface RawInstance {
   breaker?: Partial<BreakerConfig>;
   max_concurrency?: number;
   price?: InstanceConfig['price'];
+  examples?: string[];
+  threshold?: number;
+}
+
+interface RawSemanticOpts {
+  embeddings: {
+    provider: 'openai' | 'azure-openai';
+    model: string;
+    endpoint?: string;
+    auth?: { header?: Record<string, string>; query?: Record<string, string> };
+    timeout?: number;
+    ssl_verify?: boolean;
+  };
+  threshold?: number;
+  fallback?: string;
+  debugging?: boolean;
+}
+
+const OPENAI_EMBEDDINGS_URL = 'https://api.openai.com/v1/embeddings';
+
+function normaliseSemantic(raw: RawSemanticOpts): SemanticConfig {
+  const e = raw.embeddings;
+  return {
+    embeddings: {
+      provider: e.provider,
+      model: e.model,
+      // Validation refused azure-openai without an endpoint.
+      url: new URL(e.endpoint ?? OPENAI_EMBEDDINGS_URL),
+      auth: { header: { ...e.auth?.header }, query: { ...e.auth?.query } },
+      timeout: e.timeout ?? d.semantic.timeout,
+      ssl_verify: e.ssl_verify ?? true,
+    },
+    threshold: raw.threshold ?? d.semantic.threshold,
+    ...(raw.fallback !== undefined && { fallback: raw.fallback }),
+    debugging: raw.debugging ?? false,
+  };
 }
 
 type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> & {
   healthy?: Partial<ActiveCheckConfig['healthy']>;
-  unhealthy?: Partial<ActiveCheckConfig['unhealthy']>;
+  unhealthy?: Partial<ActiveCheckConfig['unhealthy']> & { timeout?: number };
 };
 
 type FallbackName = 'rate_limiting' | 'http_429' | 'http_5xx';
 
-type RawPlugin = Omit<Partial<PluginConfig>, 'kind' | 'instances' | 'balancer' | 'fallback' | 'logging'> & {
+type RawPlugin = Omit<Partial<PluginConfig>, 'kind' | 'instances' | 'balancer' | 'fallback' | 'logging' | 'semantic'> & {
   instances?: RawInstance[];
+  semantic_opts?: RawSemanticOpts;
   balancer?: { algorithm?: BalancerAlgorithm; hash_on?: HashOn; key?: string };
   fallback_strategy?: 'instance_health_and_rate_limiting' | 'http_429' | 'http_5xx' | FallbackName[];
   fallback_http_statuses?: number[];
@@ -155,10 +193,15 @@ function normalisePlugin(kind: PluginConfig['kind'], raw: RawPlugin, rawInstance
     kind,
     instances,
     balancer: { algorithm: raw.balancer?.algorithm ?? d.balancer.algorithm, hash_on: hashOn, key: raw.balancer?.key ?? '' },
+    ...(raw.balancer?.algorithm === 'semantic' && raw.semantic_opts && { semantic: normaliseSemantic(raw.semantic_opts) }),
     fallback: fallbackPolicy(raw.fallback_strategy, raw.fallback_http_statuses),
     max_retries: raw.max_retries ?? Math.max(0, instances.length - 1),
     retry_on_failure_within_ms: raw.retry_on_failure_within_ms ?? p.retry_on_failure_within_ms,
     timeout: raw.timeout ?? p.timeout,
+    connect_timeout: raw.connect_timeout ?? raw.timeout ?? p.timeout,
+    send_timeout: raw.send_timeout ?? raw.timeout ?? p.timeout,
+    read_timeout: raw.read_timeout ?? raw.timeout ?? p.timeout,
+    first_token_timeout: raw.first_token_timeout ?? 0,
     keepalive: raw.keepalive ?? p.keepalive,
     keepalive_timeout: raw.keepalive_timeout ?? p.keepalive_timeout,
     keepalive_pool: raw.keepalive_pool ?? p.keepalive_pool,
@@ -213,6 +256,8 @@ export function normaliseInstance(raw: RawInstance, defaultName: string, pluginB
     breaker: { ...pluginBreaker, ...raw.breaker },
     ...(raw.max_concurrency !== undefined && { max_concurrency: raw.max_concurrency }),
     ...(raw.price !== undefined && { price: { ...raw.price } }),
+    examples: [...(raw.examples ?? [])],
+    ...(raw.threshold !== undefined && { threshold: raw.threshold }),
   };
 }
 
@@ -246,7 +291,7 @@ function normaliseActiveCheck(raw: RawActiveCheck): ActiveCheckConfig {
       http_statuses: [...(raw.unhealthy?.http_statuses ?? a.unhealthy.http_statuses)],
       http_failures: raw.unhealthy?.http_failures ?? a.unhealthy.http_failures,
       tcp_failures: raw.unhealthy?.tcp_failures ?? a.unhealthy.tcp_failures,
-      timeouts: raw.unhealthy?.timeouts ?? a.unhealthy.timeouts,
+      timeouts: raw.unhealthy?.timeouts ?? raw.unhealthy?.timeout ?? a.unhealthy.timeouts,
     },
   };
 }

@@ -44,6 +44,7 @@ export const configDefaults = {
     },
   },
   balancer: { algorithm: 'roundrobin', hash_on: 'vars' },
+  semantic: { timeout: 3000, threshold: 0 },
   fallback_strategy: ['http_429', 'http_5xx'],
   plugin: {
     retry_on_failure_within_ms: 0,
@@ -166,6 +167,7 @@ const checks = obj('Health checks (APISIX checks).', {
       http_failures: counter('HTTP failures that mark the instance unhealthy.', a.unhealthy.http_failures),
       tcp_failures: counter('TCP failures that mark the instance unhealthy.', a.unhealthy.tcp_failures),
       timeouts: counter('Timeouts that mark the instance unhealthy.', a.unhealthy.timeouts),
+      timeout: int('Same as `timeouts` (the spelling of APISIX\'s ai-proxy-multi documentation); `timeouts` wins when both are set.', { minimum: 1, maximum: 254 }),
     }),
   }),
 }, { required: ['active'] });
@@ -217,7 +219,32 @@ const instance = obj('One provider + credentials + model + options.', {
   priority: int('Higher priority groups are used first; lower ones only after all of them failed.', { default: d.instance.priority }),
   max_concurrency: int('Most requests in flight to this instance at once; further ones wait (inside `timeout`). Absent = unlimited.', { minimum: 1 }),
   breaker: ref('breaker'),
+  examples: {
+    type: 'array',
+    description: 'balancer.algorithm "semantic": prompts this instance is for; a request goes to the instance with the most similar example.',
+    items: str('An example prompt.', { minLength: 1 }),
+    minItems: 1,
+    maxItems: 64,
+  },
+  threshold: num('balancer.algorithm "semantic": least cosine similarity for this instance to be chosen; absent = semantic_opts.threshold.', { minimum: -1, maximum: 1 }),
 }, { required: ['name', 'provider'] });
+
+const semanticOpts = obj('Semantic balancing (balancer.algorithm "semantic"): the embeddings provider and how its scores pick.', {
+  embeddings: obj('The embeddings endpoint that embeds the examples and each request\'s last user text.', {
+    provider: { enum: ['openai', 'azure-openai'], description: 'Embeddings provider (OpenAI /embeddings wire format).' },
+    model: str('Embeddings model, e.g. "text-embedding-3-small".', { minLength: 1 }),
+    endpoint: str('Full URL of the embeddings call; default for openai: https://api.openai.com/v1/embeddings; required for azure-openai.', { pattern: '^https?://' }),
+    auth: obj('Credentials of the embeddings call.', {
+      header: stringMap('Headers added to the call, e.g. {"Authorization": "Bearer ${OPENAI_KEY}"}.'),
+      query: stringMap('Query parameters added to the call.'),
+    }),
+    timeout: int('Whole embeddings call, in ms; past it the request is balanced by weight.', { minimum: 1, default: d.semantic.timeout }),
+    ssl_verify: bool('Verify the embeddings endpoint\'s TLS certificate.', true),
+  }, { required: ['provider', 'model'] }),
+  threshold: num('Least cosine similarity for an instance without its own threshold.', { minimum: -1, maximum: 1, default: d.semantic.threshold }),
+  fallback: str('Instance that serves a request no instance is similar enough to (or when embedding fails); absent = the weighted pick.', { minLength: 1 }),
+  debugging: bool('Add x-ai-proxy-semantic (chosen instance and score, or why none) to answers and log each decision.', false),
+}, { required: ['embeddings'] });
 
 const p = d.plugin;
 /** Plugin-wide fields of both plugins. */
@@ -233,7 +260,11 @@ const pluginFields: JsonSchema = {
   fallback_http_statuses: { type: 'array', description: 'Further upstream statuses that fall back.', items: { type: 'integer', minimum: 400, maximum: 599 }, uniqueItems: true },
   max_retries: int('Extra attempts after the first; default: one per other instance.', { minimum: 0 }),
   retry_on_failure_within_ms: int('Start a further attempt only while the request is younger than this; 0 = no limit.', { minimum: 0, default: p.retry_on_failure_within_ms }),
-  timeout: int('Upstream timeout per attempt, in ms.', { minimum: 1, maximum: 600_000, default: p.timeout }),
+  timeout: int('Upstream timeout of each socket operation (APISIX\'s meaning), in ms: connecting, each write, the wait for the answer and each gap between its bytes. The phase timeouts below override it for their phase.', { minimum: 1, maximum: 600_000, default: p.timeout }),
+  connect_timeout: int('Longest wait for the upstream connection (TCP and TLS), in ms; absent = `timeout`.', { minimum: 1, maximum: 600_000 }),
+  send_timeout: int('Longest gap while writing the request body to the upstream (it stopped reading), in ms; absent = `timeout`.', { minimum: 1, maximum: 600_000 }),
+  read_timeout: int('Longest wait for the answer\'s headers after the request was sent, and longest gap between its bytes, in ms; absent = `timeout`.', { minimum: 1, maximum: 600_000 }),
+  first_token_timeout: int('Streams: longest time from the request being sent to the first content of the answer, in ms; past it the attempt fails before anything reached the client, so it falls back. Absent = no separate limit (`read_timeout` still applies).', { minimum: 1, maximum: 600_000 }),
   keepalive: bool('Reuse upstream connections.', p.keepalive),
   keepalive_timeout: int('Idle time before an upstream connection is closed, in ms.', { minimum: 1000, default: p.keepalive_timeout }),
   keepalive_pool: int('Idle connections kept open per upstream origin (not a cap on concurrent requests).', { minimum: 1, default: p.keepalive_pool }),
@@ -261,10 +292,11 @@ const pluginFields: JsonSchema = {
 const aiProxyMulti = obj('Balance and fall back over several instances.', {
   instances: { type: 'array', description: 'The instances of this route.', items: ref('instance'), minItems: 1 },
   balancer: obj('How an instance is picked inside a priority group.', {
-    algorithm: { enum: ['roundrobin', 'chash'], default: d.balancer.algorithm, description: 'Smooth weighted round robin, or consistent hashing.' },
+    algorithm: { enum: ['roundrobin', 'chash', 'semantic'], default: d.balancer.algorithm, description: 'Smooth weighted round robin, consistent hashing, or semantic (the instance whose examples are most like the prompt; needs semantic_opts).' },
     hash_on: { enum: ['vars', 'header', 'cookie', 'consumer', 'vars_combinations'], default: d.balancer.hash_on, description: 'What chash hashes.' },
     key: str('The variable, header or cookie name (chash); falls back to the client address.'),
   }),
+  semantic_opts: ref('semanticOpts'),
   ...pluginFields,
 }, { required: ['instances'] });
 
@@ -374,7 +406,7 @@ const baseSchema: JsonSchema = {
   },
   required: ['routes'],
   additionalProperties: false,
-  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker, price },
+  definitions: { route, aiProxyMulti, aiProxy, instance, semanticOpts, auth, override, checks, breaker, price },
 };
 
 /** The whole schema, `provider` enumerating the names the caller's provider registry holds. */

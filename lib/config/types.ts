@@ -1,7 +1,7 @@
 // The configuration after env substitution, validation and normalisation: every default filled in,
 // every derived value computed once, then deep-frozen. The hot path reads only these shapes.
 
-export type BalancerAlgorithm = 'roundrobin' | 'chash';
+export type BalancerAlgorithm = 'roundrobin' | 'chash' | 'semantic';
 export type HashOn = 'vars' | 'header' | 'cookie' | 'consumer' | 'vars_combinations';
 
 export interface BreakerConfig {
@@ -90,6 +90,26 @@ export interface InstanceConfig {
   max_concurrency?: number;
   /** Overrides the price table for this instance's answers. */
   price?: PriceConfig;
+  /** Semantic balancing: prompts this instance is for (none → chosen only by weight or as `fallback`). */
+  examples: readonly string[];
+  /** Least similarity for this instance; absent → `semantic_opts.threshold`. */
+  threshold?: number;
+}
+
+/** `semantic_opts` of a route whose balancer.algorithm is "semantic". */
+export interface SemanticConfig {
+  embeddings: {
+    provider: 'openai' | 'azure-openai';
+    model: string;
+    /** Full URL of the embeddings call. */
+    url: URL;
+    auth: { header: Readonly<Record<string, string>>; query: Readonly<Record<string, string>> };
+    timeout: number;
+    ssl_verify: boolean;
+  };
+  threshold: number;
+  fallback?: string;
+  debugging: boolean;
 }
 
 export interface FallbackPolicy {
@@ -108,12 +128,20 @@ export interface PluginConfig {
   kind: 'ai-proxy-multi' | 'ai-proxy';
   instances: readonly InstanceConfig[];
   balancer: { algorithm: BalancerAlgorithm; hash_on: HashOn; key: string };
+  /** Present when balancer.algorithm is "semantic". */
+  semantic?: SemanticConfig;
   fallback: FallbackPolicy;
   /** Extra attempts after the first; default: one per remaining instance. */
   max_retries: number;
   /** A further attempt starts only while the request is younger than this (ms); 0 = no limit. */
   retry_on_failure_within_ms: number;
+  /** Each socket operation (APISIX's meaning), in ms; the phase timeouts below default to it. */
   timeout: number;
+  connect_timeout: number;
+  send_timeout: number;
+  read_timeout: number;
+  /** Streams: request sent → first content, in ms; 0 = no separate limit. */
+  first_token_timeout: number;
   keepalive: boolean;
   keepalive_timeout: number;
   /** Idle upstream connections kept per origin (APISIX's meaning); concurrency is not capped by it. */

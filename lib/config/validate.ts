@@ -187,6 +187,7 @@ function semanticProblems(raw: unknown, protocolNames: ReadonlySet<string>): Con
         problems.push({ path: `${plugin.path}/balancer/key`, message: `is required when hash_on is "${hashOn}"` });
       }
     }
+    if (isJson(balancer) && balancer['algorithm'] === 'semantic') problems.push(...semanticOptsProblems(plugin));
     const names = new Map<string, string>();
     for (const target of plugin.targets) {
       const name = target.raw['name'];
@@ -203,6 +204,28 @@ function semanticProblems(raw: unknown, protocolNames: ReadonlySet<string>): Con
       const requestBody = isJson(override) ? override['request_body'] : undefined;
       if (isJson(requestBody)) problems.push(...requestBodyProblems(requestBody, `${target.path}/override/request_body`, protocolNames));
     }
+  }
+  return problems;
+}
+
+// Semantic balancing: what the schema cannot say. `fallback` names an instance of the route, Azure
+// has no default embeddings URL, and at least one instance has examples to be chosen by.
+function semanticOptsProblems(plugin: Plugin): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const opts = plugin.block['semantic_opts'];
+  if (opts === undefined) return [{ path: `${plugin.path}/semantic_opts`, message: 'is required when balancer.algorithm is "semantic"' }];
+  if (!isJson(opts)) return problems;
+  const names = new Set(plugin.targets.map((t) => t.raw['name']));
+  const fallback = opts['fallback'];
+  if (typeof fallback === 'string' && !names.has(fallback)) {
+    problems.push({ path: `${plugin.path}/semantic_opts/fallback`, message: `"${fallback}" is not the name of an instance of this route` });
+  }
+  const embeddings = opts['embeddings'];
+  if (isJson(embeddings) && embeddings['provider'] === 'azure-openai' && embeddings['endpoint'] === undefined) {
+    problems.push({ path: `${plugin.path}/semantic_opts/embeddings/endpoint`, message: 'is required for azure-openai (its URL names the deployment)' });
+  }
+  if (!plugin.targets.some((t) => Array.isArray(t.raw['examples']))) {
+    problems.push({ path: `${plugin.path}/instances`, message: 'balancer.algorithm "semantic" needs at least one instance with examples' });
   }
   return problems;
 }

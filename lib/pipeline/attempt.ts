@@ -98,6 +98,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
   else clientSignal.addEventListener('abort', onClientAbort, { once: true });
   let watchdog: IdleWatchdog | undefined;
   let capTimer: NodeJS.Timeout | undefined;
+  let firstToken = (): void => undefined;
   let slot = false;
   let model: string | undefined;
 
@@ -135,8 +136,28 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
         return failed(mapTransportError(err, name, plugin.timeout, signal));
       }
     }
-    // `timeout` bounds each wait for the upstream; the first one also pays for the queue.
-    watchdog = startIdleWatchdog(plugin.timeout, () => attempt.abort(new UpstreamTimeoutError(name, plugin.timeout)), plugin.timeout - waited);
+    // One watchdog, one limit per phase (docs/architecture.md, "Upstream timeouts"): connecting
+    // (`connect_timeout`), each write of the body (`send_timeout`), then the wait for the answer and
+    // each gap in it (`read_timeout`). Unset, each is `timeout`, whose first wait also pays for the queue.
+    const expireIn = (ms: number, phase: string) => (): void => attempt.abort(new UpstreamTimeoutError(name, ms, { phase }));
+    const connectFirst = plugin.connect_timeout === plugin.timeout ? plugin.timeout - waited : plugin.connect_timeout;
+    watchdog = startIdleWatchdog(plugin.connect_timeout, expireIn(plugin.connect_timeout, 'connecting (connect_timeout)'), connectFirst);
+    let tokenTimer: NodeJS.Timeout | undefined;
+    const reading = (): void => {
+      watchdog?.phase(plugin.read_timeout, expireIn(plugin.read_timeout, 'waiting for the answer (read_timeout)'));
+      if (stream && plugin.first_token_timeout > 0 && tokenTimer === undefined) {
+        const ms = plugin.first_token_timeout;
+        tokenTimer = setTimeout(() => attempt.abort(new UpstreamTimeoutError(name, ms, { what: 'sent no content', phase: '(first_token_timeout)' })), ms);
+      }
+    };
+    firstToken = (): void => {
+      if (tokenTimer) clearTimeout(tokenTimer);
+    };
+    const phases = {
+      onConnected: () => watchdog?.phase(plugin.send_timeout, expireIn(plugin.send_timeout, 'writing the request (send_timeout)')),
+      onProgress: () => watchdog?.touch(),
+      onSent: reading,
+    };
     if (stream && plugin.max_stream_duration_ms > 0) {
       const cap = plugin.max_stream_duration_ms;
       capTimer = setTimeout(() => attempt.abort(new UpstreamTimeoutError(name, cap, { what: 'exceeded max_stream_duration_ms' })), cap);
@@ -165,18 +186,23 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
       return failed(buildFailure(err, name, signal));
     }
     model = call.model;
+    // Without a body there is no write to watch: the connection and the answer share `read_timeout`.
+    if (call.body.length === 0) reading();
 
     let upstream: UpstreamResponse;
     try {
       upstream = await sendUpstream(
         instance.pool,
-        { method: call.method, path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive },
+        { method: call.method, path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive, phases },
         name,
         plugin.timeout,
+        plugin.connect_timeout,
       );
     } catch (err) {
       return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
+    // The answer's headers came, so the request was sent whatever the body hooks saw.
+    reading();
     watchdog.touch();
 
     const headers = flatHeaders(upstream.headers);
@@ -232,6 +258,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
         onChunk: watchdog.touch,
         scrub: (text) => scrubber.scrub(text),
         onCommit: () => {
+          firstToken();
           const now = performance.now();
           ttftMs = round(now - ctx.started);
           latencyMs = now - started;
@@ -276,6 +303,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     });
   } finally {
     watchdog?.stop();
+    firstToken();
     if (capTimer) clearTimeout(capTimer);
     clientSignal.removeEventListener('abort', onClientAbort);
     if (slot) instance.gate?.release();

@@ -60,10 +60,20 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const maxAttempts = 1 + plugin.max_retries;
 
   try {
+    // Semantic balancing names the instance to try first; fallback after it is the usual pick.
+    let prefer: string | undefined;
+    if (route.semantic) {
+      const choice = await route.semantic.choose(protocol.lastUserText(ctx.body), client.signal, ctx.log);
+      prefer = choice.instance;
+      if (route.semantic.debugging) {
+        ctx.log.info({ semantic: choice.detail }, `semantic balancing: ${choice.detail}`);
+        res.setHeader('x-ai-proxy-semantic', choice.detail);
+      }
+    }
     while (tried.size < maxAttempts && !client.signal.aborted) {
       const elapsed = performance.now() - ctx.started;
       if (tried.size > 0 && plugin.retry_on_failure_within_ms > 0 && elapsed >= plugin.retry_on_failure_within_ms) break;
-      let instance = route.pick(tried, protocol.name, ctx.hash);
+      let instance = route.pick(tried, protocol.name, ctx.hash, tried.size === 0 ? prefer : undefined);
       // A breaker that just turned half-open is asking for its trial lease: wait for the answer rather
       // than refuse the request that found it.
       if (!instance && (await route.awaitTrial(tried, protocol.name, TRIAL_WAIT_MS))) instance = route.pick(tried, protocol.name, ctx.hash);

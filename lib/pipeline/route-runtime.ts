@@ -15,14 +15,17 @@ import { createConcurrencyGate } from '../transport/concurrency-gate.ts';
 import type { PoolRegistry } from '../transport/pool-registry.ts';
 import { InstanceRuntime } from './instance-runtime.ts';
 import { planAll } from './plan.ts';
+import { createSemanticRouter, type SemanticRouter } from './semantic-router.ts';
 
 export interface RouteRuntime {
   config: RouteConfig;
   /** Hides every instance's credentials in text that came from an upstream. */
   scrubber: SecretScrubber;
   instances: ReadonlyMap<string, InstanceRuntime>;
-  /** Next instance for this request, or undefined when none is left. */
-  pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest): InstanceRuntime | undefined;
+  /** Next instance for this request, or undefined when none is left; `prefer` first when it can serve. */
+  pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest, prefer?: string): InstanceRuntime | undefined;
+  /** balancer.algorithm "semantic": chooses the instance to prefer for a request. */
+  semantic: SemanticRouter | undefined;
   /** When every untried instance for `protocol` is held out by its breaker: ms until the first one admits a request. */
   breakerWaitMs(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
   /**
@@ -57,7 +60,9 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
       keepalive: plugin.keepalive,
       keepaliveTimeoutMs: plugin.keepalive_timeout,
       idleConnections: plugin.keepalive_pool,
-      timeoutMs: plugin.timeout,
+      // undici's own timers are a backstop behind the attempt's watchdog: the longest phase limit.
+      timeoutMs: Math.max(plugin.timeout, plugin.send_timeout, plugin.read_timeout),
+      connectTimeoutMs: plugin.connect_timeout,
       sslVerify: plugin.ssl_verify,
     });
     const log = deps.log.child({ route: route.id, instance: config.name });
@@ -80,6 +85,8 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     instances.set(config.name, new InstanceRuntime({ config, target, pool, plans: planAll(target), breaker, health, gate, quota }));
   }
   const all = [...instances.values()];
+  const closed = new AbortController();
+  const semantic = plugin.semantic ? createSemanticRouter(plugin, plugin.semantic, deps.pools, deps.log, closed.signal) : undefined;
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
   const hashKey =
     plugin.balancer.algorithm === 'chash'
@@ -90,19 +97,20 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     config: route,
     scrubber: deps.scrubber,
     instances,
-    pick(tried, protocol, req) {
+    semantic,
+    pick(tried, protocol, req, prefer) {
       // Better a possibly-sick instance than none: when every capable one is unhealthy, use them all.
       const allUnhealthy = all.every((i) => !i.plans.has(protocol) || i.health?.healthy() === false);
-      const name = picker.pick({
-        exclude: tried,
-        eligible: (n) => {
-          const i = instances.get(n);
-          if (!i || !i.plans.has(protocol)) return false;
-          if (!allUnhealthy && i.health?.healthy() === false) return false;
-          return i.quota.allows() && i.breaker.allows();
-        },
-        hashKey: hashKey?.(req),
-      });
+      const eligible = (n: string): boolean => {
+        const i = instances.get(n);
+        if (!i || !i.plans.has(protocol)) return false;
+        if (!allUnhealthy && i.health?.healthy() === false) return false;
+        return i.quota.allows() && i.breaker.allows();
+      };
+      const name =
+        prefer !== undefined && !tried.has(prefer) && eligible(prefer)
+          ? prefer
+          : picker.pick({ exclude: tried, eligible, hashKey: hashKey?.(req) });
       const picked = name === undefined ? undefined : instances.get(name);
       picked?.breaker.onDispatch();
       return picked;
@@ -142,8 +150,10 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     },
     start() {
       for (const i of all) i.health?.start();
+      semantic?.start();
     },
     async stop() {
+      closed.abort();
       await Promise.all(all.map(async (i) => {
         await i.health?.stop();
         await i.breaker.close();

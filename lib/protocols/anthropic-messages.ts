@@ -1,5 +1,5 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
-import { arrayLength, someObject, stringAt } from './request-facts.ts';
+import { arrayLength, someObject, stringAt , lastUserMessageText } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -130,6 +130,7 @@ export const anthropicMessages: ClientProtocol = {
   toolCount: (body) => arrayLength(body, 'tools'),
   endUserId: (body) => stringAt(body, 'metadata', 'user_id'),
   historyForUpstream: anthropicWithoutUnsignedThinking,
+  lastUserText: (body) => lastUserMessageText(body, 'messages', ['text']),
   hasToolCalls: (answer) => someObject(answer, ['content'], (b) => b['type'] === 'tool_use'),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: (body) => {

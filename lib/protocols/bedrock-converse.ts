@@ -1,5 +1,5 @@
 import { createEventStreamDecoder } from '../transport/aws-event-stream.ts';
-import { arrayLength, someObject } from './request-facts.ts';
+import { arrayLength, someObject , lastUserMessageText } from './request-facts.ts';
 import { encodeEventStreamException, encodeEventStreamMessage } from '../transport/aws-event-stream.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -135,6 +135,7 @@ export const bedrockConverse: ClientProtocol = {
   // Converse has no end-user field.
   endUserId: () => undefined,
   historyForUpstream: converseWithoutUnsignedThinking,
+  lastUserText: (body) => lastUserMessageText(body, 'messages', []),
   hasToolCalls: (answer) => someObject(answer, ['output', 'message', 'content'], (b) => isJsonObject(b['toolUse'])),
   modelFromJson: () => undefined,
   textFromJson: (body) => {

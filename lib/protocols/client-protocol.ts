@@ -67,6 +67,8 @@ export interface ClientProtocol {
   toolCount(body: JsonObject): number | undefined;
   /** The end user the client names (OpenAI `user`, Anthropic `metadata.user_id`), for the access log. */
   endUserId(body: JsonObject): string | undefined;
+  /** The text of the last user turn (semantic balancing embeds it); undefined when there is none. */
+  lastUserText(body: JsonObject): string | undefined;
   /** True when a whole (non-streamed) answer calls a tool. */
   hasToolCalls(answer: unknown): boolean;
   /**

@@ -89,6 +89,23 @@ function firstParts(body: unknown): readonly JsonObject[] {
   return isJsonObject(c) && Array.isArray(c['parts']) ? c['parts'].filter(isJsonObject) : [];
 }
 
+/** The text of the last user turn (`role` absent means user), thought parts skipped: for semantic routing. */
+function lastUserText(body: JsonObject): string | undefined {
+  const contents = body['contents'];
+  if (!Array.isArray(contents)) return undefined;
+  for (let i = contents.length - 1; i >= 0; i -= 1) {
+    const turn: unknown = contents[i];
+    if (!isJsonObject(turn) || (turn['role'] !== undefined && turn['role'] !== 'user')) continue;
+    const parts = Array.isArray(turn['parts']) ? turn['parts'].filter(isJsonObject) : [];
+    const text = parts
+      .filter((p) => typeof p['text'] === 'string' && p['thought'] !== true)
+      .map((p) => p['text'] as string)
+      .join('\n');
+    return text === '' ? undefined : text;
+  }
+  return undefined;
+}
+
 function answerText(body: unknown): string {
   return firstParts(body)
     .map((p) => (typeof p['text'] === 'string' && p['thought'] !== true ? p['text'] : ''))
@@ -165,6 +182,7 @@ export const googleGenai: ClientProtocol = {
   },
   // GenerateContentRequest has no end-user field.
   endUserId: () => undefined,
+  lastUserText,
   hasToolCalls: (answer) => firstParts(answer).some((p) => field(p, 'functionCall') !== undefined),
   modelFromJson: (body) => {
     const version = isJsonObject(body) ? field(body, 'modelVersion') : undefined;

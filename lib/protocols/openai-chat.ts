@@ -1,5 +1,5 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
-import { arrayLength, someObject, stringAt } from './request-facts.ts';
+import { arrayLength, someObject, stringAt , lastUserMessageText } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseData, SSE_DONE } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -158,6 +158,7 @@ export const openaiChat: ClientProtocol = {
   usageFromJson: (body) => (isJsonObject(body) ? openaiUsage(body['usage']) : undefined),
   toolCount: (body) => arrayLength(body, 'tools') ?? arrayLength(body, 'functions'),
   endUserId: (body) => stringAt(body, 'user'),
+  lastUserText: (body) => lastUserMessageText(body, 'messages', ['text']),
   hasToolCalls: (answer) =>
     someObject(answer, ['choices'], (c) => (arrayLength(c, 'message', 'tool_calls') ?? 0) > 0 || isJsonObject(isJsonObject(c['message']) ? c['message']['function_call'] : undefined)),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),

@@ -1,11 +1,20 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
 import type { ClientProtocol, StreamObserver } from './client-protocol.ts';
-import { isJsonObject } from './types.ts';
+import { isJsonObject, type JsonObject } from './types.ts';
 import { openaiUsage } from './usage.ts';
 import { openaiChat } from './openai-chat.ts';
 import { toBase64Embeddings } from './converters/openai-embeddings-to-vertex-predict.ts';
 import type { JsonSchema } from './schema-parts.ts';
 import { positiveInt, shape, string } from './schema-parts.ts';
+
+/** The text to embed for semantic routing: `input` itself, or the last string of an `input` list. */
+function lastInputText(body: JsonObject): string | undefined {
+  const input = body['input'];
+  if (typeof input === 'string') return input === '' ? undefined : input;
+  if (!Array.isArray(input)) return undefined;
+  const last: unknown = input[input.length - 1];
+  return typeof last === 'string' && last !== '' ? last : undefined;
+}
 
 // https://platform.openai.com/docs/api-reference/embeddings — never streamed.
 /** `input` is a text, a list of texts, a list of token ids or a list of such lists. */
@@ -51,6 +60,7 @@ export const openaiEmbeddings: ClientProtocol = {
   textFromJson: () => undefined,
   toolCount: () => undefined,
   endUserId: openaiChat.endUserId,
+  lastUserText: (body) => lastInputText(body),
   hasToolCalls: () => false,
   createStreamObserver: () => noStream,
   streamErrorFrame: openaiChat.streamErrorFrame,

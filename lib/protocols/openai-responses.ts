@@ -1,5 +1,5 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
-import { arrayLength, someObject, stringAt } from './request-facts.ts';
+import { arrayLength, someObject, stringAt , lastUserMessageText } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
@@ -187,6 +187,7 @@ export const openaiResponses: ClientProtocol = {
   usageFromJson: (body) => (isJsonObject(body) ? responsesUsage(body['usage']) : undefined),
   toolCount: (body) => arrayLength(body, 'tools'),
   endUserId: (body) => stringAt(body, 'user'),
+  lastUserText: (body) => (typeof body['input'] === 'string' ? body['input'] || undefined : lastUserMessageText(body, 'input', ['input_text'])),
   hasToolCalls: (answer) => someObject(answer, ['output'], (item) => item['type'] === 'function_call'),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: responsesOutputText,

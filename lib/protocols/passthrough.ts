@@ -55,6 +55,7 @@ export const passthrough: ClientProtocol = {
   textFromJson: () => undefined,
   toolCount: () => undefined,
   endUserId: () => undefined,
+  lastUserText: () => undefined,
   hasToolCalls: () => false,
   createStreamObserver: createPassthroughObserver,
   streamErrorFrame: openaiChat.streamErrorFrame,

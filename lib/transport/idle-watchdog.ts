@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks';
 export interface IdleWatchdog {
   /** Something arrived: the idle period starts again. */
   touch(): void;
+  /** A new phase with its own limit: the idle period starts again and now lasts `ms`. */
+  phase(ms: number, onExpire?: () => void): void;
   stop(): void;
 }
 
@@ -15,6 +17,7 @@ export interface IdleWatchdog {
 export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms): IdleWatchdog {
   let last = performance.now() - (ms - firstMs);
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   const check = (): void => {
     const idle = performance.now() - last;
     if (idle >= ms - 1) {
@@ -29,7 +32,16 @@ export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms
     touch() {
       last = performance.now();
     },
+    phase(next, expire) {
+      if (stopped) return;
+      ms = next;
+      if (expire) onExpire = expire;
+      last = performance.now();
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(check, ms);
+    },
     stop() {
+      stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
     },

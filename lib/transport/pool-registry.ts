@@ -7,6 +7,8 @@ export interface PoolOptions {
   /** Idle connections kept per origin (APISIX's `keepalive_pool`); never a cap on concurrent requests. */
   idleConnections: number;
   timeoutMs: number;
+  /** The connect phase limit (`connect_timeout`), enforced by undici itself: a request waiting for its connection cannot be aborted sooner. */
+  connectTimeoutMs: number;
   sslVerify: boolean;
 }
 
@@ -45,7 +47,7 @@ function createOriginPool(origin: string, opts: PoolOptions): Pool {
     keepAliveMaxTimeout: Math.max(opts.keepaliveTimeoutMs, 600_000),
     headersTimeout: opts.timeoutMs + BACKSTOP_SLACK_MS,
     bodyTimeout: opts.timeoutMs + BACKSTOP_SLACK_MS,
-    connect: { rejectUnauthorized: opts.sslVerify, timeout: opts.timeoutMs + BACKSTOP_SLACK_MS },
+    connect: { rejectUnauthorized: opts.sslVerify, timeout: opts.connectTimeoutMs },
     // LLM calls are POSTs that may run for minutes: pipelining would queue behind them.
     pipelining: 1,
     factory(url, options) {
@@ -84,7 +86,7 @@ export class PoolRegistry {
   #pools = new Map<string, Pool>();
 
   get(origin: string, opts: PoolOptions): Pool {
-    const key = `${origin}|${opts.keepalive}|${opts.keepaliveTimeoutMs}|${opts.idleConnections}|${opts.timeoutMs}|${opts.sslVerify}`;
+    const key = `${origin}|${opts.keepalive}|${opts.keepaliveTimeoutMs}|${opts.idleConnections}|${opts.timeoutMs}|${opts.connectTimeoutMs}|${opts.sslVerify}`;
     let pool = this.#pools.get(key);
     if (!pool) {
       pool = createOriginPool(origin, opts);

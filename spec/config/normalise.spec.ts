@@ -51,6 +51,10 @@ describe('config normalisation', () => {
       max_retries: 1,
       retry_on_failure_within_ms: 0,
       timeout: 30_000,
+      connect_timeout: 30_000,
+      send_timeout: 30_000,
+      read_timeout: 30_000,
+      first_token_timeout: 0,
       keepalive: true,
       keepalive_timeout: 60_000,
       keepalive_pool: 30,
@@ -80,6 +84,7 @@ describe('config normalisation', () => {
       override: { llm_options: {}, request_body: {}, request_body_force_override: false },
       provider_conf: {},
       breaker: { failure_threshold: 5, window_ms: 10_000, reset_timeout_ms: 30_000, error_threshold_percentage: 50, volume_threshold: 10 },
+      examples: [],
     });
   });
 

@@ -36,8 +36,93 @@ const single = (fields: JsonObject): JsonObject => ({
 const problems = (raw: JsonObject) => validateConfig(raw, providerCatalog);
 const at = '/routes/0/plugins/ai-proxy-multi/instances/0/override';
 
+// Every field the attributes table of APISIX's ai-proxy-multi documentation shows, in one route as the
+// documentation writes it (`checks.active.unhealthy.timeout` is its spelling of `timeouts`).
+const documentedRoute: JsonObject = {
+  id: 'ai-proxy-multi-route',
+  uri: '/anything',
+  methods: ['POST'],
+  plugins: {
+    'ai-proxy-multi': {
+      fallback_strategy: ['rate_limiting', 'http_429', 'http_5xx'],
+      balancer: { algorithm: 'chash', hash_on: 'header', key: 'x-user' },
+      instances: [
+        {
+          name: 'openai-instance',
+          provider: 'openai',
+          priority: 1,
+          weight: 8,
+          auth: { header: { Authorization: 'Bearer sk-openai' }, query: { 'api-version': '1' } },
+          options: { model: 'gpt-4', max_tokens: 512, temperature: 1.0, top_p: 1, stream: false },
+          override: { endpoint: 'https://api.openai.com/v1/chat/completions', llm_options: { max_tokens: 256 }, request_body: { 'openai-chat': { user: 'gw' } } },
+          checks: {
+            active: {
+              type: 'https',
+              timeout: 1,
+              concurrency: 10,
+              host: 'api.openai.com',
+              port: 443,
+              http_path: '/v1/models',
+              https_verify_certificate: true,
+              req_headers: ['User-Agent: curl/7.29.0'],
+              healthy: { interval: 1, http_statuses: [200, 302], successes: 2 },
+              unhealthy: { interval: 1, http_statuses: [429, 404, 500, 501, 502, 503, 504, 505], http_failures: 5, timeout: 3 },
+            },
+          },
+        },
+        {
+          name: 'vertex-instance',
+          provider: 'vertex-ai',
+          priority: 0,
+          weight: 2,
+          provider_conf: { project_id: 'my-project', region: 'us-central1' },
+          auth: { gcp: { service_account_json: '{"type":"service_account","client_email":"a@b.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\\nAA\\n-----END PRIVATE KEY-----\\n","token_uri":"https://oauth2.googleapis.com/token"}', max_ttl: 3600, expire_early_secs: 60 } },
+          options: { model: 'gemini-2.0-flash' },
+        },
+        { name: 'deepseek-instance', provider: 'deepseek', weight: 0, auth: { header: { Authorization: 'Bearer sk-ds' } }, options: { model: 'deepseek-chat' } },
+      ],
+      logging: { summaries: true, payloads: false },
+      max_stream_duration_ms: 600000,
+      streaming_flush_interval_ms: 10,
+      timeout: 30000,
+      keepalive: true,
+      keepalive_timeout: 60000,
+      keepalive_pool: 30,
+      ssl_verify: true,
+    },
+  },
+};
+
 describe('APISIX 3.18 parity', function () {
   this.timeout(20_000);
+
+  describe('a pasted documentation block', () => {
+    it('validates unchanged with every documented field, and means what APISIX says', () => {
+      assert.deepEqual(problems({ routes: [documentedRoute] }), []);
+      const plugin = loadConfigText(JSON.stringify({ routes: [documentedRoute] }), {}).routes[0]!.plugin;
+      assert.equal(plugin.balancer.algorithm, 'chash');
+      assert.equal(plugin.instances[0]?.checks?.active.unhealthy.timeouts, 3);
+      assert.equal(plugin.timeout, 30000);
+      assert.equal(plugin.read_timeout, 30000, 'phase timeouts default to timeout');
+    });
+
+    it('validates the semantic balancer block (3.18) and the phase timeouts, and refuses each out of range at its path', () => {
+      const semantic = {
+        balancer: { algorithm: 'semantic' },
+        semantic_opts: { embeddings: { provider: 'openai', model: 'text-embedding-3-small', auth: { header: { Authorization: 'Bearer k' } }, timeout: 3000, ssl_verify: true }, threshold: 0.2, fallback: 'i', debugging: false },
+        connect_timeout: 2000,
+        send_timeout: 5000,
+        read_timeout: 60000,
+        first_token_timeout: 8000,
+      };
+      assert.deepEqual(problems(multi(semantic, { examples: ['hello'], threshold: 0.3 })), []);
+      for (const field of ['connect_timeout', 'send_timeout', 'read_timeout', 'first_token_timeout']) {
+        const found = problems(multi({ [field]: 0 }));
+        assert.equal(found[0]?.path, `/routes/0/plugins/ai-proxy-multi/${field}`, field);
+      }
+      assert.equal(problems(multi(semantic, { examples: ['hello'], threshold: 1.2 }))[0]?.path, '/routes/0/plugins/ai-proxy-multi/instances/0/threshold');
+    });
+  });
 
   describe('config fields', () => {
     it('accepts streaming_flush_interval_ms (integer >= 0) on both plugins and refuses a negative one at its path', () => {
