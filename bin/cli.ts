@@ -117,13 +117,18 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
       if (worker) process.disconnect?.();
     };
     let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn(`${signal} again: exiting now`);
+    let signalled = false;
+    // A second signal means "now". A worker hears Ctrl-C on a terminal itself (the whole process group
+    // gets SIGINT) and is also asked to stop by the primary, in either order: the request is not a signal.
+    const stop = (reason: string, isSignal: boolean) => {
+      if (isSignal && signalled) {
+        log.warn(`${reason} again: exiting now`);
         process.exit(1);
       }
+      if (isSignal) signalled = true;
+      if (stopping) return;
       stopping = true;
-      log.info(`${signal} received: draining`);
+      log.info(`${reason} received: draining`);
       gateway.close().then(
         () => done(0),
         (err: unknown) => {
@@ -148,13 +153,9 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
         (err: unknown) => log.error({ err }, 'SIGHUP: configuration reload failed'),
       );
     });
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    // A worker also hears Ctrl-C on a terminal (the whole process group gets SIGINT): the primary's
-    // request to stop that follows is the same stop, not a second one.
-    if (worker) serveWorker(gateway, worker.port, () => {
-      if (!stopping) stop('shutdown requested by the primary');
-    });
+    process.on('SIGTERM', () => stop('SIGTERM', true));
+    process.on('SIGINT', () => stop('SIGINT', true));
+    if (worker) serveWorker(gateway, worker.port, () => stop('shutdown requested by the primary', false));
   });
 }
 
