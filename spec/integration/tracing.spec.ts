@@ -232,15 +232,15 @@ describe('tracing switched off', () => {
       const gw = await createGateway(loadConfigText(${JSON.stringify(config)}, {}));
       await gw.close();
       // prom-client itself imports @opentelemetry/api (for exemplars): only the SDK side counts here.
-      process.stdout.write(JSON.stringify(seen.filter((s) => (s.includes('@opentelemetry/') && s !== '@opentelemetry/api') || s.includes('otel-tracer'))));
+      process.stderr.write('\\nSEEN ' + JSON.stringify(seen.filter((s) => (s.includes('@opentelemetry/') && s !== '@opentelemetry/api') || s.includes('otel-tracer'))) + '\\n');
     `;
     const loaded = (otel: Record<string, string>): string[] => {
-      const env: NodeJS.ProcessEnv = { ...process.env, AIPM_LOG_LEVEL: 'silent', ...otel };
+      const env: NodeJS.ProcessEnv = { ...process.env, ...otel };
       if (!otel['OTEL_EXPORTER_OTLP_ENDPOINT']) delete env['OTEL_EXPORTER_OTLP_ENDPOINT'];
       delete env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
       const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
       assert.equal(run.status, 0, run.stderr);
-      return JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('['))) as string[];
+      return JSON.parse(/^SEEN (.*)$/m.exec(run.stderr)?.[1] ?? 'null') as string[];
     };
     assert.deepEqual(loaded({}), []);
     const withEndpoint = loaded({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' });
