@@ -10,7 +10,9 @@ import type { Gateway } from '../lib/gateway.ts';
 import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/observe/logger.ts';
 import type { LogFormat } from '../lib/observe/logger.ts';
 
-const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// bin/cli.ts in a checkout, dist/bin/cli.js in an installed package: the package root holds config/.
+const here = dirname(fileURLToPath(import.meta.url));
+const packageDir = existsSync(resolve(here, '../package.json')) ? resolve(here, '..') : resolve(here, '../..');
 
 const usage = `Usage: ai-proxy-multi <command> [options]
 
