@@ -47,7 +47,9 @@ function samplerOf(settings: TracingSettings): Sampler {
   }
 }
 
-function operationOf(type: AccessRecord['request_type']): string {
+/** `gen_ai.operation.name`; a pass-through request (files, listings…) is plain HTTP. */
+function operationOf(type: AccessRecord['request_type']): string | undefined {
+  if (type === 'passthrough' || type === 'ai_models') return undefined;
   return type === 'ai_embeddings' ? 'embeddings' : 'chat';
 }
 
@@ -98,11 +100,11 @@ export function createOtelTracing(settings: TracingSettings, log: Logger): Traci
       'http.request.method': start.method,
       'url.path': start.path,
       'client.address': start.clientAddress,
-      'gen_ai.operation.name': operation,
       'aipm.route': start.route,
       'aipm.client_protocol': start.clientProtocol,
       'aipm.stream': start.stream,
     };
+    if (operation !== undefined) attributes['gen_ai.operation.name'] = operation;
     if (start.exactRoute) attributes['http.route'] = start.path;
     if (start.requestModel !== undefined) attributes['gen_ai.request.model'] = start.requestModel;
     const span = tracer.startSpan(
@@ -118,12 +120,14 @@ export function createOtelTracing(settings: TracingSettings, log: Logger): Traci
         provider = a.provider;
         const url = new URL(a.origin);
         const model = start.requestModel;
+        // GenAI spans are named `{operation} {model}`; an HTTP client span by its method.
+        const nameOf = (m: string | undefined): string => (operation === undefined ? a.method : m === undefined ? operation : `${operation} ${m}`);
         const attempt = tracer.startSpan(
-          model === undefined ? operation : `${operation} ${model}`,
+          nameOf(model),
           {
             kind: SpanKind.CLIENT,
             attributes: {
-              'gen_ai.operation.name': operation,
+              ...(operation !== undefined && { 'gen_ai.operation.name': operation }),
               'gen_ai.provider.name': a.provider,
               'http.request.method': a.method,
               'server.address': url.hostname,
@@ -139,7 +143,7 @@ export function createOtelTracing(settings: TracingSettings, log: Logger): Traci
         return {
           headers,
           end(o: AttemptSpanEnd) {
-            if (o.requestModel !== undefined && o.requestModel !== model) attempt.updateName(`${operation} ${o.requestModel}`);
+            if (o.requestModel !== undefined && o.requestModel !== model) attempt.updateName(nameOf(o.requestModel));
             const errorType = o.errorCode === undefined ? undefined : errorTypeOf(o.errorCode, o.upstreamStatus);
             setDefined(attempt, {
               'gen_ai.request.model': o.requestModel,

@@ -214,6 +214,38 @@ describe('OpenTelemetry traces exported over OTLP/HTTP', function () {
   });
 });
 
+describe('OpenTelemetry traces of a pass-through request', function () {
+  this.timeout(20_000);
+
+  it('traces it as plain HTTP: spans named by method, no GenAI operation, the provider status as error.type', async () => {
+    const receiver = await startReceiver();
+    const fake = await startFakeOpenAI({ name: 'files' });
+    const captured = captureLogger();
+    const cfg = loadConfigText(JSON.stringify(routeConfig({ instances: [instance('files', fake.url)] })), {});
+    const gateway = await createGateway(cfg, { logger: captured.log, tracing: await createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, captured.log) });
+    try {
+      const { port } = await gateway.listen();
+      const res = await fetch(`http://127.0.0.1:${port}/v1/files/file-123`);
+      assert.equal(res.status, 404, 'the fake has no files API: its 404 is relayed');
+      await gateway.close();
+      const root = receiver.spans.find((s) => s.span.kind === SERVER);
+      const attempt = receiver.spans.find((s) => s.span.kind === CLIENT);
+      assert.ok(root && attempt);
+      assert.equal(root.span.name, 'GET');
+      assert.equal(root.attrs['gen_ai.operation.name'], undefined);
+      assert.equal(root.attrs['http.response.status_code'], 404);
+      assert.equal(attempt.span.name, 'GET');
+      assert.equal(attempt.span.parentSpanId, root.span.spanId);
+      assert.equal(attempt.attrs['http.response.status_code'], 404);
+      assert.equal(attempt.attrs['error.type'], '404');
+      assert.equal(fake.requests[0]?.headers['traceparent'], `00-${root.span.traceId}-${attempt.span.spanId}-01`);
+    } finally {
+      await gateway.close();
+      await Promise.all([fake.close(), receiver.close()]);
+    }
+  });
+});
+
 describe('tracing switched off', () => {
   it('loads no OpenTelemetry module when no exporter endpoint is set', async () => {
     assert.equal((await createTracing({}, captureLogger().log)).enabled, false);
