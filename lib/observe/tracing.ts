@@ -70,8 +70,8 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-const noAttempt: AttemptTrace = Object.freeze({ headers: Object.freeze({}), end() {} });
-export const noRequestTrace: RequestTrace = Object.freeze({ attempt: () => noAttempt, end() {} });
+export const noAttemptTrace: AttemptTrace = Object.freeze({ headers: Object.freeze({}), end() {} });
+export const noRequestTrace: RequestTrace = Object.freeze({ attempt: () => noAttemptTrace, end() {} });
 export const noTracing: Tracing = Object.freeze({
   enabled: false,
   startRequest: () => noRequestTrace,

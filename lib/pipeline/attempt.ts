@@ -10,7 +10,7 @@ import {
 import { roundMs as round } from '../observe/access-log.ts';
 import type { SecretScrubber } from '../observe/secret-scrubber.ts';
 import type { AttemptTrace } from '../observe/tracing.ts';
-import { noRequestTrace } from '../observe/tracing.ts';
+import { noAttemptTrace, noRequestTrace } from '../observe/tracing.ts';
 import type { Usage } from '../protocols/types.ts';
 import { relayedHeaders } from '../transport/headers.ts';
 import type { IdleWatchdog } from '../transport/idle-watchdog.ts';
@@ -88,8 +88,10 @@ function declaredLength(headers: Record<string, string>): number | undefined {
 
 /** One attempt inside its own trace span, whose context goes upstream as `traceparent`. */
 export async function runAttempt(request: RequestPlan, instance: InstanceRuntime, plan: Plan): Promise<AttemptResult> {
+  const trace = request.trace;
+  if (trace === undefined || trace === noRequestTrace) return attemptOnce(request, instance, plan, noAttemptTrace);
   const target = instance.target;
-  const span = (request.trace ?? noRequestTrace).attempt({
+  const span = trace.attempt({
     instance: instance.name,
     provider: target.provider.genAiName ?? target.provider.name,
     upstreamProtocol: plan.upstream,
