@@ -182,9 +182,17 @@ describe('the compose fleet, run as the processes it describes', function () {
       launch([...script, ...instruction('gateway', 'CMD')], env);
       replicas.set(name, { url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}` });
     }
-    // depends_on … service_healthy: what compose waits for.
+    // depends_on … service_healthy: what compose waits for, by running each replica's own health check.
     for (const [name, r] of replicas) {
-      await until(`${name} /readyz`, 20_000, async () => ((await fetch(`${r.admin}/readyz`)).status === 200 ? true : undefined));
+      const [cmd, exe, ...args] = service(name).healthcheck?.test ?? [];
+      assert.equal(cmd, 'CMD');
+      assert.equal(exe, 'node');
+      const check = args.map((a) => a.replace('127.0.0.1:9180', new URL(r.admin).host));
+      await until(`${name} healthy`, 20_000, async () => {
+        const probe = spawn(process.execPath, check, { stdio: 'ignore' });
+        const [code] = (await once(probe, 'exit')) as [number | null];
+        return code === 0 ? true : undefined;
+      });
     }
   });
 
