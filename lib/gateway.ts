@@ -19,6 +19,8 @@ import type { Tracing } from './observe/tracing.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './http/status-report.ts';
+import type { StatusReport } from './http/status-report.ts';
+import type { Registry } from 'prom-client';
 import { createPassthroughProxy } from './transport/passthrough-proxy.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
 import { createStateStore } from './state/create-store.ts';
@@ -35,6 +37,12 @@ export interface Gateway {
   /** The routes now serving (a reload replaces them). */
   readonly routes: readonly RouteRuntime[];
   readonly store: StateStore;
+  /** This process's metrics (a worker hands them to the primary, which aggregates). */
+  readonly metricsRegistry: Registry;
+  /** What `GET /status` answers. */
+  status(): StatusReport;
+  /** Re-reads the config through `loadConfig` and applies it, as `POST /reload` does. */
+  reloadFromSource(): Promise<ReloadResult>;
   listen(): Promise<{ port: number; adminPort: number | null }>;
   /**
    * Swaps the routes for those of `next` without dropping a request: requests in flight finish on the
@@ -64,6 +72,8 @@ export interface GatewayOptions {
   loadConfig?: () => GatewayConfig;
   /** Defaults to what the OpenTelemetry variables of `process.env` ask for (off without an endpoint). */
   tracing?: Tracing;
+  /** false: no admin listener even if the config has one (a worker: the primary process serves it). */
+  admin?: boolean;
 }
 
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -71,7 +81,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const clock = opts.clock ?? systemClock;
   // First: a bad OTEL_* value fails start-up before anything is opened.
   const tracing = opts.tracing ?? (await createTracing(process.env, log));
-  const store = opts.store ?? createStateStore(config.redis, log, { clock });
+  const store = opts.store ?? await createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
   const build = (cfg: GatewayConfig): RouteRuntime[] => {
     const built: RouteRuntime[] = [];
@@ -99,6 +109,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
             inFlight: () => instance.stats.inFlight,
             breaker: () => instance.breaker.state(),
             health: () => instance.healthState(),
+            quotaHeld: () => !instance.quota.allows(),
           };
         }
       }
@@ -178,7 +189,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     }
   }
 
-  const adminServer = config.admin
+  const adminServer = config.admin && opts.admin !== false
     ? createServer(createAdminApp({
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
@@ -194,6 +205,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       return routes;
     },
     store,
+    metricsRegistry: metrics.registry,
+    status: () => buildStatus(routes, store),
+    reloadFromSource,
     reload,
     async listen() {
       // Bounded: with Redis down the store starts offline and keeps reconnecting.

@@ -1,7 +1,10 @@
 import type { Pool } from 'undici';
 import type { InstanceBreaker } from '../breaker/instance-breaker.ts';
 import type { InstanceConfig } from '../config/types.ts';
+import { costUsd } from '../cost/cost-usd.ts';
+import type { PriceSource } from '../cost/cost-usd.ts';
 import type { ActiveChecker } from '../health/active-checker.ts';
+import type { ProviderQuota } from '../health/provider-quota.ts';
 import type { ProtocolName, Usage } from '../protocols/types.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
 import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
@@ -15,6 +18,8 @@ export interface InstanceStats {
   fallbacks: number;
   promptTokens: number;
   completionTokens: number;
+  /** USD of the answers whose price is known. */
+  costUsd: number;
   latencyEwmaMs: number | undefined;
   lastError: { at: number; reason: string } | undefined;
 }
@@ -43,6 +48,8 @@ export interface InstanceParts {
   health: ActiveChecker | undefined;
   /** `max_concurrency`, when configured. */
   gate: ConcurrencyGate | undefined;
+  /** What the provider's rate-limit headers say is left (fleet-wide). */
+  quota: ProviderQuota;
 }
 
 /** One instance of one route at run time: its parts, and the only code that changes its counters. */
@@ -54,6 +61,8 @@ export class InstanceRuntime {
   readonly breaker: InstanceBreaker;
   readonly health: ActiveChecker | undefined;
   readonly gate: ConcurrencyGate | undefined;
+  readonly quota: ProviderQuota;
+  readonly #prices: PriceSource;
   #stats: InstanceStats = {
     inFlight: 0,
     requests: 0,
@@ -61,6 +70,7 @@ export class InstanceRuntime {
     fallbacks: 0,
     promptTokens: 0,
     completionTokens: 0,
+    costUsd: 0,
     latencyEwmaMs: undefined,
     lastError: undefined,
   };
@@ -73,6 +83,13 @@ export class InstanceRuntime {
     this.breaker = parts.breaker;
     this.health = parts.health;
     this.gate = parts.gate;
+    this.quota = parts.quota;
+    this.#prices = { table: parts.target.provider.priceTable, override: parts.config.price };
+  }
+
+  /** What an answer of this instance cost in USD: its `price`, else the price table; undefined = unknown. */
+  costOf(usage: Usage, model: string | undefined): number | undefined {
+    return costUsd(usage, model, this.#prices);
   }
 
   get name(): string {
@@ -100,8 +117,8 @@ export class InstanceRuntime {
     this.#stats.inFlight -= 1;
   }
 
-  /** Applies a settled attempt: breaker, failure counters, tokens and latency. */
-  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, now = Date.now()): void {
+  /** Applies a settled attempt: breaker, failure counters, tokens, cost and latency. */
+  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, now = Date.now(), costUsd?: number): void {
     switch (verdict.kind) {
       case 'answered':
         this.breaker.onSuccess();
@@ -119,6 +136,7 @@ export class InstanceRuntime {
       this.#stats.promptTokens += usage.prompt_tokens;
       this.#stats.completionTokens += usage.completion_tokens;
     }
+    if (costUsd !== undefined) this.#stats.costUsd += costUsd;
     if (latencyMs !== undefined) {
       const ewma = this.#stats.latencyEwmaMs;
       this.#stats.latencyEwmaMs = ewma === undefined ? latencyMs : ewma + EWMA_WEIGHT * (latencyMs - ewma);

@@ -31,6 +31,7 @@ export function recordAttempt(record: AccessRecord, result: AttemptResult): void
     if (result.usage.cache_creation_tokens !== undefined) record.llm_cache_creation_input_tokens = result.usage.cache_creation_tokens;
     if (result.usage.reasoning_tokens !== undefined) record.llm_reasoning_tokens = result.usage.reasoning_tokens;
   }
+  if (result.costUsd !== undefined) record.cost_usd = result.costUsd;
   if (result.toolCalls !== undefined) record.llm_has_tool_calls = result.toolCalls;
   if (result.ttftMs !== undefined) record.ttft_ms = result.ttftMs;
   if (result.text !== undefined) record.response_text = result.text;
@@ -50,7 +51,7 @@ export function settle(record: AccessRecord, instance: InstanceRuntime, result: 
   // A stream that broke after its commit point was answered, and still counts against its instance.
   const error = result.error;
   if (!error) {
-    instance.record({ kind: 'answered' }, result.usage, result.latencyMs);
+    instance.record({ kind: 'answered' }, result.usage, result.latencyMs, undefined, result.costUsd);
     return undefined;
   }
   const verdict = classifyOutcome(error, policy);
@@ -64,6 +65,6 @@ export function settle(record: AccessRecord, instance: InstanceRuntime, result: 
     // The instance answered; the request itself was at fault (a 400, say).
     applied = { kind: 'answered' };
   }
-  instance.record(applied, result.usage, result.latencyMs);
+  instance.record(applied, result.usage, result.latencyMs, undefined, result.costUsd);
   return result.kind === 'responded' || error.code === 'CLIENT_ABORTED' ? undefined : verdict;
 }

@@ -29,9 +29,15 @@ export interface StreamObserver {
 export interface StreamDecoder {
   push(chunk: Uint8Array): UpstreamEvent[];
   end(): UpstreamEvent[];
+  /**
+   * True when nothing is held between events: no partial line, no event still gathering its fields.
+   * A chunk that starts and ends at such a point holds only whole events, so its bytes can be relayed
+   * as they are. Optional: a decoder without it is never relayed raw while events are filtered.
+   */
+  atBoundary?(): boolean;
 }
 
-export type ErrorShape = 'openai' | 'anthropic' | 'bedrock';
+export type ErrorShape = 'openai' | 'anthropic' | 'bedrock' | 'google';
 
 /** How a protocol's streams are framed on the wire. */
 export type StreamFraming = 'sse' | 'aws-event-stream';

@@ -6,6 +6,7 @@ export type ProtocolName =
   | 'openai-responses'
   | 'openai-chat'
   | 'openai-embeddings'
+  | 'google-genai'
   | 'passthrough';
 
 /** What a provider may speak: every client protocol, plus ones only providers speak. */

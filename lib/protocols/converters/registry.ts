@@ -3,6 +3,7 @@ import { anthropicMessagesToBedrockConverse } from './anthropic-messages-to-bedr
 import { anthropicMessagesToOpenaiChat } from './anthropic-messages-to-openai-chat.ts';
 import { bedrockConverseToAnthropicMessages } from './bedrock-converse-to-anthropic-messages.ts';
 import { bedrockConverseToOpenaiChat } from './bedrock-converse-to-openai-chat.ts';
+import { googleGenaiConverters } from './google-genai-converters.ts';
 import { openaiChatToAnthropicMessages } from './openai-chat-to-anthropic-messages.ts';
 import { openaiChatToBedrockConverse } from './openai-chat-to-bedrock-converse.ts';
 import { openaiEmbeddingsToVertexPredict } from './openai-embeddings-to-vertex-predict.ts';
@@ -18,6 +19,7 @@ const converters: readonly Converter[] = [
   bedrockConverseToAnthropicMessages,
   openaiResponsesToOpenaiChat,
   openaiEmbeddingsToVertexPredict,
+  ...googleGenaiConverters,
 ];
 
 export function findConverter(from: string, to: string): Converter | undefined {
