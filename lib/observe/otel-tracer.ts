@@ -169,6 +169,7 @@ export function createOtelTracing(settings: TracingSettings, log: Logger): Traci
           'aipm.attempts': record.attempts.length,
           'aipm.fallbacks': record.fallbacks,
           'aipm.ttft_ms': record.ttft_ms,
+          'aipm.cost_usd': record.cost_usd,
         });
         // HTTP server spans: only a 5xx is the server's error.
         if (record.status >= 500) {

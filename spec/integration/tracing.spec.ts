@@ -172,6 +172,9 @@ describe('OpenTelemetry traces exported over OTLP/HTTP', function () {
     assert.ok((answer.usage?.completion_tokens ?? 0) > 0);
     assert.equal(second!.attrs['error.type'], undefined);
     assert.equal(root.attrs['gen_ai.usage.input_tokens'], answer.usage?.prompt_tokens);
+    const access = logs.find((l) => l['access'])?.['access'] as { cost_usd?: number } | undefined;
+    assert.ok((access?.cost_usd ?? 0) > 0, 'gpt-4o is in the price table');
+    assert.equal(root.attrs['aipm.cost_usd'], access?.cost_usd);
 
     // Each provider got the traceparent of its own attempt span, in the client's trace.
     assert.equal(down.requests[0]?.headers['traceparent'], `00-${CLIENT_TRACE}-${first!.span.spanId}-01`);
