@@ -7,6 +7,7 @@ import type { JsonObject, Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 import type { JsonSchema } from './schema-parts.ts';
 import { boolean, integer, number, object, objects, oneOfTypes, positiveInt, shape, string, strings } from './schema-parts.ts';
+import { anthropicWithoutUnsignedThinking } from './unsigned-thinking.ts';
 
 // https://docs.anthropic.com/en/api/messages — shapes in docs/protocols.md#anthropic-messages.
 
@@ -137,6 +138,7 @@ export const anthropicMessages: ClientProtocol = {
   usageFromJson: (body) => (isJsonObject(body) ? anthropicUsage(body['usage']) : undefined),
   toolCount: (body) => arrayLength(body, 'tools'),
   endUserId: (body) => stringAt(body, 'metadata', 'user_id'),
+  historyForUpstream: anthropicWithoutUnsignedThinking,
   hasToolCalls: (answer) => someObject(answer, ['content'], (b) => b['type'] === 'tool_use'),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: (body) => {

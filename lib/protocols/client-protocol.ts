@@ -69,6 +69,12 @@ export interface ClientProtocol {
   endUserId(body: JsonObject): string | undefined;
   /** True when a whole (non-streamed) answer calls a tool. */
   hasToolCalls(answer: unknown): boolean;
+  /**
+   * The request body sent as it is to a provider of this protocol, minus what such a provider would
+   * refuse in the history (thinking blocks without their signature, docs/protocols.md#thinking-signatures);
+   * undefined when nothing needs removing, so the client's bytes go untouched.
+   */
+  historyForUpstream?(body: JsonObject): JsonObject | undefined;
   modelFromJson(body: unknown): string | undefined;
   textFromJson(body: unknown): string | undefined;
   /** `capturePayload`: also accumulate generated text (costs a JSON.parse per event after commit). */

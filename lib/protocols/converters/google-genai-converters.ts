@@ -6,16 +6,16 @@ import { openaiChatToAnthropicMessages } from './openai-chat-to-anthropic-messag
 import { openaiChatToBedrockConverse } from './openai-chat-to-bedrock-converse.ts';
 import { openaiChatToGoogleGenai } from './openai-chat-to-google-genai.ts';
 import { openaiResponsesToOpenaiChat } from './openai-responses-to-openai-chat.ts';
-import { throughOpenaiChat } from './through-openai-chat.ts';
+import { composeConverters } from './compose.ts';
 
 // Google GenAI to and from every other chat protocol: directly with OpenAI Chat, through it for the
 // rest (docs/protocols.md#google-genai).
 export const googleGenaiConverters: readonly Converter[] = [
   googleGenaiToOpenaiChat,
   openaiChatToGoogleGenai,
-  throughOpenaiChat(googleGenaiToOpenaiChat, openaiChatToAnthropicMessages),
-  throughOpenaiChat(googleGenaiToOpenaiChat, openaiChatToBedrockConverse),
-  throughOpenaiChat(anthropicMessagesToOpenaiChat, openaiChatToGoogleGenai),
-  throughOpenaiChat(bedrockConverseToOpenaiChat, openaiChatToGoogleGenai),
-  throughOpenaiChat(openaiResponsesToOpenaiChat, openaiChatToGoogleGenai),
+  composeConverters(googleGenaiToOpenaiChat, openaiChatToAnthropicMessages),
+  composeConverters(googleGenaiToOpenaiChat, openaiChatToBedrockConverse),
+  composeConverters(anthropicMessagesToOpenaiChat, openaiChatToGoogleGenai),
+  composeConverters(bedrockConverseToOpenaiChat, openaiChatToGoogleGenai),
+  composeConverters(openaiResponsesToOpenaiChat, openaiChatToGoogleGenai),
 ];

@@ -8,6 +8,7 @@ import { openaiChatToAnthropicMessages } from './openai-chat-to-anthropic-messag
 import { openaiChatToBedrockConverse } from './openai-chat-to-bedrock-converse.ts';
 import { openaiEmbeddingsToVertexPredict } from './openai-embeddings-to-vertex-predict.ts';
 import { openaiResponsesToOpenaiChat } from './openai-responses-to-openai-chat.ts';
+import { openaiResponsesToAnthropicMessages, openaiResponsesToBedrockConverse } from './openai-responses-via-chat.ts';
 
 // Every conversion the gateway can make: client protocol (`from`) → what a provider speaks (`to`).
 const converters: readonly Converter[] = [
@@ -18,6 +19,8 @@ const converters: readonly Converter[] = [
   anthropicMessagesToBedrockConverse,
   bedrockConverseToAnthropicMessages,
   openaiResponsesToOpenaiChat,
+  openaiResponsesToAnthropicMessages,
+  openaiResponsesToBedrockConverse,
   openaiEmbeddingsToVertexPredict,
   ...googleGenaiConverters,
 ];
