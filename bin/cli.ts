@@ -15,7 +15,9 @@ import type { IpcPort } from '../lib/state/ipc-store.ts';
 import { runPrimary } from '../lib/workers/primary.ts';
 import { isOurWorker, serveWorker, workerCount, workerGatewayOptions } from '../lib/workers/worker.ts';
 
-const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// bin/cli.ts in a checkout, dist/bin/cli.js in an installed package: the package root holds config/.
+const here = dirname(fileURLToPath(import.meta.url));
+const packageDir = existsSync(resolve(here, '../package.json')) ? resolve(here, '..') : resolve(here, '../..');
 
 const usage = `Usage: ai-proxy-multi <command> [options]
 

@@ -14,6 +14,8 @@ import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
 import { createMetrics } from './observe/metrics.ts';
 import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
+import { createTracing } from './observe/tracing.ts';
+import type { Tracing } from './observe/tracing.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './http/status-report.ts';
@@ -68,6 +70,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Reads the config again for `POST /reload` and SIGHUP (the CLI passes its config file). */
   loadConfig?: () => GatewayConfig;
+  /** Defaults to what the OpenTelemetry variables of `process.env` ask for (off without an endpoint). */
+  tracing?: Tracing;
   /** false: no admin listener even if the config has one (a worker: the primary process serves it). */
   admin?: boolean;
 }
@@ -75,6 +79,8 @@ export interface GatewayOptions {
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
+  // First: a bad OTEL_* value fails start-up before anything is opened.
+  const tracing = opts.tracing ?? (await createTracing(process.env, log));
   const store = opts.store ?? await createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
   const build = (cfg: GatewayConfig): RouteRuntime[] => {
@@ -83,7 +89,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     const scrubber = new SecretScrubber(cfg.routes.flatMap((r) => r.plugin.instances.flatMap(staticSecretsOf)), function* () {
       for (const route of built) for (const i of route.instances.values()) yield* i.target.authorizer?.secrets?.() ?? [];
     });
-    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber }));
+    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber, tracing }));
     return built;
   };
   let routes = build(config);
@@ -234,6 +240,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       await store.close();
       await pools.destroy();
       proxy.close();
+      await tracing.shutdown();
       log.info('ai-proxy-multi stopped');
     },
   };

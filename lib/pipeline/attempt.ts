@@ -9,6 +9,8 @@ import {
 } from '../errors.ts';
 import { roundMs as round } from '../observe/access-log.ts';
 import type { SecretScrubber } from '../observe/secret-scrubber.ts';
+import type { AttemptTrace } from '../observe/tracing.ts';
+import { noAttemptTrace, noRequestTrace } from '../observe/tracing.ts';
 import type { Usage } from '../protocols/types.ts';
 import { relayedHeaders } from '../transport/headers.ts';
 import type { IdleWatchdog } from '../transport/idle-watchdog.ts';
@@ -40,6 +42,8 @@ export interface AttemptResult {
   error: GatewayError | undefined;
   /** The model sent, or the one the answer names. */
   model: string | undefined;
+  /** The model sent upstream (undefined when building the request failed). */
+  sentModel?: string | undefined;
   usage: Usage | undefined;
   /** What the answer cost in USD (its usage priced); undefined when unknown or there was no usage. */
   costUsd?: number;
@@ -84,7 +88,36 @@ function declaredLength(headers: Record<string, string>): number | undefined {
   return Number(value);
 }
 
+/** One attempt inside its own trace span, whose context goes upstream as `traceparent`. */
 export async function runAttempt(request: RequestPlan, instance: InstanceRuntime, plan: Plan): Promise<AttemptResult> {
+  const trace = request.trace;
+  if (trace === undefined || trace === noRequestTrace) return attemptOnce(request, instance, plan, noAttemptTrace);
+  const target = instance.target;
+  const span = trace.attempt({
+    instance: instance.name,
+    provider: target.provider.genAiName ?? target.provider.name,
+    upstreamProtocol: plan.upstream,
+    origin: target.origin,
+    method: plan.converter ? 'POST' : (request.ctx.req.method ?? 'POST'),
+  });
+  const result = await attemptOnce(request, instance, plan, span);
+  const error = result.error;
+  span.end({
+    status: result.status,
+    failed: result.kind === 'failed',
+    requestModel: result.sentModel,
+    responseModel: result.model,
+    inputTokens: result.usage?.prompt_tokens,
+    outputTokens: result.usage?.completion_tokens,
+    errorCode: error?.code,
+    // A client that left mid-stream is logged 499; the provider had answered 200.
+    upstreamStatus: error instanceof UpstreamStatusError ? error.upstreamStatus : result.kind === 'responded' ? (result.status === 499 ? 200 : result.status) : undefined,
+    errorMessage: error?.message,
+  });
+  return result;
+}
+
+async function attemptOnce(request: RequestPlan, instance: InstanceRuntime, plan: Plan, span: AttemptTrace): Promise<AttemptResult> {
   const { ctx, stream, clientSignal } = request;
   const plugin = ctx.route.config.plugin;
   const scrubber = ctx.route.scrubber;
@@ -101,6 +134,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
   let firstToken = (): void => undefined;
   let slot = false;
   let model: string | undefined;
+  let sentModel: string | undefined;
 
   const result = (kind: AttemptResult['kind'], status: number, more: Partial<AttemptResult> = {}): AttemptResult => ({
     kind,
@@ -111,6 +145,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     reason: undefined,
     error: undefined,
     model,
+    sentModel,
     usage: undefined,
     costUsd: undefined,
     toolCalls: undefined,
@@ -176,6 +211,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
           model: request.requestModel,
           stream,
           usageEvents: ctx.protocol.usageEvents,
+          traceHeaders: span.headers,
         },
         instance,
         plan,
@@ -188,6 +224,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     model = call.model;
     // Without a body there is no write to watch: the connection and the answer share `read_timeout`.
     if (call.body.length === 0) reading();
+    sentModel = call.model;
 
     let upstream: UpstreamResponse;
     try {

@@ -40,6 +40,8 @@ export interface ClientRequest {
   stream: boolean;
   /** The client protocol's usage-only stream events, if it has such events. */
   usageEvents: ClientProtocol['usageEvents'];
+  /** W3C trace context of the attempt's span; replaces the client's `traceparent` when tracing is on. */
+  traceHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -71,6 +73,7 @@ export async function buildUpstreamCall(
 
   const headers = upstreamHeaders(client.headers, target.authHeaders, plugin.forward_client_credentials);
   headers['x-request-id'] = client.requestId;
+  if (client.traceHeaders) Object.assign(headers, client.traceHeaders);
   for (const [name, value] of target.defaultHeaders) if (client.headers[name] === undefined) headers[name] = value;
   const path = target.pathFor(plan.upstream, { clientPathAndQuery: client.pathAndQuery, model: sentModel, stream: client.stream });
   if (target.authorizer) {

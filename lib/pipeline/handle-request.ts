@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, ProviderQuotaExhaustedError, UpstreamStatusError } from '../errors.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
+import { noRequestTrace } from '../observe/tracing.ts';
 import { renderError } from '../protocols/render-error.ts';
 import { runAttempt } from './attempt.ts';
 import type { AttemptResult } from './attempt.ts';
@@ -32,7 +33,22 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const plugin = route.config.plugin;
   const stream = protocol.isStream(ctx.body, ctx.hash.path);
   const client = { signal: clientGoneSignal(res) };
-  const request: RequestPlan = { ctx, stream, requestModel: protocol.requestModel(ctx.body, ctx.hash.path), clientSignal: client.signal };
+  const requestModel = protocol.requestModel(ctx.body, ctx.hash.path);
+  const requestType = protocol.requestType ?? (stream ? 'ai_stream' : 'ai_chat');
+  const trace = !route.tracing.enabled ? noRequestTrace : route.tracing.startRequest({
+    method: ctx.req.method ?? 'POST',
+    path: ctx.hash.path,
+    route: route.config.id,
+    exactRoute: route.config.exact.includes(ctx.hash.path),
+    headers: ctx.req.headers,
+    requestType,
+    clientProtocol: protocol.name,
+    requestModel,
+    stream,
+    clientAddress: ctx.hash.remoteAddr,
+    startTime: performance.timeOrigin + ctx.started,
+  });
+  const request: RequestPlan = { ctx, stream, requestModel, clientSignal: client.signal, trace };
 
   const record: AccessRecord = {
     route: route.config.id,
@@ -40,7 +56,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     path: ctx.hash.path,
     client_ip: ctx.hash.remoteAddr,
     status: 0,
-    request_type: protocol.requestType ?? (stream ? 'ai_stream' : 'ai_chat'),
+    request_type: requestType,
     client_protocol: protocol.name,
     request_llm_model: request.requestModel,
     llm_stream: stream,
@@ -161,5 +177,6 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     if (record.status === 0) record.status = client.signal.aborted ? 499 : res.statusCode;
     logAccess(ctx.log, record, { scrub: (text) => route.scrubber.scrub(text), maxBytes: plugin.logging.max_payload_bytes });
     ctx.metrics.observe(record);
+    trace.end(record);
   }
 }

@@ -15,6 +15,7 @@ import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import { noRequestTrace } from '../observe/tracing.ts';
 import type { ErrorShape } from '../protocols/client-protocol.ts';
 import { PASSTHROUGH } from '../protocols/passthrough.ts';
 import { renderError } from '../protocols/render-error.ts';
@@ -104,6 +105,21 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
     fallbacks: 0,
     duration_ms: 0,
   };
+  const trace = !route.tracing.enabled
+    ? noRequestTrace
+    : route.tracing.startRequest({
+        method: record.method,
+        path: ctx.hash.path,
+        route: route.config.id,
+        exactRoute: route.config.exact.includes(ctx.hash.path),
+        headers: ctx.req.headers,
+        requestType: PASSTHROUGH,
+        clientProtocol: PASSTHROUGH,
+        requestModel: undefined,
+        stream: false,
+        clientAddress: ctx.hash.remoteAddr,
+        startTime: performance.timeOrigin + ctx.started,
+      });
   if (!replayable) ctx.log.info({ limit: plugin.replay_body_size }, 'pass-through body over replay_body_size: streamed once, without fallback');
   const maxAttempts = replayable ? 1 + plugin.max_retries : 1;
   const tried = new Set<string>();
@@ -125,7 +141,15 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         res.setHeader('x-ai-proxy-instance', instance.name);
         res.setHeader('x-ai-proxy-attempts', String(tried.size));
       }
-      const outcome = await attempt(ctx, instance, client.signal);
+      const target = instance.target;
+      const span = trace.attempt({
+        instance: instance.name,
+        provider: target.provider.genAiName ?? target.provider.name,
+        upstreamProtocol: PASSTHROUGH,
+        origin: target.origin,
+        method: record.method,
+      });
+      const outcome = await attempt(ctx, instance, client.signal, span.headers);
       const attemptStarted = outcome.started;
       record.instance = instance.name;
       record.upstream_protocol = PASSTHROUGH;
@@ -134,6 +158,17 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
         record.status = r.clientLeft ? 499 : r.status;
         record.attempts.push({ instance: instance.name, status: record.status, duration_ms: roundMs(performance.now() - attemptStarted) });
         if (r.error) record.error = `answer from instance ${instance.name} broke after ${r.bytes} bytes`;
+        span.end({
+          status: record.status,
+          failed: false,
+          requestModel: undefined,
+          responseModel: undefined,
+          inputTokens: undefined,
+          outputTokens: undefined,
+          errorCode: r.error ? 'UPSTREAM_STREAM' : undefined,
+          upstreamStatus: r.status,
+          errorMessage: record.error,
+        });
         // Only successes are streamed; a relay that broke midway is the instance's failure.
         instance.record(r.error ? { kind: 'failed', reason: record.error ?? 'broken answer', retryAfterSec: undefined } : { kind: 'answered' }, undefined, performance.now() - attemptStarted);
         return;
@@ -142,6 +177,17 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
       const verdict = classifyOutcome(error, plugin.fallback);
       const reason = scrubber.scrub(error instanceof UpstreamStatusError ? `HTTP ${error.upstreamStatus}: ${upstreamReason(scrubber.scrubBuffer(error.body))}` : error.message);
       record.attempts.push({ instance: instance.name, status: verdict.status, reason, duration_ms: roundMs(performance.now() - attemptStarted) });
+      span.end({
+        status: verdict.status,
+        failed: true,
+        requestModel: undefined,
+        responseModel: undefined,
+        inputTokens: undefined,
+        outputTokens: undefined,
+        errorCode: error.code,
+        upstreamStatus: error instanceof UpstreamStatusError ? error.upstreamStatus : undefined,
+        errorMessage: reason,
+      });
       if (error.code === 'CLIENT_ABORTED') {
         instance.record({ kind: 'not-about-instance' }, undefined, undefined);
         break;
@@ -193,6 +239,7 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
     if (record.status === 0) record.status = client.signal.aborted ? 499 : res.statusCode;
     logAccess(ctx.log, record);
     ctx.metrics.observe(record);
+    trace.end(record);
   }
 }
 
@@ -200,6 +247,7 @@ async function attempt(
   ctx: PassthroughContext,
   instance: InstanceRuntime,
   clientSignal: AbortSignal,
+  traceHeaders: Readonly<Record<string, string>>,
 ): Promise<{ result: ProxyOutcome; started: number; signal: AbortSignal }> {
   const plugin = ctx.route.config.plugin;
   const target = instance.target;
@@ -211,6 +259,7 @@ async function attempt(
   const headers = upstreamHeaders(ctx.req.headers, target.authHeaders, plugin.forward_client_credentials, true);
   for (const [name, value] of target.defaultHeaders) if (ctx.req.headers[name] === undefined) headers[name] = value;
   headers['x-request-id'] = ctx.reqId;
+  Object.assign(headers, traceHeaders);
   headers['host'] = new URL(target.origin).host;
   if (ctx.body.kind === 'held') {
     headers['content-length'] = String(ctx.body.bytes.length);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HashRequest } from '../balancer/hash-key.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import type { RequestTrace } from '../observe/tracing.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import type { JsonObject } from '../protocols/types.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -31,4 +32,6 @@ export interface RequestPlan {
   requestModel: string | undefined;
   /** Aborted when the client goes away. */
   clientSignal: AbortSignal;
+  /** The request's span; each attempt gets a child. Absent: no tracing. */
+  trace?: RequestTrace;
 }

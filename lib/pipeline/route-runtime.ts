@@ -11,6 +11,8 @@ import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
 import type { Clock, StateStore } from '../state/state-store.ts';
 import type { SecretScrubber } from '../observe/secret-scrubber.ts';
+import type { Tracing } from '../observe/tracing.ts';
+import { noTracing } from '../observe/tracing.ts';
 import { createConcurrencyGate } from '../transport/concurrency-gate.ts';
 import type { PoolRegistry } from '../transport/pool-registry.ts';
 import { InstanceRuntime } from './instance-runtime.ts';
@@ -21,6 +23,8 @@ export interface RouteRuntime {
   config: RouteConfig;
   /** Hides every instance's credentials in text that came from an upstream. */
   scrubber: SecretScrubber;
+  /** Spans for requests and attempts (a no-op unless traces are exported). */
+  tracing: Tracing;
   instances: ReadonlyMap<string, InstanceRuntime>;
   /** Next instance for this request, or undefined when none is left; `prefer` first when it can serve. */
   pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest, prefer?: string): InstanceRuntime | undefined;
@@ -48,6 +52,7 @@ export interface RuntimeDeps {
   clock: Clock;
   log: Logger;
   scrubber: SecretScrubber;
+  tracing?: Tracing;
 }
 
 export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): RouteRuntime {
@@ -96,6 +101,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
   return {
     config: route,
     scrubber: deps.scrubber,
+    tracing: deps.tracing ?? noTracing,
     instances,
     semantic,
     pick(tried, protocol, req, prefer) {

@@ -6,6 +6,7 @@ const DEFAULT_API_VERSION = '2024-10-21';
 // `api-version` is mandatory, `model` in the body is ignored so we drop it.
 export const azureOpenai = defineProvider({
   name: 'azure-openai',
+  genAiName: 'azure.ai.openai',
   capabilities: {
     'openai-chat': { path: '/chat/completions' },
     'openai-embeddings': { path: '/embeddings' },

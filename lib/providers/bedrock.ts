@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.ts';
 // docs/protocols.md#providers. The model id is one URL-encoded path segment; the body never names it.
 export const bedrock = defineProvider({
   name: 'bedrock',
+  genAiName: 'aws.bedrock',
   baseUrlFor: (instance) =>
     instance.provider_conf.region ? `https://bedrock-runtime.${instance.provider_conf.region}.amazonaws.com` : undefined,
   capabilities: { 'bedrock-converse': { path: '/model/{model}/converse' } },

@@ -36,6 +36,8 @@ export interface Authorizer {
 
 export interface ProviderDefinition {
   name: string;
+  /** `gen_ai.provider.name` in traces (OpenTelemetry's well-known value), when it is not `name`. */
+  genAiName?: string;
   /** Default base URL (scheme + host [+ port]); absent → `baseUrlFor` or the instance's `override.endpoint`. */
   baseUrl?: string;
   /** Base URL that depends on the instance (Bedrock's and Vertex's region). */

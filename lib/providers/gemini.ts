@@ -19,6 +19,7 @@ export function geminiModelSegment(model: string | undefined): string {
 
 export const gemini = defineProvider({
   name: 'gemini',
+  genAiName: 'gcp.gemini',
   baseUrl: 'https://generativelanguage.googleapis.com',
   capabilities: OPENAI,
   capabilitiesFor: (instance) => (native(instance) ? NATIVE : OPENAI),

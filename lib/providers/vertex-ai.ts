@@ -29,6 +29,7 @@ function serviceAccount(instance: InstanceConfig): string | undefined {
 
 export const vertexAi = defineProvider({
   name: 'vertex-ai',
+  genAiName: 'gcp.vertex_ai',
   baseUrlFor: (instance) => {
     const region = location(instance);
     return region === 'global' ? 'https://aiplatform.googleapis.com' : `https://${region}-aiplatform.googleapis.com`;
