@@ -4,6 +4,7 @@ import type { InstanceConfig } from '../config/types.ts';
 import type { ActiveChecker } from '../health/active-checker.ts';
 import type { ProtocolName, Usage } from '../protocols/types.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
+import { RecentWindow } from '../observe/recent-window.ts';
 import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
 import type { Plan } from './plan.ts';
 
@@ -64,6 +65,7 @@ export class InstanceRuntime {
     latencyEwmaMs: undefined,
     lastError: undefined,
   };
+  #recent = new RecentWindow();
 
   constructor(parts: InstanceParts) {
     this.config = parts.config;
@@ -83,6 +85,11 @@ export class InstanceRuntime {
     return this.#stats;
   }
 
+  /** The last minute's attempts, failures, tokens and medians (the status page). */
+  get recent(): RecentWindow {
+    return this.#recent;
+  }
+
   /** Active checks' verdict (shared by the fleet); `unchecked` without `checks.active`. */
   healthState(): HealthState {
     if (!this.health) return 'unchecked';
@@ -91,17 +98,22 @@ export class InstanceRuntime {
   }
 
   /** An attempt to this instance starts; `attemptEnded` must follow. */
-  attemptStarted(): void {
+  attemptStarted(now = Date.now()): void {
     this.#stats.inFlight += 1;
     this.#stats.requests += 1;
+    this.#recent.attempt(now);
   }
 
   attemptEnded(): void {
     this.#stats.inFlight -= 1;
   }
 
-  /** Applies a settled attempt: breaker, failure counters, tokens and latency. */
-  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, now = Date.now()): void {
+  /**
+   * Applies a settled attempt: breaker, failure counters, tokens and latency. `streamed`: the latency
+   * is the time to the stream's first content rather than the whole answer.
+   */
+  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, at: { now?: number; streamed?: boolean } = {}): void {
+    const now = at.now ?? Date.now();
     switch (verdict.kind) {
       case 'answered':
         this.breaker.onSuccess();
@@ -123,6 +135,7 @@ export class InstanceRuntime {
       const ewma = this.#stats.latencyEwmaMs;
       this.#stats.latencyEwmaMs = ewma === undefined ? latencyMs : ewma + EWMA_WEIGHT * (latencyMs - ewma);
     }
+    this.#recent.settled(now, verdict.kind === 'failed', usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, latencyMs, at.streamed === true);
   }
 
   /** The request fell back from this instance to another. */
@@ -133,5 +146,6 @@ export class InstanceRuntime {
   /** After a reload: the counters of the same route and instance carry over (in-flight stays with the old object). */
   inheritCounters(previous: InstanceRuntime): void {
     this.#stats = { ...previous.stats, inFlight: this.#stats.inFlight };
+    this.#recent = previous.recent;
   }
 }

@@ -1,0 +1,218 @@
+// What the status page shows beyond one instance's counters: a bounded timeline of recent fallbacks,
+// failed requests, breaker and health changes, and the fleet's view — each replica publishes its
+// last minute per instance to the state store (Redis for a fleet) every few seconds, and every replica
+// reads all of them. Nothing here runs on a request's hot path but `observe`, which returns at once for
+// a request served by its first attempt.
+import { hostname } from 'node:os';
+import type { AccessRecord } from '../observe/access-log.ts';
+import type { RouteRuntime } from '../pipeline/route-runtime.ts';
+import type { JsonValue, StateStore, StoreEntry } from '../state/state-store.ts';
+import { isJsonObject } from '../protocols/types.ts';
+
+export type StatusEventKind = 'fallback' | 'failed' | 'breaker_opened' | 'breaker_closed' | 'unhealthy' | 'healthy';
+
+export interface StatusEvent {
+  at: number;
+  kind: StatusEventKind;
+  route: string;
+  /** The instance whose breaker or health changed. */
+  instance?: string;
+  /** A fallback: the instance that failed and the one tried next. */
+  from?: string;
+  to?: string;
+  /** A fallback: the failed attempt's status; a failed request: what the client got. */
+  status?: number;
+  reason?: string;
+  /** An opened breaker: when it admits its trial request. */
+  until?: number;
+  /** The replica that saw it (breaker and health changes come from whichever replica made them). */
+  by: string;
+}
+
+/** One replica's last minute for one instance, as published to the fleet. */
+export interface ReplicaInstanceReport {
+  attempts: number;
+  failures: number;
+  in_flight: number;
+  tokens: number;
+  latency_p50_ms: number | null;
+  ttft_p50_ms: number | null;
+}
+
+export interface ReplicaReport {
+  replica: string;
+  host: string;
+  pid: number;
+  /** When the replica published this report. */
+  at: number;
+  store: 'memory' | 'redis' | 'redis-offline';
+  routes: Record<string, Record<string, ReplicaInstanceReport>>;
+}
+
+export interface StatusMonitor {
+  /** Every access record: fallbacks and failed requests go into the timeline. */
+  observe(record: AccessRecord): void;
+  /** Newest first. */
+  events(): StatusEvent[];
+  /** Every replica's latest report (this one's fresh), this replica first. */
+  replicas(now?: number): ReplicaReport[];
+  start(): void;
+  stop(): void;
+}
+
+export interface StatusMonitorOptions {
+  store: StateStore;
+  routes: () => readonly RouteRuntime[];
+  /** Events kept; the oldest go first. */
+  capacity?: number;
+  publishMs?: number;
+}
+
+const REPLICA_PREFIX = 'replica:';
+const DEFAULT_CAPACITY = 200;
+const DEFAULT_PUBLISH_MS = 5_000;
+
+function asNumber(x: JsonValue | undefined): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+}
+
+export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
+  const { store } = opts;
+  const capacity = opts.capacity ?? DEFAULT_CAPACITY;
+  const publishMs = opts.publishMs ?? DEFAULT_PUBLISH_MS;
+  // A ring: `next` is where the next event goes once it is full.
+  const ring: StatusEvent[] = [];
+  let next = 0;
+  const seen = new Map<string, string>();
+  const replicaIds = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  const self = { host: hostname(), pid: process.pid };
+
+  const add = (event: StatusEvent): void => {
+    if (ring.length < capacity) ring.push(event);
+    else {
+      ring[next] = event;
+      next = (next + 1) % capacity;
+    }
+  };
+
+  /** `route/instance` (breaker and health keys) back to the route and instance, on the current routes. */
+  const owner = (key: string): { route: string; instance: string } | undefined => {
+    for (const route of opts.routes()) {
+      for (const instance of route.instances.values()) {
+        if (instance.breaker.key === key) return { route: route.config.id, instance: instance.name };
+      }
+    }
+    return undefined;
+  };
+
+  const onChange = (key: string, entry: StoreEntry | undefined): void => {
+    if (key.startsWith(REPLICA_PREFIX)) {
+      if (entry) replicaIds.add(key.slice(REPLICA_PREFIX.length));
+      return;
+    }
+    const value = entry?.value;
+    if (!isJsonObject(value)) return;
+    const breaker = key.startsWith('breaker:');
+    if (!breaker && !key.startsWith('health:')) return;
+    const where = owner(key.slice(key.indexOf(':') + 1));
+    const since = asNumber(value['since']);
+    if (!where || since === undefined) return;
+    const by = typeof value['by'] === 'string' ? value['by'] : '';
+    if (breaker) {
+      const state = value['state'];
+      if (state !== 'open' && state !== 'closed') return;
+      // Reconciles and pub/sub echo the same record: one event per change.
+      const id = `${state}@${since}`;
+      if (seen.get(key) === id) return;
+      seen.set(key, id);
+      const reason = typeof value['reason'] === 'string' ? value['reason'] : undefined;
+      const until = state === 'open' ? asNumber(value['until']) : undefined;
+      add({ at: since, kind: state === 'open' ? 'breaker_opened' : 'breaker_closed', ...where, ...(reason && { reason }), ...(until !== undefined && { until }), by });
+      return;
+    }
+    const healthy = value['healthy'];
+    if (typeof healthy !== 'boolean') return;
+    // Verdicts are re-published unchanged to keep them alive: only a new `since` is a change.
+    const id = `${healthy}@${since}`;
+    if (seen.get(key) === id) return;
+    seen.set(key, id);
+    add({ at: since, kind: healthy ? 'healthy' : 'unhealthy', ...where, by });
+  };
+  store.onChange(onChange);
+
+  const report = (now: number): ReplicaReport => {
+    const routes: ReplicaReport['routes'] = {};
+    for (const route of opts.routes()) {
+      const instances: Record<string, ReplicaInstanceReport> = {};
+      for (const instance of route.instances.values()) {
+        const t = instance.recent.totals(now);
+        instances[instance.name] = {
+          attempts: t.attempts,
+          failures: t.failures,
+          in_flight: instance.stats.inFlight,
+          tokens: t.promptTokens + t.completionTokens,
+          latency_p50_ms: t.latencyP50Ms ?? null,
+          ttft_p50_ms: t.ttftP50Ms ?? null,
+        };
+      }
+      routes[route.config.id] = instances;
+    }
+    return { replica: store.replicaId, ...self, at: now, store: store.mode(), routes };
+  };
+
+  const publish = (): void => {
+    const mine = report(Date.now());
+    // Three missed reports and the replica drops off every page.
+    store.put(REPLICA_PREFIX + store.replicaId, mine as unknown as JsonValue, publishMs * 3);
+  };
+
+  const parseReport = (entry: StoreEntry | undefined): ReplicaReport | undefined => {
+    const v = entry?.value;
+    if (!isJsonObject(v) || typeof v['replica'] !== 'string' || !isJsonObject(v['routes'])) return undefined;
+    return v as unknown as ReplicaReport;
+  };
+
+  return {
+    observe(record) {
+      const { attempts } = record;
+      const failed = record.status >= 500 || record.status === 429;
+      if (attempts.length < 2 && !(failed && attempts.length > 0)) return;
+      const at = Date.now();
+      for (let i = 1; i < attempts.length; i++) {
+        const from = attempts[i - 1];
+        const to = attempts[i];
+        // Two attempts on one instance are a token refresh, not a fallback (as in the metrics).
+        if (!from || !to || from.instance === to.instance) continue;
+        add({ at, kind: 'fallback', route: record.route, from: from.instance, to: to.instance, status: from.status, ...(from.reason && { reason: from.reason }), by: store.replicaId });
+      }
+      if (failed) {
+        const reason = record.error ?? attempts[attempts.length - 1]?.reason;
+        add({ at, kind: 'failed', route: record.route, status: record.status, ...(reason && { reason }), by: store.replicaId });
+      }
+    },
+    events() {
+      return [...ring].sort((a, b) => b.at - a.at);
+    },
+    replicas(now = Date.now()) {
+      const all = [report(now)];
+      for (const id of replicaIds) {
+        if (id === store.replicaId) continue;
+        const theirs = parseReport(store.get(REPLICA_PREFIX + id));
+        if (theirs) all.push(theirs);
+        else replicaIds.delete(id);
+      }
+      return all;
+    },
+    start() {
+      if (timer) return;
+      publish();
+      timer = setInterval(publish, publishMs);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
