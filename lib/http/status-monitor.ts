@@ -27,6 +27,8 @@ export interface StatusEvent {
   until?: number;
   /** The replica that saw it (breaker and health changes come from whichever replica made them). */
   by: string;
+  /** Fallbacks and failed requests: the replica's own sequence number, so others take each once. */
+  seq?: number;
 }
 
 /** One replica's last minute for one instance, as published to the fleet. */
@@ -37,6 +39,8 @@ export interface ReplicaInstanceReport {
   tokens: number;
   latency_p50_ms: number | null;
   ttft_p50_ms: number | null;
+  /** The newest failure this replica saw on the instance (ever, not only in the window). */
+  last_error: { at: number; reason: string } | null;
 }
 
 export interface ReplicaReport {
@@ -47,6 +51,8 @@ export interface ReplicaReport {
   at: number;
   store: 'memory' | 'redis' | 'redis-offline';
   routes: Record<string, Record<string, ReplicaInstanceReport>>;
+  /** The replica's latest fallbacks and failed requests, for the other replicas' timelines. */
+  events: StatusEvent[];
 }
 
 export interface StatusMonitor {
@@ -70,7 +76,9 @@ export interface StatusMonitorOptions {
 
 const REPLICA_PREFIX = 'replica:';
 const DEFAULT_CAPACITY = 200;
-const DEFAULT_PUBLISH_MS = 5_000;
+const DEFAULT_PUBLISH_MS = 2_000;
+// Request events a report carries: more than one replica sees between two reports on a sane fleet.
+const PUBLISHED_EVENTS = 30;
 
 function asNumber(x: JsonValue | undefined): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
@@ -85,6 +93,9 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
   let next = 0;
   const seen = new Map<string, string>();
   const replicaIds = new Set<string>();
+  let seq = 0;
+  const ownEvents: StatusEvent[] = [];
+  const lastSeqOf = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   const self = { host: hostname(), pid: process.pid };
 
@@ -108,7 +119,19 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
 
   const onChange = (key: string, entry: StoreEntry | undefined): void => {
     if (key.startsWith(REPLICA_PREFIX)) {
-      if (entry) replicaIds.add(key.slice(REPLICA_PREFIX.length));
+      const id = key.slice(REPLICA_PREFIX.length);
+      const theirs = id === store.replicaId ? undefined : parseReport(entry);
+      if (!theirs) return;
+      replicaIds.add(id);
+      // Their fallbacks and failed requests join this timeline once each.
+      const seen = lastSeqOf.get(id) ?? 0;
+      let newest = seen;
+      for (const e of Array.isArray(theirs.events) ? theirs.events : []) {
+        if (typeof e?.seq !== 'number' || e.seq <= seen || typeof e.at !== 'number') continue;
+        add({ ...e, by: id });
+        newest = Math.max(newest, e.seq);
+      }
+      lastSeqOf.set(id, newest);
       return;
     }
     const value = entry?.value;
@@ -141,6 +164,12 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
   };
   store.onChange(onChange);
 
+  function parseReport(entry: StoreEntry | undefined): ReplicaReport | undefined {
+    const v = entry?.value;
+    if (!isJsonObject(v) || typeof v['replica'] !== 'string' || !isJsonObject(v['routes'])) return undefined;
+    return v as unknown as ReplicaReport;
+  }
+
   const report = (now: number): ReplicaReport => {
     const routes: ReplicaReport['routes'] = {};
     for (const route of opts.routes()) {
@@ -154,23 +183,26 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
           tokens: t.promptTokens + t.completionTokens,
           latency_p50_ms: t.latencyP50Ms ?? null,
           ttft_p50_ms: t.ttftP50Ms ?? null,
+          last_error: instance.stats.lastError ? { ...instance.stats.lastError } : null,
         };
       }
       routes[route.config.id] = instances;
     }
-    return { replica: store.replicaId, ...self, at: now, store: store.mode(), routes };
+    return { replica: store.replicaId, ...self, at: now, store: store.mode(), routes, events: [...ownEvents] };
+  };
+
+  /** A fallback or failed request seen here: the timeline, and the next report for the other replicas. */
+  const addOwn = (event: StatusEvent): void => {
+    const numbered = { ...event, seq: ++seq };
+    add(numbered);
+    ownEvents.push(numbered);
+    if (ownEvents.length > PUBLISHED_EVENTS) ownEvents.shift();
   };
 
   const publish = (): void => {
     const mine = report(Date.now());
-    // Three missed reports and the replica drops off every page.
-    store.put(REPLICA_PREFIX + store.replicaId, mine as unknown as JsonValue, publishMs * 3);
-  };
-
-  const parseReport = (entry: StoreEntry | undefined): ReplicaReport | undefined => {
-    const v = entry?.value;
-    if (!isJsonObject(v) || typeof v['replica'] !== 'string' || !isJsonObject(v['routes'])) return undefined;
-    return v as unknown as ReplicaReport;
+    // A replica that stops reporting drops off every page a little later.
+    store.put(REPLICA_PREFIX + store.replicaId, mine as unknown as JsonValue, Math.max(publishMs * 3, 15_000));
   };
 
   return {
@@ -184,11 +216,11 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
         const to = attempts[i];
         // Two attempts on one instance are a token refresh, not a fallback (as in the metrics).
         if (!from || !to || from.instance === to.instance) continue;
-        add({ at, kind: 'fallback', route: record.route, from: from.instance, to: to.instance, status: from.status, ...(from.reason && { reason: from.reason }), by: store.replicaId });
+        addOwn({ at, kind: 'fallback', route: record.route, from: from.instance, to: to.instance, status: from.status, ...(from.reason && { reason: from.reason }), by: store.replicaId });
       }
       if (failed) {
         const reason = record.error ?? attempts[attempts.length - 1]?.reason;
-        add({ at, kind: 'failed', route: record.route, status: record.status, ...(reason && { reason }), by: store.replicaId });
+        addOwn({ at, kind: 'failed', route: record.route, status: record.status, ...(reason && { reason }), by: store.replicaId });
       }
     },
     events() {

@@ -128,6 +128,16 @@ const script = String.raw`
     return typeof c === 'number' ? c : null;
   }
 
+  // The newest failure any replica saw on the instance (this replica's own is the freshest for it).
+  function newestError(routeId, i, report) {
+    var best = i.last_error ? { at: Date.parse(i.last_error.at), reason: i.last_error.reason, by: report.replica } : null;
+    (report.fleet || []).forEach(function (r) {
+      var s = r.routes[routeId] && r.routes[routeId][i.name];
+      if (s && s.last_error && (!best || s.last_error.at > best.at)) best = { at: s.last_error.at, reason: s.last_error.reason, by: r.replica };
+    });
+    return best;
+  }
+
   function routeSection(route, report, now) {
     var w = report.window_ms;
     var withCost = route.instances.some(function (i) { return costOf(i) !== null; });
@@ -138,7 +148,7 @@ const script = String.raw`
     var body = h('tbody');
     route.instances.forEach(function (i) {
       var lm = i.last_minute;
-      var err = i.last_error;
+      var err = newestError(route.id, i, report);
       body.appendChild(h('tr', { 'data-instance': route.id + '/' + i.name },
         h('td', null, h('strong', { text: i.name }), h('span', { class: 'sub', text: i.provider })),
         healthCell(i, report.replica),
@@ -152,7 +162,7 @@ const script = String.raw`
         h('td', { class: 'num', 'data-field': 'tokens', text: num(perMin(lm.prompt_tokens + lm.completion_tokens, w)) }),
         withCost ? h('td', { class: 'num', 'data-field': 'cost', text: costOf(i) === null ? '—' : '$' + (costOf(i) * 60000 / w).toFixed(4) }) : null,
         h('td', { class: 'err', 'data-field': 'last_error' }, err ? h('span', { text: err.reason }) : h('span', { class: 'muted', text: '—' }),
-          err ? h('span', { class: 'sub', text: time(err.at) }) : null)));
+          err ? h('span', { class: 'sub', text: time(new Date(err.at).toISOString()) + ' · ' + replicaLabel(err.by, report.replica) }) : null)));
     });
     return h('section', { 'data-route': route.id },
       h('h2', null, 'Route ' + route.id, h('small', { text: route.instances.length + ' instances · this replica, last minute' })),

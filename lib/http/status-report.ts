@@ -50,6 +50,9 @@ export interface InstanceStatus {
   };
 }
 
+/** A replica's report without its events (they are in the timeline already). */
+export type FleetReplica = Omit<ReplicaReport, 'events'>;
+
 export interface StatusReport {
   generated_at: string;
   state_store: 'memory' | 'redis' | 'redis-offline';
@@ -59,7 +62,7 @@ export interface StatusReport {
   window_ms: number;
   routes: Array<{ id: string; instances: InstanceStatus[] }>;
   /** Every replica's last minute per instance, as each last published it (this replica first). */
-  fleet: ReplicaReport[];
+  fleet: FleetReplica[];
   /** Recent fallbacks, failed requests, breaker and health changes, newest first. */
   events: StatusEvent[];
 }
@@ -116,6 +119,19 @@ function instanceStatus(instance: InstanceRuntime, route: RouteRuntime, routeReq
   };
 }
 
+/** Other replicas scrubbed their reports with the same credentials; this is the second line. */
+function scrubReport(replica: ReplicaReport, scrub: (text: string) => string): FleetReplica {
+  const { events: _events, ...rest } = replica;
+  const routes: ReplicaReport['routes'] = {};
+  for (const [route, instances] of Object.entries(rest.routes)) {
+    routes[route] = {};
+    for (const [name, s] of Object.entries(instances)) {
+      routes[route][name] = s.last_error ? { ...s, last_error: { at: s.last_error.at, reason: scrub(String(s.last_error.reason)) } } : s;
+    }
+  }
+  return { ...rest, routes };
+}
+
 const ratio = (x: number): number => Math.round(x * 1000) / 1000;
 
 export function buildStatus(routes: readonly RouteRuntime[], store: StateStore, monitor: StatusMonitor, now = Date.now()): StatusReport {
@@ -132,7 +148,7 @@ export function buildStatus(routes: readonly RouteRuntime[], store: StateStore, 
       const recent = all.reduce((n, i) => n + i.recent.totals(now).attempts, 0);
       return { id: route.config.id, instances: all.map((instance) => instanceStatus(instance, route, total, recent, now)) };
     }),
-    fleet: monitor.replicas(now),
+    fleet: monitor.replicas(now).map((replica) => scrubReport(replica, scrub)),
     events: monitor.events().map((e) => (e.reason === undefined ? e : { ...e, reason: scrub(e.reason) })),
   };
 }
