@@ -108,19 +108,29 @@ const script = String.raw`
     }
     if (b.state !== 'closed' && b.reason) td.appendChild(h('span', { class: 'sub', text: b.reason }));
     if (b.reported_by && b.state !== 'closed') td.appendChild(h('span', { class: 'sub', text: 'by ' + replicaLabel(b.reported_by, self) }));
-    td.appendChild(h('span', { class: 'sub', text: b.failures_in_window + ' of ' + b.calls_in_window + ' failed in window' }));
+    if (b.state === 'closed') td.appendChild(h('span', { class: 'sub', text: b.failures_in_window + ' of ' + b.calls_in_window + ' failed in window' }));
     return td;
   }
-  function shareCell(i) {
-    var bar = h('div', { class: 'bar', title: 'actual ' + pct(i.last_minute.share) + ', weight aims at ' + pct(i.expected_share) });
+  // The fleet's last minute for one instance: every replica's latest report added up (this one's is fresh).
+  function fleetTotals(routeId, name, report) {
+    var t = { attempts: 0, failures: 0, in_flight: 0, tokens: 0 };
+    (report.fleet || []).forEach(function (r) {
+      var s = r.routes[routeId] && r.routes[routeId][name];
+      if (!s) return;
+      t.attempts += s.attempts; t.failures += s.failures; t.in_flight += s.in_flight; t.tokens += s.tokens;
+    });
+    return t;
+  }
+  function shareCell(i, share) {
+    var bar = h('div', { class: 'bar', title: 'actual ' + pct(share) + ', weight aims at ' + pct(i.expected_share) });
     var fill = h('div', { class: 'fill' });
-    fill.style.width = Math.min(100, i.last_minute.share * 100) + '%';
+    fill.style.width = Math.min(100, share * 100) + '%';
     var mark = h('div', { class: 'mark' });
     mark.style.left = 'calc(' + Math.min(100, i.expected_share * 100) + '% - 1px)';
     bar.appendChild(fill);
     bar.appendChild(mark);
     return h('td', { 'data-field': 'share' },
-      h('div', { class: 'share' }, bar, h('span', { text: pct(i.last_minute.share) })),
+      h('div', { class: 'share' }, bar, h('span', { text: pct(share) })),
       h('span', { class: 'sub', text: 'weight ' + i.weight + ' → ' + pct(i.expected_share) + ' · priority ' + i.priority }));
   }
   function costOf(i) {
@@ -142,30 +152,37 @@ const script = String.raw`
     var w = report.window_ms;
     var withCost = route.instances.some(function (i) { return costOf(i) !== null; });
     var head = h('tr', null, h('th', { text: 'instance' }), h('th', { text: 'health' }), h('th', { text: 'breaker' }),
-      h('th', { text: 'share of traffic (1 min)' }), h('th', { class: 'num', text: 'in flight' }), h('th', { class: 'num', text: 'p50 latency' }),
+      h('th', { text: 'share of traffic' }), h('th', { class: 'num', text: 'in flight' }), h('th', { class: 'num', text: 'p50 latency' }),
       h('th', { class: 'num', text: 'p50 TTFT' }), h('th', { class: 'num', text: 'req/min' }), h('th', { class: 'num', text: 'tokens/min' }),
       withCost ? h('th', { class: 'num', text: 'cost/min' }) : null, h('th', { text: 'last error' }));
     var body = h('tbody');
+    var totals = {};
+    var routeAttempts = 0;
+    route.instances.forEach(function (i) {
+      totals[i.name] = fleetTotals(route.id, i.name, report);
+      routeAttempts += totals[i.name].attempts;
+    });
     route.instances.forEach(function (i) {
       var lm = i.last_minute;
+      var t = totals[i.name];
       var err = newestError(route.id, i, report);
       body.appendChild(h('tr', { 'data-instance': route.id + '/' + i.name },
         h('td', null, h('strong', { text: i.name }), h('span', { class: 'sub', text: i.provider })),
         healthCell(i, report.replica),
         breakerCell(i.breaker, report.replica, now),
-        shareCell(i),
-        h('td', { class: 'num', 'data-field': 'in_flight', text: i.in_flight }),
+        shareCell(i, routeAttempts === 0 ? 0 : t.attempts / routeAttempts),
+        h('td', { class: 'num', 'data-field': 'in_flight', text: t.in_flight }),
         h('td', { class: 'num', 'data-field': 'latency', text: ms(lm.latency_p50_ms) }),
         h('td', { class: 'num', 'data-field': 'ttft', text: ms(lm.ttft_p50_ms) }),
-        h('td', { class: 'num', 'data-field': 'requests' }, String(perMin(lm.attempts, w)),
-          lm.failures ? h('span', { class: 'sub bad', text: perMin(lm.failures, w) + ' failed' }) : null),
-        h('td', { class: 'num', 'data-field': 'tokens', text: num(perMin(lm.prompt_tokens + lm.completion_tokens, w)) }),
+        h('td', { class: 'num', 'data-field': 'requests' }, String(perMin(t.attempts, w)),
+          t.failures ? h('span', { class: 'sub bad', text: perMin(t.failures, w) + ' failed' }) : null),
+        h('td', { class: 'num', 'data-field': 'tokens', text: num(perMin(t.tokens, w)) }),
         withCost ? h('td', { class: 'num', 'data-field': 'cost', text: costOf(i) === null ? '—' : '$' + (costOf(i) * 60000 / w).toFixed(4) }) : null,
         h('td', { class: 'err', 'data-field': 'last_error' }, err ? h('span', { text: err.reason }) : h('span', { class: 'muted', text: '—' }),
           err ? h('span', { class: 'sub', text: time(new Date(err.at).toISOString()) + ' · ' + replicaLabel(err.by, report.replica) }) : null)));
     });
     return h('section', { 'data-route': route.id },
-      h('h2', null, 'Route ' + route.id, h('small', { text: route.instances.length + ' instances · this replica, last minute' })),
+      h('h2', null, 'Route ' + route.id, h('small', { text: route.instances.length + ' instances · the fleet\'s last minute; medians from this replica' })),
       h('table', null, h('thead', null, head), body));
   }
 
@@ -204,7 +221,7 @@ const script = String.raw`
     if (e.kind === 'failed') return e.route + ': request answered ' + e.status + (e.reason ? ' — ' + e.reason : '');
     if (e.kind === 'breaker_opened') return who + ' held out' + (e.until ? ' until ' + time(new Date(e.until).toISOString()) : '') + (e.reason ? ': ' + e.reason : '');
     if (e.kind === 'breaker_closed') return who + (e.reason ? ': ' + e.reason : '');
-    return who + ' reported ' + e.kind + ' by the active checks';
+    return who + ' marked ' + e.kind + ' by the active checks';
   }
   function eventsSection(report) {
     var events = report.events || [];
