@@ -200,6 +200,8 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
   };
 
   const publish = (): void => {
+    // Offline there is no one to tell, and the store's reconnect check and resync need Redis to themselves.
+    if (store.mode() === 'redis-offline') return;
     const mine = report(Date.now());
     // A replica that stops reporting drops off every page a little later.
     store.put(REPLICA_PREFIX + store.replicaId, mine as unknown as JsonValue, Math.max(publishMs * 3, 15_000));
