@@ -2,7 +2,7 @@
 // measure peak RSS, and make sure nothing outlives the bench, whatever way it ends.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 
@@ -120,6 +120,22 @@ export function peakRssMb(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** The pid and every descendant's (a `server.workers` gateway is a primary and its workers). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return out;
 }
 
 /** Resets VmHWM to the current RSS (clear_refs "5", Linux >= 4.0) so each cell gets its own peak. */

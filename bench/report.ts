@@ -1,12 +1,13 @@
 // Turns bench cells into the markdown written to bench/results/latest.md (and printed).
 
-export type TargetId = 'direct' | 'minimal' | 'gateway' | 'gateway-redis' | 'baseline';
+export type TargetId = 'direct' | 'minimal' | 'gateway' | 'gateway-redis' | 'gateway-2w' | 'baseline';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct (fake upstream)',
   minimal: 'minimal proxy',
   gateway: 'ai-proxy-multi',
   'gateway-redis': 'ai-proxy-multi + Redis',
+  'gateway-2w': 'ai-proxy-multi, 2 workers',
   baseline: 'baseline (BENCH_BASELINE)',
 };
 
@@ -19,6 +20,8 @@ export interface Scenario {
 
 export interface Cell {
   target: TargetId;
+  /** 0-based round (targets are interleaved within a round). */
+  round?: number;
   scenario: string;
   /** 2xx responses per second over the measured window. */
   rps: number;
@@ -71,6 +74,8 @@ export function renderMarkdown(
   scenarios: readonly Scenario[],
   cells: readonly Cell[],
   notes: readonly TargetNote[],
+  /** Every round's cells, for the per-round ratios (cells above are the median rounds). */
+  all?: readonly Cell[],
 ): string {
   const lines: string[] = [];
   lines.push('# ai-proxy-multi bench', '');
@@ -101,15 +106,28 @@ export function renderMarkdown(
       `| ${s.label} | ${fmtRatio(ratio(g, m))} | ${fmtRatio(ratio(g, d))} | ${fmtDelta(delta(g, m))} | ${fmtDelta(delta(g, d))} |`,
     );
   }
-  if (cells.some((c) => c.target === 'gateway-redis')) {
-    lines.push('', '## Redis-backed state vs in-memory', '');
-    lines.push('| Scenario | req/s Redis ÷ memory | p50 Redis − memory | p99 Redis − memory |');
-    lines.push('|---|---:|---:|---:|');
+  const variants: Array<[TargetId, string]> = [
+    ['gateway-redis', 'Redis-backed state vs in-memory'],
+    ['gateway-2w', '2 workers (server.workers) vs 1'],
+  ];
+  for (const [variant, title] of variants) {
+    if (!cells.some((c) => c.target === variant)) continue;
+    lines.push('', `## ${title}`, '');
+    lines.push(`| Scenario | req/s ÷ in-memory gateway (median round) | per-round ratios | p50 − in-memory | p99 − in-memory | peak RSS |`);
+    lines.push('|---|---:|---:|---:|---:|---:|');
     for (const s of scenarios) {
-      const r = find(cells, 'gateway-redis', s.id);
+      const r = find(cells, variant, s.id);
       const g = find(cells, 'gateway', s.id);
       const ratio = r && g && g.rps > 0 ? r.rps / g.rps : Number.NaN;
-      lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${fmtDelta(r && g ? r.p50 - g.p50 : Number.NaN)} | ${fmtDelta(r && g ? r.p99 - g.p99 : Number.NaN)} |`);
+      // Rounds interleave the targets, so round k of one is measured next to round k of the other.
+      const paired = (all ?? [])
+        .filter((c) => c.target === variant && c.scenario === s.id)
+        .map((c) => [c, (all ?? []).find((o) => o.target === 'gateway' && o.scenario === s.id && o.round === c.round)] as const)
+        .filter((p): p is readonly [Cell, Cell] => p[1] !== undefined && p[1].rps > 0)
+        .map(([c, o]) => c.rps / o.rps)
+        .sort((a, b) => a - b);
+      const spread = paired.length > 1 ? `${fmtRatio(paired[0] ?? Number.NaN)}–${fmtRatio(paired[paired.length - 1] ?? Number.NaN)} (${paired.length})` : '—';
+      lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${spread} | ${fmtDelta(r && g ? r.p50 - g.p50 : Number.NaN)} | ${fmtDelta(r && g ? r.p99 - g.p99 : Number.NaN)} | ${fmtMb(r?.rssMb ?? null)} |`);
     }
   }
   if (cells.some((c) => c.target === 'baseline')) {

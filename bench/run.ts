@@ -12,7 +12,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem, type as osType }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  freePort, hasTaskset, killAll, peakRssMb, pinSelf, resetPeakRss, spawnNode, stopChild, waitForHttp, waitForPortLine,
+  freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, spawnNode, stopChild, waitForHttp, waitForPortLine,
 } from './processes.ts';
 import type { Child } from './processes.ts';
 import { percentile, renderMarkdown, TARGET_LABELS } from './report.ts';
@@ -114,7 +114,7 @@ async function upstreamBehindProxy(): Promise<string> {
   return sharedUpstream.url;
 }
 
-function gatewayConfig(port: number, adminPort: number, upstream: string, redisUrl?: string): object {
+function gatewayConfig(port: number, adminPort: number, upstream: string, redisUrl?: string, workers = 1): object {
   const instance = (name: string) => ({
     name,
     provider: 'openai-compatible',
@@ -124,7 +124,7 @@ function gatewayConfig(port: number, adminPort: number, upstream: string, redisU
     override: { endpoint: upstream },
   });
   return {
-    server: { host: '127.0.0.1', port },
+    server: { host: '127.0.0.1', port, workers },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: LOG_LEVEL },
     ...(redisUrl && { redis: { url: redisUrl, key_prefix: `bench${Date.now()}:` } }),
@@ -157,8 +157,11 @@ async function startTarget(target: TargetId, tmp: string): Promise<{ child: Chil
   const [port, adminPort] = [await freePort(), await freePort()];
   const redisUrl = target === 'gateway-redis' ? await startRedis(tmp) : undefined;
   const file = join(tmp, 'gateway.json');
-  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream, redisUrl), null, 2));
-  const child = spawnNode(target === 'baseline' ? 'baseline gateway' : 'gateway', TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
+  // `gateway-2w`: server.workers 2, not pinned (two workers need two cores; on a 2-core machine they
+  // share them with the load generator and the upstream).
+  const workers = target === 'gateway-2w' ? 2 : 1;
+  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream, redisUrl, workers), null, 2));
+  const child = spawnNode(target === 'baseline' ? 'baseline gateway' : 'gateway', workers > 1 ? null : TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
   await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`);
   return { child, url: `http://127.0.0.1:${port}` };
 }
@@ -184,7 +187,7 @@ async function startRedis(tmp: string): Promise<string> {
   throw new Error('redis-server did not start (is it installed?)');
 }
 
-async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[]): Promise<void> {
+async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[], round = 0): Promise<void> {
   let started: { child: Child; url: string };
   try {
     started = await startTarget(target, tmp);
@@ -201,11 +204,13 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
         continue;
       }
       if (WARMUP > 0) await load(url, s, WARMUP, false);
+      const tree = processTree(child.pid);
+      for (const pid of tree.slice(1)) resetPeakRss(pid);
       if (!resetPeakRss(child.pid)) notes.push({ target, note: `${s.label}: peak RSS is since process start (clear_refs not writable)` });
       const { result, latencies } = await load(url, s, DURATION, true);
       const cell: Cell = {
-        target, scenario: s.id, rps: result['2xx'] / result.duration, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-        rssMb: peakRssMb(child.pid), completed: result['2xx'], errors: result.errors, non2xx: result.non2xx,
+        target, round, scenario: s.id, rps: result['2xx'] / result.duration, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+        rssMb: sumRss(tree), completed: result['2xx'], errors: result.errors, non2xx: result.non2xx,
       };
       cells.push(cell);
       console.error(`  ${TARGET_LABELS[target].padEnd(24)} ${s.label.padEnd(28)} ${Math.round(cell.rps)} req/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms`);
@@ -213,10 +218,20 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
   } finally {
     const stop = await stopChild(child);
     if (target === 'gateway-redis') redisServer?.kill('SIGKILL');
-    if ((target === 'gateway' || target === 'gateway-redis' || target === 'baseline') && (stop.code !== 0 || stop.forced)) {
+    if ((target === 'gateway' || target === 'gateway-redis' || target === 'gateway-2w' || target === 'baseline') && (stop.code !== 0 || stop.forced)) {
       notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
     }
   }
+}
+
+/** Peak RSS of a process and its workers, added up (each process's own peak). */
+function sumRss(pids: readonly number[]): number | null {
+  let total: number | null = null;
+  for (const pid of pids) {
+    const mb = peakRssMb(pid);
+    if (mb !== null) total = (total ?? 0) + mb;
+  }
+  return total;
 }
 
 /** One cell per target × scenario: the round with the median throughput. */
@@ -240,7 +255,7 @@ async function main(): Promise<void> {
   console.error(`bench: ${TARGETS.join(', ')}; ${WARMUP} s warm-up + ${DURATION} s per cell`);
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const target of TARGETS) await benchTarget(target, tmp, cells, notes);
+      for (const target of TARGETS) await benchTarget(target, tmp, cells, notes, round);
     }
   } finally {
     if (sharedUpstream) await stopChild(sharedUpstream.child);
@@ -266,7 +281,7 @@ async function main(): Promise<void> {
         `Rounds: ${ROUNDS} (targets interleaved; each cell is the median round by req/s).`,
       ],
     },
-    scenarios, medianCells(cells), [...new Map(notes.map((n) => [`${n.target}|${n.note}`, n])).values()],
+    scenarios, medianCells(cells), [...new Map(notes.map((n) => [`${n.target}|${n.note}`, n])).values()], cells,
   );
   const out = join(root, 'bench/results/latest.md');
   writeFileSync(`${out}.tmp`, report);

@@ -1,4 +1,6 @@
+import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -9,6 +11,9 @@ import { createGateway } from '../lib/gateway.ts';
 import type { Gateway } from '../lib/gateway.ts';
 import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/observe/logger.ts';
 import type { LogFormat } from '../lib/observe/logger.ts';
+import type { IpcPort } from '../lib/state/ipc-store.ts';
+import { runPrimary } from '../lib/workers/primary.ts';
+import { isOurWorker, serveWorker, workerCount, workerGatewayOptions } from '../lib/workers/worker.ts';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -78,11 +83,21 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     }
     throw err;
   }
-  const log = await createFormattedLogger(config.log.level, format ?? defaultLogFormat());
-  warnEmptyCredentials(config, (msg) => log.warn(msg));
+  const baseLog = await createFormattedLogger(config.log.level, format ?? defaultLogFormat());
+  // server.workers > 1: this process runs the workers (which run this same command) and the admin listener.
+  const workers = workerCount(config.server.workers, availableParallelism());
+  const inWorker = isOurWorker(cluster.isWorker, process.env);
+  if (cluster.isPrimary && workers > 1) {
+    warnEmptyCredentials(config, (msg) => baseLog.warn(msg));
+    return runPrimary({ config, workers, log: baseLog, describeListenError: (err) => listenFailure(err, file) });
+  }
+  if (!inWorker && workers > 1) baseLog.warn(`server.workers (${workers}) ignored: this process is a worker of another process manager's cluster`);
+  const worker = inWorker ? { port: process as unknown as IpcPort, id: cluster.worker?.id } : undefined;
+  const log = worker ? baseLog.child({ worker: worker.id }) : baseLog;
+  if (!worker) warnEmptyCredentials(config, (msg) => log.warn(msg));
   let gateway: Gateway;
   try {
-    gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file) });
+    gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file), ...(worker ? workerGatewayOptions(config, worker.port, log) : {}) });
   } catch (err) {
     process.stderr.write(`ai-proxy-multi: cannot start: ${(err as Error).message}\n`);
     return 1;
@@ -95,7 +110,12 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     await gateway.close().catch(() => undefined);
     return 1;
   }
-  return new Promise<number>((done) => {
+  return new Promise<number>((resolve) => {
+    // A worker's IPC channel would keep it alive once drained.
+    const done = (code: number) => {
+      resolve(code);
+      if (worker) process.disconnect?.();
+    };
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
@@ -130,6 +150,11 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // A worker also hears Ctrl-C on a terminal (the whole process group gets SIGINT): the primary's
+    // request to stop that follows is the same stop, not a second one.
+    if (worker) serveWorker(gateway, worker.port, () => {
+      if (!stopping) stop('shutdown requested by the primary');
+    });
   });
 }
 

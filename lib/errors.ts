@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'PROTOCOL_NOT_DETECTED'
   | 'PROTOCOL_NOT_SUPPORTED'
   | 'NO_INSTANCE_AVAILABLE'
+  | 'PROVIDER_QUOTA_EXHAUSTED'
   | 'UPSTREAM_STATUS'
   | 'UPSTREAM_CONNECT'
   | 'UPSTREAM_TIMEOUT'
@@ -125,6 +126,21 @@ export class NoInstanceAvailableError extends GatewayError {
     super('NO_INSTANCE_AVAILABLE', 503, message, {
       kind: 'overloaded',
       headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/**
+ * Every instance that could serve the request is held out because its provider said nothing is left
+ * (or by its breaker, for the rest): 429, `Retry-After` when the first of them is back.
+ */
+export class ProviderQuotaExhaustedError extends GatewayError {
+  constructor(message: string, retryAfterMs: number) {
+    const ms = Math.max(1, Math.ceil(retryAfterMs));
+    super('PROVIDER_QUOTA_EXHAUSTED', 429, message, {
+      kind: 'rate_limit',
+      // The SDKs read retry-after-ms first (docs/protocols.md#retry-after-and-rate-limit-headers).
+      headers: { 'retry-after': String(Math.ceil(ms / 1000)), 'retry-after-ms': String(ms) },
     });
   }
 }

@@ -18,6 +18,8 @@ import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './http/status-report.ts';
 import { createStatusMonitor } from './http/status-monitor.ts';
+import type { StatusReport } from './http/status-report.ts';
+import type { Registry } from 'prom-client';
 import { createPassthroughProxy } from './transport/passthrough-proxy.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
 import { createStateStore } from './state/create-store.ts';
@@ -34,6 +36,12 @@ export interface Gateway {
   /** The routes now serving (a reload replaces them). */
   readonly routes: readonly RouteRuntime[];
   readonly store: StateStore;
+  /** This process's metrics (a worker hands them to the primary, which aggregates). */
+  readonly metricsRegistry: Registry;
+  /** What `GET /status` answers. */
+  status(): StatusReport;
+  /** Re-reads the config through `loadConfig` and applies it, as `POST /reload` does. */
+  reloadFromSource(): Promise<ReloadResult>;
   listen(): Promise<{ port: number; adminPort: number | null }>;
   /**
    * Swaps the routes for those of `next` without dropping a request: requests in flight finish on the
@@ -61,12 +69,14 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Reads the config again for `POST /reload` and SIGHUP (the CLI passes its config file). */
   loadConfig?: () => GatewayConfig;
+  /** false: no admin listener even if the config has one (a worker: the primary process serves it). */
+  admin?: boolean;
 }
 
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? createStateStore(config.redis, log, { clock });
+  const store = opts.store ?? await createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
   const build = (cfg: GatewayConfig): RouteRuntime[] => {
     const built: RouteRuntime[] = [];
@@ -95,6 +105,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
             inFlight: () => instance.stats.inFlight,
             breaker: () => instance.breaker.state(),
             health: () => instance.healthState(),
+            quotaHeld: () => !instance.quota.allows(),
           };
         }
       }
@@ -182,7 +193,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     }
   }
 
-  const adminServer = config.admin
+  const adminServer = config.admin && opts.admin !== false
     ? createServer(createAdminApp({
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
@@ -198,6 +209,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       return routes;
     },
     store,
+    metricsRegistry: metrics.registry,
+    status: () => buildStatus(routes, store, monitor),
+    reloadFromSource,
     reload,
     async listen() {
       // Bounded: with Redis down the store starts offline and keeps reconnecting.

@@ -39,6 +39,7 @@ export interface RawInstance {
   checks?: { active: RawActiveCheck };
   breaker?: Partial<BreakerConfig>;
   max_concurrency?: number;
+  price?: InstanceConfig['price'];
 }
 
 type RawActiveCheck = Partial<Omit<ActiveCheckConfig, 'healthy' | 'unhealthy'>> & {
@@ -211,6 +212,7 @@ export function normaliseInstance(raw: RawInstance, defaultName: string, pluginB
     ...(raw.checks ? { checks: { active: normaliseActiveCheck(raw.checks.active) } } : {}),
     breaker: { ...pluginBreaker, ...raw.breaker },
     ...(raw.max_concurrency !== undefined && { max_concurrency: raw.max_concurrency }),
+    ...(raw.price !== undefined && { price: { ...raw.price } }),
   };
 }
 

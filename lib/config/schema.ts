@@ -18,6 +18,7 @@ export const configDefaults = {
     max_connections: 10_000,
     max_json_depth: 128,
     max_json_array_length: 100_000,
+    workers: 1 as number | 'auto',
   },
   admin: { host: '127.0.0.1', port: 9180 },
   redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
@@ -169,6 +170,19 @@ const checks = obj('Health checks (APISIX checks).', {
   }),
 }, { required: ['active'] });
 
+const usdPerMtok = (description: string): JsonSchema => num(`${description} USD per million tokens.`, { minimum: 0 });
+const price = obj(
+  'What this instance\'s answers cost, instead of the price table (a private deployment, a negotiated rate). Cache and reasoning prices default to the input and output prices.',
+  {
+    input_mtok: usdPerMtok('Prompt tokens (all of them, cached ones included unless cache_read_mtok says otherwise),'),
+    output_mtok: usdPerMtok('Completion tokens, reasoning included unless output_reasoning_mtok says otherwise,'),
+    cache_read_mtok: usdPerMtok('Prompt tokens read from the provider\'s cache,'),
+    cache_write_mtok: usdPerMtok('Prompt tokens written to the provider\'s cache,'),
+    output_reasoning_mtok: usdPerMtok('Reasoning tokens,'),
+  },
+  { required: ['input_mtok', 'output_mtok'] },
+);
+
 /** What one upstream target is: shared by an `ai-proxy-multi` instance and the `ai-proxy` block. */
 const targetFields: JsonSchema = {
   provider: ref('provider'),
@@ -187,8 +201,13 @@ const targetFields: JsonSchema = {
     api_version: str('API version (azure-openai api-version).'),
     anthropic_version: str('anthropic-version header sent when the client sends none (anthropic; default 2023-06-01).'),
     openai_compat: bool('anthropic: serve OpenAI chat requests on Anthropic\'s OpenAI-compatible endpoint instead of converting them to Messages.'),
+    api: {
+      enum: ['openai', 'native'],
+      description: 'gemini, vertex-ai: "native" calls Google\'s own generateContent API (clients of every protocol converted to it); "openai" (default) the OpenAI-compatible endpoint.',
+    },
   }),
   checks: ref('checks'),
+  price: ref('price'),
 };
 
 const instance = obj('One provider + credentials + model + options.', {
@@ -302,6 +321,12 @@ const baseSchema: JsonSchema = {
       max_connections: int('Most client connections open at once; further ones are closed at accept.', { minimum: 1, default: d.server.max_connections }),
       max_json_depth: int('Deepest nesting of objects and arrays accepted in a JSON request body (400 above).', { minimum: 2, maximum: 10_000, default: d.server.max_json_depth }),
       max_json_array_length: int('Most elements accepted in one array of a JSON request body (400 above).', { minimum: 1, default: d.server.max_json_array_length }),
+      workers: {
+        description: 'Processes serving this host\'s listeners (node:cluster): a number, or "auto" for one per available core. With several and no `redis`, the primary process holds the state they share.',
+        oneOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { const: 'auto' }],
+        default: d.server.workers,
+        errorMessage: 'must be a whole number of at least 1, or "auto"',
+      },
     }),
     admin: {
       description: 'Admin listener (/healthz, /readyz, /metrics, /status, /reload). Absent = 127.0.0.1:9180; false = off.',
@@ -349,7 +374,7 @@ const baseSchema: JsonSchema = {
   },
   required: ['routes'],
   additionalProperties: false,
-  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker },
+  definitions: { route, aiProxyMulti, aiProxy, instance, auth, override, checks, breaker, price },
 };
 
 /** The whole schema, `provider` enumerating the names the caller's provider registry holds. */

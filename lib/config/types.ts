@@ -51,6 +51,19 @@ export interface InstanceOverride {
   request_body_force_override: boolean;
 }
 
+/**
+ * `price`: what this instance's answers cost, in USD per million tokens, instead of the price table's
+ * figures (a private deployment, a negotiated rate). Cache and reasoning prices fall back to the
+ * input and output prices.
+ */
+export interface PriceConfig {
+  input_mtok: number;
+  output_mtok: number;
+  cache_read_mtok?: number;
+  cache_write_mtok?: number;
+  output_reasoning_mtok?: number;
+}
+
 export interface InstanceConfig {
   name: string;
   provider: string;
@@ -68,11 +81,15 @@ export interface InstanceConfig {
     api_version?: string;
     anthropic_version?: string;
     openai_compat?: boolean;
+    /** gemini, vertex-ai: which of the vendor's APIs to call. Absent = `openai`. */
+    api?: 'openai' | 'native';
   };
   checks?: { active: ActiveCheckConfig };
   breaker: BreakerConfig;
   /** Requests in flight to this instance at once; further ones queue, their wait inside `timeout`. Absent = unlimited. */
   max_concurrency?: number;
+  /** Overrides the price table for this instance's answers. */
+  price?: PriceConfig;
 }
 
 export interface FallbackPolicy {
@@ -174,6 +191,8 @@ export interface GatewayConfig {
     /** Bounds checked once when a JSON request body is parsed. */
     max_json_depth: number;
     max_json_array_length: number;
+    /** Worker processes sharing the listeners; 'auto' = one per available core. */
+    workers: number | 'auto';
   };
   admin: { host: string; port: number; api_key?: string } | null;
   redis: RedisConfig | null;

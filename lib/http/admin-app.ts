@@ -8,7 +8,8 @@ export interface AdminOptions {
   apiKey: string | undefined;
   isReady: () => boolean;
   status: () => unknown;
-  metrics: Registry;
+  /** A Registry, or in a multi-worker primary whatever aggregates the workers'. */
+  metrics: Pick<Registry, 'contentType' | 'metrics'>;
   reload: () => Promise<{ applied: boolean; problems: Array<{ path: string; message: string }>; routes: number }>;
 }
 
@@ -85,7 +86,7 @@ export function createAdminApp(opts: AdminOptions): Express {
     sendJson(res, result.applied ? 200 : 400, result);
   });
 
-  app.get('/status', (_req, res) => sendJson(res, 200, opts.status()));
+  app.get('/status', async (_req, res) => sendJson(res, 200, await opts.status()));
 
   app.use((_req: Request, res: Response) => sendJson(res, 404, { error: { message: 'not found', type: 'not_found' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -37,6 +37,8 @@ export interface ReplicaInstanceReport {
   failures: number;
   in_flight: number;
   tokens: number;
+  /** USD of the answers whose price was known; null when none was. */
+  cost_usd: number | null;
   latency_p50_ms: number | null;
   ttft_p50_ms: number | null;
   /** The newest failure this replica saw on the instance (ever, not only in the window). */
@@ -181,6 +183,7 @@ export function createStatusMonitor(opts: StatusMonitorOptions): StatusMonitor {
           failures: t.failures,
           in_flight: instance.stats.inFlight,
           tokens: t.promptTokens + t.completionTokens,
+          cost_usd: t.costUsd ?? null,
           latency_p50_ms: t.latencyP50Ms ?? null,
           ttft_p50_ms: t.ttftP50Ms ?? null,
           last_error: instance.stats.lastError ? { ...instance.stats.lastError } : null,

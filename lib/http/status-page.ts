@@ -113,11 +113,12 @@ const script = String.raw`
   }
   // The fleet's last minute for one instance: every replica's latest report added up (this one's is fresh).
   function fleetTotals(routeId, name, report) {
-    var t = { attempts: 0, failures: 0, in_flight: 0, tokens: 0 };
+    var t = { attempts: 0, failures: 0, in_flight: 0, tokens: 0, cost: null };
     (report.fleet || []).forEach(function (r) {
       var s = r.routes[routeId] && r.routes[routeId][name];
       if (!s) return;
       t.attempts += s.attempts; t.failures += s.failures; t.in_flight += s.in_flight; t.tokens += s.tokens;
+      if (typeof s.cost_usd === 'number') t.cost = (t.cost || 0) + s.cost_usd;
     });
     return t;
   }
@@ -133,10 +134,6 @@ const script = String.raw`
       h('div', { class: 'share' }, bar, h('span', { text: pct(share) })),
       h('span', { class: 'sub', text: 'weight ' + i.weight + ' → ' + pct(i.expected_share) + ' · priority ' + i.priority }));
   }
-  function costOf(i) {
-    var c = i.last_minute && i.last_minute.cost_usd;
-    return typeof c === 'number' ? c : null;
-  }
 
   // The newest failure any replica saw on the instance (this replica's own is the freshest for it).
   function newestError(routeId, i, report) {
@@ -150,7 +147,7 @@ const script = String.raw`
 
   function routeSection(route, report, now) {
     var w = report.window_ms;
-    var withCost = route.instances.some(function (i) { return costOf(i) !== null; });
+    var withCost = route.instances.some(function (i) { return fleetTotals(route.id, i.name, report).cost !== null; });
     var head = h('tr', null, h('th', { text: 'instance' }), h('th', { text: 'health' }), h('th', { text: 'breaker' }),
       h('th', { text: 'share of traffic' }), h('th', { class: 'num', text: 'in flight' }), h('th', { class: 'num', text: 'p50 latency' }),
       h('th', { class: 'num', text: 'p50 TTFT' }), h('th', { class: 'num', text: 'req/min' }), h('th', { class: 'num', text: 'tokens/min' }),
@@ -177,7 +174,7 @@ const script = String.raw`
         h('td', { class: 'num', 'data-field': 'requests' }, String(perMin(t.attempts, w)),
           t.failures ? h('span', { class: 'sub bad', text: perMin(t.failures, w) + ' failed' }) : null),
         h('td', { class: 'num', 'data-field': 'tokens', text: num(perMin(t.tokens, w)) }),
-        withCost ? h('td', { class: 'num', 'data-field': 'cost', text: costOf(i) === null ? '—' : '$' + (costOf(i) * 60000 / w).toFixed(4) }) : null,
+        withCost ? h('td', { class: 'num', 'data-field': 'cost', text: t.cost === null ? '—' : '$' + (t.cost * 60000 / w).toFixed(4) }) : null,
         h('td', { class: 'err', 'data-field': 'last_error' }, err ? h('span', { text: err.reason }) : h('span', { class: 'muted', text: '—' }),
           err ? h('span', { class: 'sub', text: time(new Date(err.at).toISOString()) + ' · ' + replicaLabel(err.by, report.replica) }) : null)));
     });

@@ -25,12 +25,16 @@ export interface InstanceStatus {
     failures_in_window: number;
     calls_in_window: number;
   };
+  /** Set while the provider's rate-limit headers said nothing is left: skipped by the fleet until `until`. */
+  provider_quota: { until: string; reason: string } | null;
   in_flight: number;
   requests: number;
   failures: number;
   fallbacks: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** USD spent on this instance's answers whose price is known, since start. */
+  cost_usd: number;
   latency_ewma_ms: number | null;
   /** Share of this route's requests that went to the instance (0..1). */
   traffic_share: number;
@@ -45,6 +49,8 @@ export interface InstanceStatus {
     failures: number;
     prompt_tokens: number;
     completion_tokens: number;
+    /** USD of the answers whose price is known; null when none was. */
+    cost_usd: number | null;
     latency_p50_ms: number | null;
     ttft_p50_ms: number | null;
   };
@@ -80,6 +86,7 @@ function instanceStatus(instance: InstanceRuntime, route: RouteRuntime, routeReq
   const group = route.config.plugin.instances.filter((i) => i.priority === config.priority);
   const groupWeight = group.reduce((n, i) => n + i.weight, 0);
   const scrub = (text: string): string => route.scrubber.scrub(text);
+  const quota = instance.quota.snapshot();
   return {
     name: config.name,
     provider: config.provider,
@@ -97,12 +104,14 @@ function instanceStatus(instance: InstanceRuntime, route: RouteRuntime, routeReq
       failures_in_window: breaker.failuresInWindow,
       calls_in_window: breaker.callsInWindow,
     },
+    provider_quota: quota ? { until: new Date(quota.until).toISOString(), reason: quota.reason } : null,
     in_flight: stats.inFlight,
     requests: stats.requests,
     failures: stats.failures,
     fallbacks: stats.fallbacks,
     prompt_tokens: stats.promptTokens,
     completion_tokens: stats.completionTokens,
+    cost_usd: Number(stats.costUsd.toFixed(12)),
     latency_ewma_ms: stats.latencyEwmaMs === undefined ? null : Math.round(stats.latencyEwmaMs * 10) / 10,
     traffic_share: routeRequests === 0 ? 0 : Math.round((stats.requests / routeRequests) * 1000) / 1000,
     last_error: stats.lastError ? { at: new Date(stats.lastError.at).toISOString(), reason: scrub(stats.lastError.reason) } : null,
@@ -113,6 +122,7 @@ function instanceStatus(instance: InstanceRuntime, route: RouteRuntime, routeReq
       failures: recent.failures,
       prompt_tokens: recent.promptTokens,
       completion_tokens: recent.completionTokens,
+      cost_usd: recent.costUsd === undefined ? null : Number(recent.costUsd.toFixed(12)),
       latency_p50_ms: recent.latencyP50Ms ?? null,
       ttft_p50_ms: recent.ttftP50Ms ?? null,
     },
@@ -151,4 +161,56 @@ export function buildStatus(routes: readonly RouteRuntime[], store: StateStore, 
     fleet: monitor.replicas(now).map((replica) => scrubReport(replica, scrub)),
     events: monitor.events().map((e) => (e.reason === undefined ? e : { ...e, reason: scrub(e.reason) })),
   };
+}
+
+/**
+ * One host's view from its workers' reports (`server.workers`): breaker and health are shared, so they
+ * come from the first; counts add up; latency is the mean of the workers that have one.
+ */
+export function mergeStatusReports(reports: readonly StatusReport[]): StatusReport {
+  const [first, ...rest] = reports;
+  if (!first) return { generated_at: new Date().toISOString(), state_store: 'memory', replica: '', window_ms: RECENT_WINDOW_MS, routes: [], fleet: [], events: [] };
+  const merged: StatusReport = structuredClone(first);
+  for (const route of merged.routes) {
+    for (const instance of route.instances) {
+      const all = [instance, ...rest.map((r) => r.routes.find((x) => x.id === route.id)?.instances.find((i) => i.name === instance.name)).filter((i) => i !== undefined)];
+      const sum = (pick: (i: InstanceStatus) => number) => all.reduce((n, i) => n + pick(i), 0);
+      instance.in_flight = sum((i) => i.in_flight);
+      instance.requests = sum((i) => i.requests);
+      instance.failures = sum((i) => i.failures);
+      instance.fallbacks = sum((i) => i.fallbacks);
+      instance.prompt_tokens = sum((i) => i.prompt_tokens);
+      instance.completion_tokens = sum((i) => i.completion_tokens);
+      const latencies = all.map((i) => i.latency_ewma_ms).filter((l): l is number => l !== null);
+      instance.latency_ewma_ms = latencies.length === 0 ? null : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 10) / 10;
+      instance.last_error = all.map((i) => i.last_error).filter((e) => e !== null).sort((a, b) => b.at.localeCompare(a.at))[0] ?? null;
+      const recent = instance.last_minute;
+      const lm = (pick: (m: InstanceStatus['last_minute']) => number) => all.reduce((n, i) => n + pick(i.last_minute), 0);
+      recent.attempts = lm((m) => m.attempts);
+      recent.failures = lm((m) => m.failures);
+      recent.prompt_tokens = lm((m) => m.prompt_tokens);
+      recent.completion_tokens = lm((m) => m.completion_tokens);
+      const costs = all.map((i) => i.last_minute.cost_usd).filter((c): c is number => c !== null);
+      recent.cost_usd = costs.length === 0 ? null : costs.reduce((a, b) => a + b, 0);
+      // Medians do not add up: the workers' mean is an estimate, as for the EWMA.
+      const mean = (xs: Array<number | null>) => {
+        const known = xs.filter((x): x is number => x !== null);
+        return known.length === 0 ? null : Math.round((known.reduce((a, b) => a + b, 0) / known.length) * 10) / 10;
+      };
+      recent.latency_p50_ms = mean(all.map((i) => i.last_minute.latency_p50_ms));
+      recent.ttft_p50_ms = mean(all.map((i) => i.last_minute.ttft_p50_ms));
+    }
+    const total = route.instances.reduce((n, i) => n + i.requests, 0);
+    for (const instance of route.instances) instance.traffic_share = total === 0 ? 0 : Math.round((instance.requests / total) * 1000) / 1000;
+    const recentTotal = route.instances.reduce((n, i) => n + i.last_minute.attempts, 0);
+    for (const instance of route.instances) instance.last_minute.share = recentTotal === 0 ? 0 : ratio(instance.last_minute.attempts / recentTotal);
+  }
+  // Every worker publishes its own report and sees the others' (the store is shared): one list, each once.
+  const fleet = new Map<string, FleetReplica>();
+  for (const r of reports) for (const replica of r.fleet) if (!fleet.has(replica.replica)) fleet.set(replica.replica, replica);
+  merged.fleet = [...fleet.values()];
+  const events = new Map<string, StatusEvent>();
+  for (const r of reports) for (const e of r.events) events.set(`${e.by}|${e.kind}|${e.at}|${e.seq ?? ''}|${e.instance ?? e.from ?? ''}`, e);
+  merged.events = [...events.values()].sort((a, b) => b.at - a.at).slice(0, 200);
+  return merged;
 }

@@ -41,6 +41,13 @@ export interface AccessRecord {
   /** The answer the client got called a tool. */
   llm_has_tool_calls?: boolean;
   llm_end_user_id?: string;
+  /**
+   * What the answer cost in USD, from its usage and the price table or the instance's `price`;
+   * absent when the price is unknown (never a 0 that pretends to be known).
+   */
+  cost_usd?: number;
+  /** The consumer (client key owner) the request was made for; absent when there is none. */
+  consumer?: string;
   error?: string;
   request_body?: unknown;
   response_text?: string;

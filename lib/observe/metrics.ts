@@ -8,6 +8,8 @@ export interface InstanceGaugeSource {
   inFlight(): number;
   breaker(): 'closed' | 'open' | 'half_open';
   health(): 'healthy' | 'unhealthy' | 'unknown' | 'unchecked';
+  /** The provider said the instance's key has nothing left (until its reset). Absent = never. */
+  quotaHeld?(): boolean;
 }
 
 const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
@@ -76,6 +78,12 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     labelNames: ['route', 'instance', 'model', 'kind'],
     registers: [registry],
   });
+  const cost = new Counter({
+    name: 'aipm_cost_usd_total',
+    help: 'USD spent on answers whose price is known (price table or the instance\'s price), by model (bounded as for tokens) and consumer ("" when none)',
+    labelNames: ['route', 'instance', 'model', 'consumer'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'aipm_request_duration_seconds',
     help: 'Whole request duration as the client saw it',
@@ -95,6 +103,8 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     help: 'Circuit breaker state per instance: 1 on the current state (closed, open, half_open), 0 on the others',
     labelNames: ['route', 'instance', 'state'],
     registers: [registry],
+    // Several workers of one host share the state: summing their 1s would count it once per worker.
+    aggregator: 'max',
     collect() {
       for (const g of gauges()) {
         const current = g.breaker();
@@ -107,11 +117,21 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
     help: 'Active health per instance: 1 on the current state (healthy, unhealthy, unknown, unchecked), 0 on the others',
     labelNames: ['route', 'instance', 'state'],
     registers: [registry],
+    aggregator: 'max',
     collect() {
       for (const g of gauges()) {
         const current = g.health();
         for (const state of HEALTH_STATES) this.set({ route: g.route, instance: g.instance, state }, state === current ? 1 : 0);
       }
+    },
+  });
+  new Gauge({
+    name: 'aipm_instance_provider_quota_held',
+    help: '1 while the instance is skipped because its provider\'s rate-limit headers said its key has nothing left, until the announced reset; else 0',
+    labelNames: ['route', 'instance'],
+    registers: [registry],
+    collect() {
+      for (const g of gauges()) this.set({ route: g.route, instance: g.instance }, g.quotaHeld?.() ? 1 : 0);
     },
   });
   new Gauge({
@@ -128,6 +148,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
       name: 'aipm_redis_connected',
       help: '1 while breaker and health state is shared through Redis, 0 while Redis is unavailable and this replica serves on local state',
       registers: [registry],
+      aggregator: 'min',
       collect() {
         this.set(redisConnected() ? 1 : 0);
       },
@@ -176,6 +197,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
       }
       if (r.prompt_tokens) tokens.inc({ route: r.route, instance, model, kind: 'prompt' }, r.prompt_tokens);
       if (r.completion_tokens) tokens.inc({ route: r.route, instance, model, kind: 'completion' }, r.completion_tokens);
+      if (r.cost_usd !== undefined) cost.inc({ route: r.route, instance, model, consumer: r.consumer ?? '' }, r.cost_usd);
       duration.observe({ route: r.route, type: r.request_type, model }, r.duration_ms / 1000);
       if (r.ttft_ms !== undefined) ttft.observe({ route: r.route, instance, model }, r.ttft_ms / 1000);
     },

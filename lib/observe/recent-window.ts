@@ -31,6 +31,9 @@ interface Slot {
   failures: number;
   promptTokens: number;
   completionTokens: number;
+  costUsd: number;
+  /** Answers whose price was known. */
+  priced: number;
   latency: Uint32Array;
   ttft: Uint32Array;
 }
@@ -40,6 +43,8 @@ export interface RecentTotals {
   failures: number;
   promptTokens: number;
   completionTokens: number;
+  /** USD of the answers whose price was known; undefined when none was. */
+  costUsd: number | undefined;
   /** Median answer time of non-streamed attempts, ms; undefined without one. */
   latencyP50Ms: number | undefined;
   /** Median time from sending to the first content of streamed attempts, ms. */
@@ -64,6 +69,8 @@ export class RecentWindow {
     failures: 0,
     promptTokens: 0,
     completionTokens: 0,
+    costUsd: 0,
+    priced: 0,
     latency: new Uint32Array(BUCKETS),
     ttft: new Uint32Array(BUCKETS),
   }));
@@ -77,6 +84,8 @@ export class RecentWindow {
       slot.failures = 0;
       slot.promptTokens = 0;
       slot.completionTokens = 0;
+      slot.costUsd = 0;
+      slot.priced = 0;
       slot.latency.fill(0);
       slot.ttft.fill(0);
     }
@@ -91,8 +100,12 @@ export class RecentWindow {
    * A settled attempt. `latencyMs` is the whole answer for a JSON reply and the time to first content
    * for a stream (`streamed`), so the two medians are kept apart.
    */
-  settled(now: number, failed: boolean, promptTokens: number, completionTokens: number, latencyMs: number | undefined, streamed: boolean): void {
+  settled(now: number, failed: boolean, promptTokens: number, completionTokens: number, latencyMs: number | undefined, streamed: boolean, costUsd?: number): void {
     const slot = this.#slot(now);
+    if (costUsd !== undefined) {
+      slot.costUsd += costUsd;
+      slot.priced += 1;
+    }
     if (failed) slot.failures += 1;
     slot.promptTokens += promptTokens;
     slot.completionTokens += completionTokens;
@@ -110,12 +123,16 @@ export class RecentWindow {
     let latencyCount = 0;
     let ttftCount = 0;
     const sum = { attempts: 0, failures: 0, promptTokens: 0, completionTokens: 0 };
+    let cost = 0;
+    let priced = 0;
     for (const slot of this.#slots) {
       if (slot.period < oldest) continue;
       sum.attempts += slot.attempts;
       sum.failures += slot.failures;
       sum.promptTokens += slot.promptTokens;
       sum.completionTokens += slot.completionTokens;
+      cost += slot.costUsd;
+      priced += slot.priced;
       for (let i = 0; i < BUCKETS; i++) {
         const l = slot.latency[i] ?? 0;
         const t = slot.ttft[i] ?? 0;
@@ -125,6 +142,6 @@ export class RecentWindow {
         ttftCount += t;
       }
     }
-    return { ...sum, latencyP50Ms: median(latency, latencyCount), ttftP50Ms: median(ttft, ttftCount) };
+    return { ...sum, costUsd: priced === 0 ? undefined : cost, latencyP50Ms: median(latency, latencyCount), ttftP50Ms: median(ttft, ttftCount) };
   }
 }

@@ -41,6 +41,8 @@ export interface AttemptResult {
   /** The model sent, or the one the answer names. */
   model: string | undefined;
   usage: Usage | undefined;
+  /** What the answer cost in USD (its usage priced); undefined when unknown or there was no usage. */
+  costUsd?: number;
   /** The answer called a tool; undefined when no answer was read. */
   toolCalls?: boolean;
   /** From the start of the client request to the first byte of a stream the client got. */
@@ -109,6 +111,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
     error: undefined,
     model,
     usage: undefined,
+    costUsd: undefined,
     toolCalls: undefined,
     ttftMs: undefined,
     latencyMs: undefined,
@@ -178,6 +181,7 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
 
     const headers = flatHeaders(upstream.headers);
     const status = upstream.statusCode;
+    instance.quota.observe(headers);
     if (status < 200 || status >= 300) {
       let errorBody: Buffer;
       try {
@@ -233,8 +237,10 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
           latencyMs = now - started;
         },
       });
+      // A stream's cost is known when its usage arrives, at its end: after its headers went out.
       const answer: Partial<AttemptResult> = {
         usage: relayed.usage,
+        costUsd: relayed.usage ? instance.costOf(relayed.usage, relayed.model ?? model) : undefined,
         toolCalls: relayed.toolCalls,
         ttftMs,
         latencyMs,
@@ -255,10 +261,14 @@ export async function runAttempt(request: RequestPlan, instance: InstanceRuntime
       return failed(mapTransportError(err, name, plugin.timeout, signal));
     }
     watchdog.stop();
-    const sent = respondJson(ctx, plan, call, status, headers, payload);
+    const sent = respondJson(ctx, plan, call, status, headers, payload, {
+      costOf: (usage, answerModel) => instance.costOf(usage, answerModel),
+      expose: plugin.expose_instance_headers,
+    });
     if (sent.error) return failed(sent.error);
     return result('responded', status, {
       usage: sent.usage,
+      costUsd: sent.costUsd,
       toolCalls: sent.toolCalls,
       latencyMs: performance.now() - started,
       ...(sent.model && { model: sent.model }),

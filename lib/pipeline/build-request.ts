@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { PluginConfig } from '../config/types.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import type { ConversionContext } from '../protocols/converters/converter.ts';
+import { estimatePromptTokens } from '../protocols/prompt-tokens.ts';
 import type { JsonObject } from '../protocols/types.ts';
 import { buildUpstreamBody } from '../providers/request-body.ts';
 import { upstreamHeaders } from '../transport/headers.ts';
@@ -56,12 +57,17 @@ export async function buildUpstreamCall(
 ): Promise<UpstreamCall> {
   const option = instance.config.options['model'];
   const model = typeof option === 'string' ? option : client.model;
-  const conversion: ConversionContext = { model, stream: client.stream };
-  const source = plan.converter ? plan.converter.request(client.body, conversion) : client.body;
-  const raw = plan.converter ? undefined : client.raw;
+  const conversion: ConversionContext = { model, stream: client.stream, request: client.body };
+  // A body that goes as it is loses only what its provider would refuse (unsigned thinking).
+  const trimmed = plan.converter ? undefined : plan.upstreamProtocol?.historyForUpstream?.(client.body);
+  const source = plan.converter ? plan.converter.request(client.body, conversion) : (trimmed ?? client.body);
+  const raw = plan.converter || trimmed ? undefined : client.raw;
   const target = instance.target;
   const built = buildUpstreamBody(source, raw, plan.upstream, instance.config, target.provider);
   const sentModel = typeof built.json['model'] === 'string' ? built.json['model'] : model;
+  // Read by converters whose stream must state input tokens up front; computed only if one asks.
+  let estimate: number | undefined;
+  conversion.promptTokens = () => (estimate ??= estimatePromptTokens(built.json));
 
   const headers = upstreamHeaders(client.headers, target.authHeaders, plugin.forward_client_credentials);
   headers['x-request-id'] = client.requestId;

@@ -1,6 +1,7 @@
 import type { FallbackPolicy } from '../config/types.ts';
 import type { GatewayError } from '../errors.ts';
 import { UpstreamStatusError } from '../errors.ts';
+import { resetInMs } from '../health/provider-quota.ts';
 import { isJsonObject } from '../protocols/types.ts';
 
 export interface Classified {
@@ -34,6 +35,38 @@ export function retryAfterSeconds(headers: Record<string, string>, now = Date.no
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
+// The provider's own words in a 429 body: OpenAI's "Please try again in 6.5s." / "in 1m12s" / "in 20ms".
+const TRY_AGAIN = /try again in ((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)\b/i;
+const MAX_HINT_SEC = 3600;
+
+/**
+ * The wait a 429's body asks for when no header says: OpenAI's "try again in …" in `error.message`,
+ * Google's `RetryInfo` (`error.details[].retryDelay`, "37s"). Seconds, rounded up; at most an hour.
+ */
+export function retryHintSeconds(body: Buffer): number | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const error = isJsonObject(parsed) ? parsed['error'] : undefined;
+  if (!isJsonObject(error)) return undefined;
+  let ms: number | undefined;
+  const message = error['message'];
+  const said = typeof message === 'string' ? TRY_AGAIN.exec(message)?.[1] : undefined;
+  if (said) ms = resetInMs(said, 0);
+  const details = error['details'];
+  if (ms === undefined && Array.isArray(details)) {
+    for (const d of details) {
+      const delay = isJsonObject(d) ? d['retryDelay'] : undefined;
+      if (typeof delay === 'string') ms = resetInMs(delay, 0);
+      if (ms !== undefined) break;
+    }
+  }
+  return ms === undefined || ms <= 0 ? undefined : Math.min(MAX_HINT_SEC, Math.ceil(ms / 1000));
+}
+
 /** A short human reason from an upstream error body: its `error.message` (or `message`), bounded. */
 export function upstreamReason(body: Buffer): string {
   let text = '';
@@ -62,7 +95,7 @@ export function classifyOutcome(err: GatewayError, policy: FallbackPolicy): Clas
       countsAsFailure: status === 429 || status >= 500,
       status,
       reason: detail ? `HTTP ${status}: ${detail}` : `HTTP ${status}`,
-      retryAfterSec: retryAfterSeconds(err.upstreamHeaders),
+      retryAfterSec: retryAfterSeconds(err.upstreamHeaders) ?? (status === 429 ? retryHintSeconds(err.body) : undefined),
       timedOut: false,
     };
   }

@@ -38,6 +38,25 @@ export async function writeToClient(res: ServerResponse, data: string | Uint8Arr
   return drained(res, signal);
 }
 
+/**
+ * Writes frames in order; synchronous (true, or false once the client is gone) unless a write fills
+ * the socket buffer, then a promise that settles after `drain` and the remaining writes. Relaying a
+ * stream calls this for every chunk: the common case costs no promise.
+ */
+export function writeFrames(res: ServerResponse, frames: readonly (string | Uint8Array)[], signal: AbortSignal): boolean | Promise<boolean> {
+  for (let i = 0; i < frames.length; i++) {
+    if (signal.aborted || clientGone(res)) return false;
+    if (!res.write(frames[i] as string | Uint8Array)) return drainedThen(res, frames, i + 1, signal);
+  }
+  return true;
+}
+
+async function drainedThen(res: ServerResponse, frames: readonly (string | Uint8Array)[], from: number, signal: AbortSignal): Promise<boolean> {
+  if (!(await drained(res, signal))) return false;
+  for (let i = from; i < frames.length; i++) if (!(await writeToClient(res, frames[i] as string | Uint8Array, signal))) return false;
+  return true;
+}
+
 // 'drain' never comes once the peer is gone: 'close' or the abort ends the wait too.
 function drained(res: ServerResponse, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {

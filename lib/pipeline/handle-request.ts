@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, UpstreamStatusError } from '../errors.ts';
+import { GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, ProviderQuotaExhaustedError, UpstreamStatusError } from '../errors.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import { renderError } from '../protocols/render-error.ts';
@@ -111,6 +111,13 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     }
     if (!last) {
       const waitMs = route.breakerWaitMs(tried, protocol.name);
+      const quotaMs = route.quotaWaitMs(tried, protocol.name);
+      if (quotaMs !== undefined) {
+        throw new ProviderQuotaExhaustedError(
+          `every instance of route ${route.config.id} is out of provider quota or held out by its circuit breaker`,
+          Math.min(quotaMs, waitMs ?? Infinity),
+        );
+      }
       if (waitMs !== undefined) {
         throw new NoInstanceAvailableError(
           `every instance of route ${route.config.id} is held out by its circuit breaker`,

@@ -1,7 +1,10 @@
 import type { Pool } from 'undici';
 import type { InstanceBreaker } from '../breaker/instance-breaker.ts';
 import type { InstanceConfig } from '../config/types.ts';
+import { costUsd } from '../cost/cost-usd.ts';
+import type { PriceSource } from '../cost/cost-usd.ts';
 import type { ActiveChecker } from '../health/active-checker.ts';
+import type { ProviderQuota } from '../health/provider-quota.ts';
 import type { ProtocolName, Usage } from '../protocols/types.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
 import { RecentWindow } from '../observe/recent-window.ts';
@@ -16,6 +19,8 @@ export interface InstanceStats {
   fallbacks: number;
   promptTokens: number;
   completionTokens: number;
+  /** USD of the answers whose price is known. */
+  costUsd: number;
   latencyEwmaMs: number | undefined;
   lastError: { at: number; reason: string } | undefined;
 }
@@ -44,6 +49,8 @@ export interface InstanceParts {
   health: ActiveChecker | undefined;
   /** `max_concurrency`, when configured. */
   gate: ConcurrencyGate | undefined;
+  /** What the provider's rate-limit headers say is left (fleet-wide). */
+  quota: ProviderQuota;
 }
 
 /** One instance of one route at run time: its parts, and the only code that changes its counters. */
@@ -55,6 +62,8 @@ export class InstanceRuntime {
   readonly breaker: InstanceBreaker;
   readonly health: ActiveChecker | undefined;
   readonly gate: ConcurrencyGate | undefined;
+  readonly quota: ProviderQuota;
+  readonly #prices: PriceSource;
   #stats: InstanceStats = {
     inFlight: 0,
     requests: 0,
@@ -62,6 +71,7 @@ export class InstanceRuntime {
     fallbacks: 0,
     promptTokens: 0,
     completionTokens: 0,
+    costUsd: 0,
     latencyEwmaMs: undefined,
     lastError: undefined,
   };
@@ -75,6 +85,13 @@ export class InstanceRuntime {
     this.breaker = parts.breaker;
     this.health = parts.health;
     this.gate = parts.gate;
+    this.quota = parts.quota;
+    this.#prices = { table: parts.target.provider.priceTable, override: parts.config.price };
+  }
+
+  /** What an answer of this instance cost in USD: its `price`, else the price table; undefined = unknown. */
+  costOf(usage: Usage, model: string | undefined): number | undefined {
+    return costUsd(usage, model, this.#prices);
   }
 
   get name(): string {
@@ -109,11 +126,12 @@ export class InstanceRuntime {
   }
 
   /**
-   * Applies a settled attempt: breaker, failure counters, tokens and latency. `streamed`: the latency
-   * is the time to the stream's first content rather than the whole answer.
+   * Applies a settled attempt: breaker, failure counters, tokens, cost and latency. `streamed`: the
+   * latency is the time to the stream's first content rather than the whole answer.
    */
-  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, at: { now?: number; streamed?: boolean } = {}): void {
+  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, at: { now?: number; streamed?: boolean; costUsd?: number } = {}): void {
     const now = at.now ?? Date.now();
+    const cost = at.costUsd;
     switch (verdict.kind) {
       case 'answered':
         this.breaker.onSuccess();
@@ -131,11 +149,12 @@ export class InstanceRuntime {
       this.#stats.promptTokens += usage.prompt_tokens;
       this.#stats.completionTokens += usage.completion_tokens;
     }
+    if (cost !== undefined) this.#stats.costUsd += cost;
     if (latencyMs !== undefined) {
       const ewma = this.#stats.latencyEwmaMs;
       this.#stats.latencyEwmaMs = ewma === undefined ? latencyMs : ewma + EWMA_WEIGHT * (latencyMs - ewma);
     }
-    this.#recent.settled(now, verdict.kind === 'failed', usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, latencyMs, at.streamed === true);
+    this.#recent.settled(now, verdict.kind === 'failed', usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, latencyMs, at.streamed === true, cost);
   }
 
   /** The request fell back from this instance to another. */

@@ -6,6 +6,7 @@ import {
   ClientAbortedError,
   GatewayError,
   NoInstanceAvailableError,
+  ProviderQuotaExhaustedError,
   UpstreamConnectError,
   UpstreamStatusError,
   UpstreamTimeoutError,
@@ -157,6 +158,13 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
     }
     if (!last) {
       const waitMs = route.breakerWaitMs(tried, PASSTHROUGH);
+      const quotaMs = route.quotaWaitMs(tried, PASSTHROUGH);
+      if (quotaMs !== undefined) {
+        throw new ProviderQuotaExhaustedError(
+          `every instance of route ${route.config.id} is out of provider quota or held out by its circuit breaker`,
+          Math.min(quotaMs, waitMs ?? Infinity),
+        );
+      }
       throw new NoInstanceAvailableError(
         waitMs !== undefined ? `every instance of route ${route.config.id} is held out by its circuit breaker` : `no instance of route ${route.config.id} can pass this request through`,
         waitMs === undefined ? undefined : Math.ceil(waitMs / 1000),
@@ -220,7 +228,12 @@ async function attempt(
         sslVerify: plugin.ssl_verify,
         // An error answer is never streamed untouched: its text may echo a credential, so it is held
         // (bounded), scrubbed, and either relayed as the final answer or dropped for the next instance.
-        decide: (status) => (status >= 400 ? 'drop' : 'relay'),
+        decide: (status, answer) => {
+          const flat: Record<string, string> = {};
+          for (const [k, v] of Object.entries(answer)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+          instance.quota.observe(flat);
+          return status >= 400 ? 'drop' : 'relay';
+        },
       },
       controller.signal,
       watchdog.touch,

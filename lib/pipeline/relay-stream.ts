@@ -1,12 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { ClientAbortedError, GatewayError, InternalError, UpstreamStreamError, UpstreamTooLargeError } from '../errors.ts';
-import type { StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
+import type { StreamDecoder, StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
 import type { ClientEvent, StreamConverter } from '../protocols/converters/converter.ts';
 import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { Usage } from '../protocols/types.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import { mapBodyError } from '../transport/send.ts';
-import { writeToClient } from './client-writer.ts';
+import { writeFrames, writeToClient } from './client-writer.ts';
 
 type Frame = string | Uint8Array;
 
@@ -16,7 +16,7 @@ export interface StreamRelayInput {
   instance: string;
   headers: Record<string, string>;
   /** Bytes → upstream events (SSE, or Bedrock's binary event-stream). */
-  decoder: { push(chunk: Uint8Array): UpstreamEvent[]; end(): UpstreamEvent[] };
+  decoder: StreamDecoder;
   /** The UPSTREAM protocol's grammar: decides the commit point, counts usage, spots in-band errors. */
   observer: StreamObserver;
   /** Present when the client speaks another protocol: upstream events → client events. */
@@ -64,8 +64,11 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   let committed = false;
   let streamError: GatewayError | undefined;
   let bytes = 0;
-  // A native stream goes out byte for byte unless usage events must be taken out of it.
+  // A native stream goes out byte for byte unless usage events must be taken out of it. Even then, a
+  // chunk of whole events none of which is usage-only goes out as its own bytes (most chunks): only a
+  // chunk holding a usage event or part of an event is re-encoded.
   const reencode = converter !== undefined || input.dropUsageEvents;
+  const rawWhenWhole = converter === undefined && input.dropUsageEvents && input.decoder.atBoundary !== undefined;
   const inBand = (): string => input.scrub(observer.errorMessage() ?? 'in-band error');
 
   const result = (error: GatewayError | undefined): StreamRelayResult => ({
@@ -93,6 +96,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   // instance's: it comes out as an InternalError.
   const step = (chunk: Uint8Array | undefined) => {
     let events: UpstreamEvent[];
+    const wholeBefore = rawWhenWhole && chunk !== undefined && input.decoder.atBoundary?.() === true;
     try {
       events = chunk ? input.decoder.push(chunk) : input.decoder.end();
     } catch (err) {
@@ -101,7 +105,8 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     }
     try {
       const next = decodeAndConvert(events);
-      if (!reencode && chunk) next.out.push(chunk);
+      if (chunk && !reencode) next.out.push(chunk);
+      else if (chunk && wholeBefore && !next.dropped && input.decoder.atBoundary?.() === true) next.out = [chunk];
       return next;
     } catch (err) {
       throw err instanceof GatewayError ? err : new InternalError(`relaying the stream of instance ${input.instance} failed inside the gateway`, err);
@@ -112,6 +117,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     let content = committed;
     let errorFirst = false;
     let error = false;
+    let dropped = false;
     for (const event of events) {
       const cls: StreamEventClass = observer.classify(event);
       if (cls === 'content') content = true;
@@ -125,9 +131,12 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
           const frame = input.encode(ev);
           if (frame.length > 0) out.push(frame);
         }
-      } else if (input.dropUsageEvents && cls !== 'usage') out.push(encodeSseEvent(event));
+      } else if (input.dropUsageEvents) {
+        if (cls === 'usage') dropped = true;
+        else out.push(encodeSseEvent(event));
+      }
     }
-    return { out, content, errorFirst, error };
+    return { out, content, errorFirst, error, dropped };
   };
 
   const write = async (frames: Frame[]): Promise<boolean> => {
@@ -153,7 +162,8 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
         continue;
       }
       if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-      if (!(await write(next.out))) {
+      const wrote = writeFrames(res, next.out, clientSignal);
+      if (wrote !== true && !(await wrote)) {
         input.body.destroy();
         return left();
       }

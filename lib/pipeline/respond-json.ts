@@ -1,5 +1,6 @@
 import type { GatewayError } from '../errors.ts';
 import { GatewayError as BaseError, InternalError, UpstreamMalformedError, UpstreamStreamError } from '../errors.ts';
+import { formatUsd } from '../cost/cost-usd.ts';
 import type { ClientProtocol } from '../protocols/client-protocol.ts';
 import { renderError } from '../protocols/render-error.ts';
 import type { Usage } from '../protocols/types.ts';
@@ -34,11 +35,28 @@ export function relayOf(client: ClientProtocol, plan: Plan, status: number, head
 
 export interface JsonAnswer {
   usage: Usage | undefined;
+  /** What the answer cost in USD; undefined when unknown. */
+  costUsd?: number;
   model: string | undefined;
   text: string | undefined;
   toolCalls?: boolean;
   /** The upstream answer could not be converted: nothing was sent, the attempt failed. */
   error?: GatewayError;
+}
+
+/** Prices an answer before it is sent; `expose` puts the cost in `x-ai-proxy-cost`. */
+export interface AnswerPricing {
+  costOf(usage: Usage, model: string | undefined): number | undefined;
+  expose: boolean;
+}
+
+/** The cost of an answer, set as a header on it when the route exposes the gateway's headers. */
+function priced(answer: JsonAnswer, model: string | undefined, pricing: AnswerPricing | undefined, headers: Record<string, string>): JsonAnswer {
+  if (!answer.usage || !pricing) return answer;
+  const cost = pricing.costOf(answer.usage, answer.model ?? model);
+  if (cost === undefined) return answer;
+  if (pricing.expose) headers['x-ai-proxy-cost'] = formatUsd(cost);
+  return { ...answer, costUsd: cost };
 }
 
 /** Sends a non-streaming success: the upstream bytes as they are, or converted to the client's protocol. */
@@ -49,6 +67,7 @@ export function respondJson(
   status: number,
   headers: Record<string, string>,
   payload: Buffer,
+  pricing?: AnswerPricing,
 ): JsonAnswer {
   const clientHeaders = relayedHeaders(headers);
   let parsed: unknown;
@@ -60,13 +79,19 @@ export function respondJson(
     }
   }
   if (!plan.converter) {
+    const answer = priced(
+      {
+        usage: ctx.protocol.usageFromJson(parsed),
+        model: ctx.protocol.modelFromJson(parsed),
+        text: ctx.protocol.textFromJson(parsed),
+        toolCalls: ctx.protocol.hasToolCalls(parsed),
+      },
+      call.model,
+      pricing,
+      clientHeaders,
+    );
     sendWhole(ctx.res, status, clientHeaders, payload);
-    return {
-      usage: ctx.protocol.usageFromJson(parsed),
-      model: ctx.protocol.modelFromJson(parsed),
-      text: ctx.protocol.textFromJson(parsed),
-      toolCalls: ctx.protocol.hasToolCalls(parsed),
-    };
+    return answer;
   }
   if (!isJsonObject(parsed)) {
     // The instance's fault: its answer is not what its protocol promises.
@@ -90,11 +115,17 @@ export function respondJson(
     };
   }
   clientHeaders['content-type'] = 'application/json';
+  const answer = priced(
+    {
+      usage: plan.upstreamProtocol?.usageFromJson(parsed) ?? ctx.protocol.usageFromJson(converted),
+      model: plan.upstreamProtocol?.modelFromJson(parsed) ?? ctx.protocol.modelFromJson(converted),
+      text: ctx.protocol.textFromJson(converted),
+      toolCalls: ctx.protocol.hasToolCalls(converted),
+    },
+    call.model,
+    pricing,
+    clientHeaders,
+  );
   sendWhole(ctx.res, status, clientHeaders, JSON.stringify(converted));
-  return {
-    usage: plan.upstreamProtocol?.usageFromJson(parsed) ?? ctx.protocol.usageFromJson(converted),
-    model: plan.upstreamProtocol?.modelFromJson(parsed) ?? ctx.protocol.modelFromJson(converted),
-    text: ctx.protocol.textFromJson(converted),
-    toolCalls: ctx.protocol.hasToolCalls(converted),
-  };
+  return answer;
 }

@@ -5,6 +5,7 @@ import { createPicker } from '../balancer/picker.ts';
 import { InstanceBreaker } from '../breaker/instance-breaker.ts';
 import { createActiveChecker } from '../health/active-checker.ts';
 import { probeOnce } from '../health/probe.ts';
+import { ProviderQuota, quotaKeyOf } from '../health/provider-quota.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
@@ -24,6 +25,11 @@ export interface RouteRuntime {
   pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest): InstanceRuntime | undefined;
   /** When every untried instance for `protocol` is held out by its breaker: ms until the first one admits a request. */
   breakerWaitMs(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
+  /**
+   * When untried instances for `protocol` are held out because their provider said nothing is left:
+   * ms until the first such hold ends (undefined when none is).
+   */
+  quotaWaitMs(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
   /**
    * When an untried instance's breaker is asking for its half-open trial lease: resolves true once one
    * such request settles (bounded by `maxWaitMs`), so the caller may pick again; false at once if none.
@@ -68,7 +74,10 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
       ? createActiveChecker({ key, check, probe: (signal) => probeOnce(target, check, signal), store: deps.store, clock: deps.clock, log })
       : undefined;
     const gate = config.max_concurrency === undefined ? undefined : createConcurrencyGate(config.name, config.max_concurrency);
-    instances.set(config.name, new InstanceRuntime({ config, target, pool, plans: planAll(target), breaker, health, gate }));
+    const model = typeof config.options['model'] === 'string' ? config.options['model'] : undefined;
+    const credentials = [target.authHeaders, target.authQuery, config.auth.aws?.access_key_id, config.auth.gcp?.service_account_json, config.provider_conf.project_id];
+    const quota = new ProviderQuota({ key: quotaKeyOf(target.origin, credentials, model), store: deps.store, clock: deps.clock, log });
+    instances.set(config.name, new InstanceRuntime({ config, target, pool, plans: planAll(target), breaker, health, gate, quota }));
   }
   const all = [...instances.values()];
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
@@ -90,7 +99,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
           const i = instances.get(n);
           if (!i || !i.plans.has(protocol)) return false;
           if (!allUnhealthy && i.health?.healthy() === false) return false;
-          return i.breaker.allows();
+          return i.quota.allows() && i.breaker.allows();
         },
         hashKey: hashKey?.(req),
       });
@@ -105,6 +114,15 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
         // Half-open but the trial belongs to another replica: worth retrying soon.
         const ms = Math.max(i.breaker.waitMs(), 1000);
         wait = wait === undefined ? ms : Math.min(wait, ms);
+      }
+      return wait;
+    },
+    quotaWaitMs(tried, protocol) {
+      let wait: number | undefined;
+      for (const i of all) {
+        if (tried.has(i.config.name) || !i.plans.has(protocol)) continue;
+        const ms = i.quota.waitMs();
+        if (ms !== undefined) wait = wait === undefined ? ms : Math.min(wait, ms);
       }
       return wait;
     },

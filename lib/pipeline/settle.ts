@@ -31,6 +31,7 @@ export function recordAttempt(record: AccessRecord, result: AttemptResult): void
     if (result.usage.cache_creation_tokens !== undefined) record.llm_cache_creation_input_tokens = result.usage.cache_creation_tokens;
     if (result.usage.reasoning_tokens !== undefined) record.llm_reasoning_tokens = result.usage.reasoning_tokens;
   }
+  if (result.costUsd !== undefined) record.cost_usd = result.costUsd;
   if (result.toolCalls !== undefined) record.llm_has_tool_calls = result.toolCalls;
   if (result.ttftMs !== undefined) record.ttft_ms = result.ttftMs;
   if (result.text !== undefined) record.response_text = result.text;
@@ -52,7 +53,7 @@ export function settle(record: AccessRecord, instance: InstanceRuntime, result: 
   // Only a stream that reached its first content has a TTFT; its latency is that time.
   const streamed = result.ttftMs !== undefined;
   if (!error) {
-    instance.record({ kind: 'answered' }, result.usage, result.latencyMs, { streamed });
+    instance.record({ kind: 'answered' }, result.usage, result.latencyMs, { streamed, costUsd: result.costUsd });
     return undefined;
   }
   const verdict = classifyOutcome(error, policy);
@@ -66,6 +67,6 @@ export function settle(record: AccessRecord, instance: InstanceRuntime, result: 
     // The instance answered; the request itself was at fault (a 400, say).
     applied = { kind: 'answered' };
   }
-  instance.record(applied, result.usage, result.latencyMs, { streamed });
+  instance.record(applied, result.usage, result.latencyMs, { streamed, costUsd: result.costUsd });
   return result.kind === 'responded' || error.code === 'CLIENT_ABORTED' ? undefined : verdict;
 }

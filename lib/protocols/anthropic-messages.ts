@@ -4,9 +4,10 @@ import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { JsonObject, Usage } from './types.ts';
-import { isJsonObject } from './types.ts';
+import { isJsonObject, parseJsonObject } from './types.ts';
 import type { JsonSchema } from './schema-parts.ts';
 import { boolean, integer, number, object, objects, oneOfTypes, positiveInt, shape, string, strings } from './schema-parts.ts';
+import { anthropicWithoutUnsignedThinking } from './unsigned-thinking.ts';
 
 // https://docs.anthropic.com/en/api/messages — shapes in docs/protocols.md#anthropic-messages.
 
@@ -56,15 +57,6 @@ export function anthropicUsage(usage: unknown, base?: Usage): Usage | undefined 
   return result;
 }
 
-function parse(data: string): JsonObject | undefined {
-  try {
-    const value: unknown = JSON.parse(data);
-    return isJsonObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function createMessagesObserver(capturePayload: boolean): StreamObserver {
   let usage: Usage | undefined;
   let model: string | undefined;
@@ -74,7 +66,7 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
   let toolCalls = false;
   return {
     classify(event: SseEvent): StreamEventClass {
-      const payload = parse(event.data);
+      const payload = parseJsonObject(event.data);
       const type = event.event ?? (typeof payload?.['type'] === 'string' ? payload['type'] : undefined);
       switch (type) {
         case 'message_start': {
@@ -137,6 +129,7 @@ export const anthropicMessages: ClientProtocol = {
   usageFromJson: (body) => (isJsonObject(body) ? anthropicUsage(body['usage']) : undefined),
   toolCount: (body) => arrayLength(body, 'tools'),
   endUserId: (body) => stringAt(body, 'metadata', 'user_id'),
+  historyForUpstream: anthropicWithoutUnsignedThinking,
   hasToolCalls: (answer) => someObject(answer, ['content'], (b) => b['type'] === 'tool_use'),
   modelFromJson: (body) => (isJsonObject(body) && typeof body['model'] === 'string' ? body['model'] : undefined),
   textFromJson: (body) => {

@@ -7,6 +7,7 @@ import type { Usage } from './types.ts';
 import { isJsonObject } from './types.ts';
 import type { JsonSchema } from './schema-parts.ts';
 import { number, object, objects, positiveInt, shape, string, strings } from './schema-parts.ts';
+import { converseWithoutUnsignedThinking } from './unsigned-thinking.ts';
 
 // AWS Bedrock Converse / ConverseStream: docs/protocols.md#bedrock-converse. The model id is a path segment
 // (`/model/{modelId}/converse[-stream]`), never in the body.
@@ -133,6 +134,7 @@ export const bedrockConverse: ClientProtocol = {
   toolCount: (body) => arrayLength(body, 'toolConfig', 'tools'),
   // Converse has no end-user field.
   endUserId: () => undefined,
+  historyForUpstream: converseWithoutUnsignedThinking,
   hasToolCalls: (answer) => someObject(answer, ['output', 'message', 'content'], (b) => isJsonObject(b['toolUse'])),
   modelFromJson: () => undefined,
   textFromJson: (body) => {

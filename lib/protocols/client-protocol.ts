@@ -29,9 +29,15 @@ export interface StreamObserver {
 export interface StreamDecoder {
   push(chunk: Uint8Array): UpstreamEvent[];
   end(): UpstreamEvent[];
+  /**
+   * True when nothing is held between events: no partial line, no event still gathering its fields.
+   * A chunk that starts and ends at such a point holds only whole events, so its bytes can be relayed
+   * as they are. Optional: a decoder without it is never relayed raw while events are filtered.
+   */
+  atBoundary?(): boolean;
 }
 
-export type ErrorShape = 'openai' | 'anthropic' | 'bedrock';
+export type ErrorShape = 'openai' | 'anthropic' | 'bedrock' | 'google';
 
 /** How a protocol's streams are framed on the wire. */
 export type StreamFraming = 'sse' | 'aws-event-stream';
@@ -63,6 +69,12 @@ export interface ClientProtocol {
   endUserId(body: JsonObject): string | undefined;
   /** True when a whole (non-streamed) answer calls a tool. */
   hasToolCalls(answer: unknown): boolean;
+  /**
+   * The request body sent as it is to a provider of this protocol, minus what such a provider would
+   * refuse in the history (thinking blocks without their signature, docs/protocols.md#thinking-signatures);
+   * undefined when nothing needs removing, so the client's bytes go untouched.
+   */
+  historyForUpstream?(body: JsonObject): JsonObject | undefined;
   modelFromJson(body: unknown): string | undefined;
   textFromJson(body: unknown): string | undefined;
   /** `capturePayload`: also accumulate generated text (costs a JSON.parse per event after commit). */

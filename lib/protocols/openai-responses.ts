@@ -4,7 +4,7 @@ import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import type { ClientProtocol, StreamEventClass, StreamObserver } from './client-protocol.ts';
 import type { JsonObject, Usage } from './types.ts';
-import { isJsonObject } from './types.ts';
+import { isJsonObject, parseJsonObject } from './types.ts';
 import type { JsonSchema } from './schema-parts.ts';
 import { boolean, nullable, number, object, objects, oneOfTypes, positiveInt, shape, string } from './schema-parts.ts';
 
@@ -82,15 +82,6 @@ const TERMINAL_OK = new Set(['response.completed', 'response.incomplete']);
 // After the commit point, these need no parse unless the generated text is being captured.
 const PLAIN_CONTENT = /\.(delta|done)$/;
 
-function parse(data: string): JsonObject | undefined {
-  try {
-    const value: unknown = JSON.parse(data);
-    return isJsonObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function errorMessageOf(payload: JsonObject | undefined, fallback: string): string {
   if (!payload) return fallback;
   if (typeof payload['message'] === 'string') return payload['message'];
@@ -123,7 +114,7 @@ function createResponsesObserver(capturePayload: boolean): StreamObserver {
     const named = event.event;
     if (named?.startsWith('response.function_call_arguments.')) toolCalls = true;
     if (committed && !capturePayload && named !== undefined && PLAIN_CONTENT.test(named)) return 'content';
-    const payload = parse(event.data);
+    const payload = parseJsonObject(event.data);
     const type = named ?? (typeof payload?.['type'] === 'string' ? payload['type'] : undefined);
     if (type === undefined) return 'lifecycle'; // keep-alive or garbage: never commits
     if (type.startsWith('response.function_call_arguments.')) toolCalls = true;

@@ -1,5 +1,6 @@
 import { anthropicMessages } from './anthropic-messages.ts';
 import { bedrockConverse } from './bedrock-converse.ts';
+import { googleGenai } from './google-genai.ts';
 import type { ClientProtocol, ErrorShape } from './client-protocol.ts';
 import { openaiChat } from './openai-chat.ts';
 import { openaiEmbeddings } from './openai-embeddings.ts';
@@ -17,6 +18,7 @@ export const clientProtocols: Readonly<Record<ProtocolName, ClientProtocol>> = {
   'openai-responses': openaiResponses,
   'anthropic-messages': anthropicMessages,
   'bedrock-converse': bedrockConverse,
+  'google-genai': googleGenai,
   passthrough,
 };
 

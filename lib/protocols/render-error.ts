@@ -1,6 +1,7 @@
 import type { ErrorKind, GatewayError } from '../errors.ts';
 import { AllAttemptsFailedError } from '../errors.ts';
 import type { ErrorShape } from './client-protocol.ts';
+import { googleErrorBody } from './google-error.ts';
 
 // The one place that turns any gateway error into the client protocol's error body.
 // Shapes and type tables: docs/protocols.md#error-bodies.
@@ -59,6 +60,9 @@ export function renderError(shape: ErrorShape, err: GatewayError): RenderedError
     case 'bedrock':
       headers['x-amzn-errortype'] = bedrockType[err.kind];
       body = { message: err.message, ...(attempts && { attempts }) };
+      break;
+    case 'google':
+      body = googleErrorBody(err.status, err.message, attempts && { attempts });
       break;
     default:
       body = { error: { message: err.message, type: openaiType[err.kind], param: null, code, ...(attempts && { attempts }) } };

@@ -6,6 +6,7 @@ export type ProtocolName =
   | 'openai-responses'
   | 'openai-chat'
   | 'openai-embeddings'
+  | 'google-genai'
   | 'passthrough';
 
 /** What a provider may speak: every client protocol, plus ones only providers speak. */
@@ -26,4 +27,14 @@ export interface Usage {
 
 export function isJsonObject(x: unknown): x is JsonObject {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** The JSON object in `text`, or undefined when it is not JSON or not an object. */
+export function parseJsonObject(text: string): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -14,6 +14,7 @@ export const anthropic = defineProvider({
       ? { 'anthropic-messages': { path: '/v1/messages' }, 'openai-chat': { path: '/v1/chat/completions' } }
       : { 'anthropic-messages': { path: '/v1/messages' } },
   passthroughBase: '/v1',
+  priceTable: 'anthropic',
   maxTokensField: 'max_tokens',
   defaultHeaders: (instance) => ({ 'anthropic-version': instance.provider_conf.anthropic_version ?? DEFAULT_VERSION }),
 });

@@ -10,6 +10,7 @@ export const azureOpenai = defineProvider({
     'openai-chat': { path: '/chat/completions' },
     'openai-embeddings': { path: '/embeddings' },
   },
+  priceTable: 'azure',
   maxTokensField: 'max_tokens',
   dropModel: true,
   pathFor: (protocol, instance) => {

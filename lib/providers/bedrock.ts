@@ -9,6 +9,7 @@ export const bedrock = defineProvider({
   baseUrlFor: (instance) =>
     instance.provider_conf.region ? `https://bedrock-runtime.${instance.provider_conf.region}.amazonaws.com` : undefined,
   capabilities: { 'bedrock-converse': { path: '/model/{model}/converse' } },
+  priceTable: 'aws',
   maxTokensField: 'max_tokens',
   // Only the protocols above: no general API tree behind the same credentials.
   passthrough: false,

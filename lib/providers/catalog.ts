@@ -6,5 +6,12 @@ import { getProvider, providerNames } from './registry.ts';
 export const providerCatalog: ProviderCatalog = {
   names: providerNames,
   protocolNames: upstreamProtocolNames,
-  validate: (instance) => getProvider(instance.provider).validate?.(instance) ?? [],
+  validate: (instance) => {
+    const provider = getProvider(instance.provider);
+    const problems = provider.validate?.(instance) ?? [];
+    if (instance.provider_conf.api === 'native' && !provider.nativeApi) {
+      problems.push(['provider_conf/api', `"native" is only for providers gemini and vertex-ai; ${provider.name} has no other API to choose`]);
+    }
+    return problems;
+  },
 };

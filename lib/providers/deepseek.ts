@@ -6,5 +6,6 @@ export const deepseek = defineProvider({
   baseUrl: 'https://api.deepseek.com',
   capabilities: { 'openai-chat': { path: '/chat/completions' } },
   passthroughBase: '',
+  priceTable: 'deepseek',
   maxTokensField: 'max_tokens',
 });

@@ -49,6 +49,8 @@ export interface ProviderDefinition {
    * to `${passthroughBase}/models`. Absent → the client's path is used as it is.
    */
   passthroughBase?: string;
+  /** `passthroughBase` when it depends on the instance (a native Gemini instance's tree is Google's own). */
+  passthroughBaseFor?: (instance: InstanceConfig) => string | undefined;
   /** false: the provider has no API tree to pass other requests to (Bedrock, Vertex): skipped for them. */
   passthrough?: boolean;
   /** Field that `override.llm_options.max_tokens` maps to in chat bodies. */
@@ -61,6 +63,13 @@ export interface ProviderDefinition {
   defaultHeaders?: (instance: InstanceConfig) => Record<string, string>;
   /** Credentials computed per request (SigV4, OAuth tokens). */
   createAuthorizer?: (instance: InstanceConfig) => Authorizer;
+  /**
+   * The provider's id in the price table (@pydantic/genai-prices: lib/cost/cost-usd.ts); absent → the
+   * table is not consulted and only an instance's own `price` gives a cost (resellers, self-hosted).
+   */
+  priceTable?: string;
+  /** `provider_conf.api: "native"` is allowed: the instance may call the vendor's own API instead (Gemini, Vertex). */
+  nativeApi?: boolean;
   /** Validation of provider-specific required fields; returns problems as [relative path, message]. */
   validate?: (instance: InstanceConfig) => Array<[string, string]>;
 }

@@ -91,7 +91,7 @@ export function createInstanceTarget(instance: InstanceConfig): InstanceTarget {
   }
 
   // Passthrough maps the client's `/v1/...` onto the provider's own tree, unless a full endpoint says where.
-  const base = endpoint?.pathGiven ? undefined : provider.passthroughBase;
+  const base = endpoint?.pathGiven ? undefined : provider.passthroughBaseFor ? provider.passthroughBaseFor(instance) : provider.passthroughBase;
   const passthroughPath = (clientPath: string): string =>
     base !== undefined && clientPath.startsWith('/v1/') ? base + clientPath.slice(3) : clientPath;
 

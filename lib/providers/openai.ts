@@ -6,5 +6,6 @@ export const openai = defineProvider({
   baseUrl: 'https://api.openai.com',
   capabilities: { ...openaiChatPaths('/v1'), 'openai-responses': { path: '/v1/responses' } },
   passthroughBase: '/v1',
+  priceTable: 'openai',
   maxTokensField: 'max_completion_tokens',
 });

@@ -6,5 +6,6 @@ export const openrouter = defineProvider({
   baseUrl: 'https://openrouter.ai',
   capabilities: openaiChatPaths('/api/v1'),
   passthroughBase: '/api/v1',
+  priceTable: 'openrouter',
   maxTokensField: 'max_tokens',
 });

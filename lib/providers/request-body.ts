@@ -48,12 +48,28 @@ export function deepMerge(base: JsonObject, patch: Readonly<JsonObject>, force: 
   return out;
 }
 
-const converseInferenceFields: Readonly<Record<string, string>> = {
-  max_tokens: 'maxTokens',
-  max_completion_tokens: 'maxTokens',
-  temperature: 'temperature',
-  top_p: 'topP',
-  stop: 'stopSequences',
+/** Protocols without top-level sampling fields: where `options` / `llm_options` keys go instead. */
+interface NestedSampling {
+  container: string;
+  fields: Readonly<Record<string, string>>;
+}
+
+const nestedSampling: Partial<Record<UpstreamProtocol, NestedSampling>> = {
+  'bedrock-converse': {
+    container: 'inferenceConfig',
+    fields: { max_tokens: 'maxTokens', max_completion_tokens: 'maxTokens', temperature: 'temperature', top_p: 'topP', stop: 'stopSequences' },
+  },
+  'google-genai': {
+    container: 'generationConfig',
+    fields: {
+      max_tokens: 'maxOutputTokens',
+      max_completion_tokens: 'maxOutputTokens',
+      temperature: 'temperature',
+      top_p: 'topP',
+      top_k: 'topK',
+      stop: 'stopSequences',
+    },
+  },
 };
 
 /** Where `override.llm_options.max_tokens` goes in a body of `protocol`; undefined = no such limit (embeddings). */
@@ -67,6 +83,8 @@ export function maxTokensFieldOf(protocol: UpstreamProtocol, provider: Readonly<
       return 'max_tokens';
     case 'bedrock-converse':
       return 'inferenceConfig.maxTokens';
+    case 'google-genai':
+      return 'generationConfig.maxOutputTokens';
     default:
       return undefined;
   }
@@ -93,17 +111,18 @@ export function buildUpstreamBody(
   provider: Readonly<ProviderDefinition>,
 ): UpstreamBody {
   const draft = new BodyDraft(client);
+  const nested = nestedSampling[protocol];
 
   if (protocol === 'passthrough') {
     // Only the model is rewritten on bodies we do not understand.
     const model = instance.options['model'];
     if ('model' in client && model !== undefined) draft.set('model', model);
-  } else if (protocol === 'bedrock-converse') {
-    // Converse has no top-level sampling fields: they live in inferenceConfig.
-    const inference: JsonObject = isJsonObject(draft.current['inferenceConfig']) ? { ...draft.current['inferenceConfig'] } : {};
+  } else if (nested) {
+    // Converse and Gemini have no top-level sampling fields: they live in inferenceConfig / generationConfig.
+    const inference: JsonObject = isJsonObject(draft.current[nested.container]) ? { ...(draft.current[nested.container] as JsonObject) } : {};
     let touched = false;
     for (const [key, value] of [...Object.entries(instance.options), ...Object.entries(instance.override.llm_options)]) {
-      const field = converseInferenceFields[key];
+      const field = nested.fields[key];
       if (field) {
         inference[field] = field === 'stopSequences' && !Array.isArray(value) ? [value] : value;
         touched = true;
@@ -111,13 +130,14 @@ export function buildUpstreamBody(
         draft.set(key, value);
       }
     }
-    if (touched) draft.set('inferenceConfig', inference);
+    if (touched) draft.set(nested.container, inference);
     const patch = requestBodyFor(instance, protocol);
     if (patch) {
       const merged = deepMerge(draft.current, patch, instance.override.request_body_force_override);
       for (const key of Object.keys(patch)) draft.set(key, merged[key]);
     }
-    // Converse names the model and streaming in the path (`/converse-stream`); Bedrock refuses both in the body.
+    // Both name the model and streaming in the path (`/converse-stream`, `:streamGenerateContent`) and
+    // refuse them in the body.
     draft.delete('model');
     draft.delete('stream');
   } else {

@@ -5,7 +5,6 @@ import { configDefaults } from '../config/schema.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createMemoryStore } from './memory-store.ts';
-import { createRedisStore } from './redis-store.ts';
 import type { Clock, StateStore } from './state-store.ts';
 
 export interface StateStoreOptions {
@@ -13,8 +12,10 @@ export interface StateStoreOptions {
   replicaId?: string;
 }
 
-export function createStateStore(config: GatewayConfig['redis'], log: Logger, opts: StateStoreOptions = {}): StateStore {
+/** Async so that ioredis is loaded only when a `redis` block asks for it. */
+export async function createStateStore(config: GatewayConfig['redis'], log: Logger, opts: StateStoreOptions = {}): Promise<StateStore> {
   if (!config) return createMemoryStore(opts);
+  const { createRedisStore } = await import('./redis-store.ts');
   const where = 'url' in config
     ? { url: config.url }
     : 'sentinels' in config

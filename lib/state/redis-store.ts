@@ -89,6 +89,7 @@ interface WireRecord {
 }
 
 const startTimeoutMs = 1500;
+const clusterSlots = 16384;
 const quitTimeoutMs = 500;
 
 export function createRedisStore(opts: RedisStoreOptions): StateStore {
@@ -163,8 +164,8 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   // Last writer wins both ways: newer Redis entries come into the mirror, newer (or missing) local ones
   // go back to Redis. Entries Redis lost or expired stay local until their own TTL.
   const reconcileOnce = async (): Promise<void> => {
-    // The reconnect check: one PING is the half-open trial, however many keys there are to load.
-    if (!breaker.isClosed()) await run(() => commands.ping());
+    // The reconnect check is the half-open trial, however many keys there are to load.
+    if (!breaker.isClosed()) await run(() => answers(commands));
     const remote = await loadRecords(commands, kvPrefix, run);
     for (const [key, record] of remote) mergeSafely(key, record);
     for (const { key, entry, expiresAt } of mirror.entries()) {
@@ -313,8 +314,36 @@ function connectClient(opts: RedisStoreOptions, withScripts: boolean): Client {
     return new Cluster([...opts.cluster], clusterOptions);
   }
   const options: RedisOptions = { ...tuned, ...fixed, retryStrategy: retry };
-  if (opts.sentinels) return new Redis({ ...options, sentinels: [...opts.sentinels], name: opts.name ?? 'mymaster' });
+  // failoverDetector: leave the old master when the sentinels announce +switch-master. Without it a
+  // planned failover leaves both connections on the old master, which keeps taking writes the fleet never
+  // sees until the sentinels demote it (their INFO period, ~10 s later).
+  if (opts.sentinels) return new Redis({ ...options, sentinels: [...opts.sentinels], name: opts.name ?? 'mymaster', failoverDetector: true });
   return new Redis(opts.url ?? 'redis://127.0.0.1:6379', options);
+}
+
+/**
+ * Redis answers: a PING; in a Cluster, a PING to the master of every slot, as the slot table says after a
+ * refresh. Any node (and SCAN on the masters still reachable) answers while a master is down and not yet
+ * replaced, and the next command for one of its keys would fail again: an outage reported over and over.
+ */
+async function answers(client: Client): Promise<void> {
+  if (!(client instanceof Cluster)) {
+    await client.ping();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => client.refreshSlotsCache((err) => (err ? reject(err) : resolve())));
+  const owners = new Set<string>();
+  for (let slot = 0; slot < clusterSlots; slot++) {
+    const owner = client.slots[slot]?.[0];
+    if (owner === undefined) throw new Error(`slot ${slot} has no master`);
+    owners.add(owner);
+  }
+  const masters = new Map(client.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  await Promise.all([...owners].map((owner) => {
+    const node = masters.get(owner);
+    if (!node) throw new Error(`master ${owner} is not connected`);
+    return node.ping();
+  }));
 }
 
 /** Every `{prefix}kv:*` record (SCAN on each master, then values in batches), each command through `run`. */

@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
-import { createProxyMiddleware } from 'http-proxy-middleware';
+import type { RequestHandler } from 'http-proxy-middleware';
 import { passthroughResponseHeaders } from './headers.ts';
 
 // Pass-through of any method and body (multipart uploads, downloads, SSE from endpoints the gateway
@@ -58,7 +58,10 @@ export function createPassthroughProxy(): PassthroughProxy {
     https: new HttpsAgent({ keepAlive: true }),
     httpsUnverified: new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }),
   };
-  const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
+  // http-proxy-middleware is loaded with the first pass-through request: most gateways never make one.
+  let loaded: Promise<RequestHandler<IncomingMessage, ServerResponse>> | undefined;
+  const middleware = (): Promise<RequestHandler<IncomingMessage, ServerResponse>> =>
+    (loaded ??= import('http-proxy-middleware').then(({ createProxyMiddleware }) => createProxyMiddleware<IncomingMessage, ServerResponse>({
     changeOrigin: true,
     selfHandleResponse: true,
     // With our own `on.error` the middleware leaves error answers to us; its logger stays silent.
@@ -92,7 +95,7 @@ export function createPassthroughProxy(): PassthroughProxy {
       },
       error: (err, req) => inFlight.get(req)?.settle({ kind: 'failed', error: err }),
     },
-  });
+  })));
 
   return {
     send(req, res, attempt, signal, onChunk) {
@@ -119,7 +122,11 @@ export function createPassthroughProxy(): PassthroughProxy {
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
         inFlight.set(req, current);
-        void middleware(req, res, (err?: unknown) => current.settle({ kind: 'failed', error: err instanceof Error ? err : new Error(String(err)) }));
+        const failed = (err?: unknown): void => current.settle({ kind: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
+        middleware().then((handle) => {
+          // The client may have left while the module loaded: the abort already settled the attempt.
+          if (!done) void handle(req, res, failed);
+        }, failed);
       });
     },
     close() {

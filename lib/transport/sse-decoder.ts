@@ -21,12 +21,16 @@ export interface LineDecoder {
   end(): string[];
   /** Bytes received since the last line terminator. */
   readonly pendingBytes: number;
+  /** Nothing held: the last chunk ended with a whole line terminator (a CR may still await its LF). */
+  atLineStart(): boolean;
 }
 
 export interface SseDecoder {
   push(chunk: Uint8Array): SseEvent[];
   /** The stream ended: an event not yet terminated by a blank line is dispatched. */
   end(): SseEvent[];
+  /** No partial line and no event gathering fields: the bytes so far were whole events. */
+  atBoundary(): boolean;
 }
 
 export class SseBufferOverflowError extends Error {
@@ -112,6 +116,9 @@ export function createLineDecoder(opts: SseDecoderOptions = {}): LineDecoder {
     get pendingBytes() {
       return pendingBytes;
     },
+    atLineStart() {
+      return pendingBytes === 0 && pieces.length === 0 && !skipLeadingLf;
+    },
   };
 }
 
@@ -176,6 +183,9 @@ export function createSseDecoder(opts: SseDecoderOptions = {}): SseDecoder {
       for (const line of lines.end()) onLine(line, out);
       dispatch(out);
       return out;
+    },
+    atBoundary() {
+      return lines.atLineStart() && dataLines === 0 && eventName === undefined && id === undefined;
     },
   };
 }

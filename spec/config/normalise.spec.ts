@@ -96,6 +96,7 @@ describe('config normalisation', () => {
       max_connections: 10_000,
       max_json_depth: 128,
       max_json_array_length: 100_000,
+      workers: 1,
     });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9180 });
     assert.equal(config.redis, null);

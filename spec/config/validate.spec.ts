@@ -51,6 +51,18 @@ const cases: Array<{ name: string; input: unknown; path: string; message: string
     path: `${PLUGIN}/instances/0/override/endpoint`,
     message: 'is not a valid URL',
   },
+  {
+    name: 'a negative price',
+    input: config({ instances: [{ price: { input_mtok: -0.5, output_mtok: 1 } }, {}] }),
+    path: `${PLUGIN}/instances/0/price/input_mtok`,
+    message: 'must be >= 0',
+  },
+  {
+    name: 'a price without its output rate',
+    input: config({ instances: [{}, { price: { input_mtok: 0.5 } }] }),
+    path: `${PLUGIN}/instances/1/price/output_mtok`,
+    message: 'is required',
+  },
   { name: 'timeout 0', input: config({ plugin: { timeout: 0 } }), path: `${PLUGIN}/timeout`, message: 'must be >= 1' },
   { name: 'timeout 600001', input: config({ plugin: { timeout: 600_001 } }), path: `${PLUGIN}/timeout`, message: 'must be <= 600000' },
   {
@@ -121,6 +133,19 @@ const cases: Array<{ name: string; input: unknown; path: string; message: string
   { name: 'admin set to a string', input: config({ top: { admin: 'on' } }), path: '/admin', message: 'must be an object, or false to turn the admin listener off' },
   { name: 'an admin port out of range', input: config({ top: { admin: { port: 70000 } } }), path: '/admin/port', message: 'must be <= 65535' },
   { name: 'a redis url without scheme', input: config({ top: { redis: { url: '127.0.0.1:6379' } } }), path: '/redis/url', message: 'must be a redis:// or rediss:// URL' },
+  {
+    name: 'provider_conf.api native on a provider with one API',
+    input: config({ instances: [{ provider_conf: { api: 'native' } }, {}] }),
+    path: `${PLUGIN}/instances/0/provider_conf/api`,
+    message: '"native" is only for providers gemini and vertex-ai; openai has no other API to choose',
+  },
+  {
+    name: 'a native gemini instance keyed by a bearer token',
+    input: config({ instances: [{ provider: 'gemini', provider_conf: { api: 'native' }, auth: { header: { Authorization: 'Bearer k' } } }, {}] }),
+    path: `${PLUGIN}/instances/0/auth/header`,
+    message: 'provider gemini with provider_conf.api "native" takes its key as auth.header {"x-goog-api-key": "..."} (or auth.query {"key": "..."}), not a bearer token',
+  },
+  { name: 'an unknown provider_conf.api', input: config({ instances: [{ provider_conf: { api: 'grpc' } }, {}] }), path: `${PLUGIN}/instances/0/provider_conf/api`, message: 'must be one of: openai, native' },
   { name: 'aws auth without secret', input: config({ instances: [{ auth: { aws: { access_key_id: 'AKIA' } } }, {}] }), path: `${PLUGIN}/instances/0/auth/aws/secret_access_key`, message: 'is required' },
 ];
 

@@ -82,6 +82,7 @@ describe('APISIX 3.18 parity', function () {
       'anthropic-messages': { model: 'm', max_tokens: 4096, messages: [{ role: 'user', content: 'hi' }] },
       'bedrock-converse': { messages: [{ role: 'user', content: [{ text: 'hi' }] }] },
       'vertex-predict': { instances: [{ content: 'hi' }] },
+      'google-genai': { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] },
       passthrough: { model: 'm', prompt: 'hi' },
     };
     const expected = (protocol: UpstreamProtocolName, provider: string): string | undefined => {
@@ -94,6 +95,8 @@ describe('APISIX 3.18 parity', function () {
           return 'max_tokens';
         case 'bedrock-converse':
           return 'inferenceConfig.maxTokens';
+        case 'google-genai':
+          return 'generationConfig.maxOutputTokens';
         default:
           return undefined;
       }
@@ -117,6 +120,10 @@ describe('APISIX 3.18 parity', function () {
           } else if (field === 'inferenceConfig.maxTokens') {
             assert.equal(inference?.['maxTokens'], 77);
             assert.deepEqual(limits, []);
+          } else if (field === 'generationConfig.maxOutputTokens') {
+            assert.equal((out['generationConfig'] as JsonObject | undefined)?.['maxOutputTokens'], 77);
+            assert.deepEqual(limits, []);
+            assert.ok(!('model' in out), 'the model goes in the path');
           } else {
             assert.deepEqual(limits, [field], 'exactly one limit is sent');
             assert.equal(out[field], 77);

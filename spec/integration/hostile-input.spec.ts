@@ -333,7 +333,8 @@ describe("the instance's auth.query", () => {
   it("replaces the client's own ?key= on a Gemini-style passthrough, however it is spelled", async () => {
     for (const query of ['key=client-key', 'KEY=client-key&alt=sse', '%6Bey=client-key&alt=sse&key=second']) {
       up.reset();
-      await postJson(`${gw.url}/v1beta/models/gemini:generateContent?${query}`, { contents: [] });
+      // countTokens is passed through (generateContent is a protocol the gateway speaks, paths built anew).
+      await postJson(`${gw.url}/v1beta/models/gemini:countTokens?${query}`, { contents: [] });
       const url = up.requests[0]?.url ?? '';
       assert.equal(new URLSearchParams(url.split('?')[1]).getAll('key').join(','), 'instance-key', url);
       assert.doesNotMatch(url, /client-key|second/i);

@@ -3,7 +3,7 @@ import { loadConfigText } from '../../lib/load-config.ts';
 import type { FallbackPolicy } from '../../lib/config/types.ts';
 import type { GatewayError } from '../../lib/errors.ts';
 import { UpstreamConnectError, UpstreamStatusError, UpstreamStreamError, UpstreamTimeoutError } from '../../lib/errors.ts';
-import { classifyOutcome, retryAfterSeconds, upstreamReason } from '../../lib/pipeline/classify-outcome.ts';
+import { classifyOutcome, retryAfterSeconds, retryHintSeconds, upstreamReason } from '../../lib/pipeline/classify-outcome.ts';
 import type { JsonObject } from '../../lib/protocols/types.ts';
 import { ClientAbortedError } from '../../lib/errors.ts';
 
@@ -160,5 +160,31 @@ describe('upstreamReason', () => {
   it('keeps a message of exactly 200 characters whole', () => {
     const exact = 'y'.repeat(200);
     assert.equal(upstreamReason(Buffer.from(JSON.stringify({ message: exact }))), exact);
+  });
+});
+
+describe('retryHintSeconds: a 429 body\'s own wait, when no header gives one', () => {
+  const body = (x: unknown) => Buffer.from(JSON.stringify(x));
+  it('reads OpenAI\'s "try again in" and Google\'s RetryInfo, rounded up to seconds', () => {
+    const openai = (message: string) => body({ error: { message, type: 'requests', code: 'rate_limit_exceeded' } });
+    assert.equal(retryHintSeconds(openai('Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3. Please try again in 20s.')), 20);
+    assert.equal(retryHintSeconds(openai('… Please try again in 6.5s. Visit https://platform.openai.com/account/rate-limits')), 7);
+    assert.equal(retryHintSeconds(openai('… Please try again in 1m12s.')), 72);
+    assert.equal(retryHintSeconds(openai('… Please try again in 20ms.')), 1);
+    const google = body({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure' }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '37s' }] } });
+    assert.equal(retryHintSeconds(google), 37);
+  });
+
+  it('finds no hint in other bodies, and caps one at an hour', () => {
+    assert.equal(retryHintSeconds(body({ error: { message: 'You exceeded your current quota, please check your plan and billing details.' } })), undefined);
+    assert.equal(retryHintSeconds(Buffer.from('not json')), undefined);
+    assert.equal(retryHintSeconds(body({ error: { message: 'try again in 30h0m0s' } })), 3600);
+  });
+
+  it('is used for a 429 without Retry-After, and never over the header', () => {
+    const hinted = Buffer.from(JSON.stringify({ error: { message: 'Please try again in 3s.' } }));
+    assert.equal(classifyOutcome(new UpstreamStatusError('a', 429, hinted, {}), policies.default).retryAfterSec, 3);
+    assert.equal(classifyOutcome(new UpstreamStatusError('a', 429, hinted, { 'retry-after': '9' }), policies.default).retryAfterSec, 9);
+    assert.equal(classifyOutcome(new UpstreamStatusError('a', 503, hinted, {}), policies.default).retryAfterSec, undefined);
   });
 });

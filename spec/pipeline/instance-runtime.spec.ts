@@ -113,6 +113,7 @@ describe('InstanceRuntime', () => {
       failures: 1,
       fallbacks: 1,
       promptTokens: 7,
+      costUsd: 0,
       completionTokens: 3,
       latencyEwmaMs: 50,
       lastError: { at: 99, reason: 'HTTP 500' },

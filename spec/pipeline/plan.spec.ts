@@ -17,6 +17,9 @@ const providers: Record<string, Record<string, unknown>> = {
   'anthropic-compat': { provider: 'anthropic', auth: { header: { 'x-api-key': 'k' } }, provider_conf: { openai_compat: true } },
   bedrock: { provider: 'bedrock', auth: { aws: AWS }, provider_conf: { region: 'us-east-1' }, options: { model: 'm' } },
   vertex: { provider: 'vertex-ai', auth: { header: { Authorization: 'Bearer t' } }, provider_conf: { project_id: 'p' } },
+  'vertex-native': { provider: 'vertex-ai', auth: { header: { Authorization: 'Bearer t' } }, provider_conf: { project_id: 'p', api: 'native' } },
+  gemini: { provider: 'gemini', auth: { header: { Authorization: 'Bearer k' } } },
+  'gemini-native': { provider: 'gemini', auth: { header: { 'x-goog-api-key': 'k' } }, provider_conf: { api: 'native' } },
 };
 
 function plansOf(name: string): ReadonlyMap<ProtocolName, Plan> {
@@ -33,6 +36,15 @@ function plan(provider: string, client: ProtocolName): Plan {
 }
 
 describe('planAll', () => {
+  it('sends Google GenAI to a native Gemini or Vertex instance as it is, and reads its errors as Google\'s', () => {
+    for (const provider of ['gemini-native', 'vertex-native']) {
+      const p = plan(provider, 'google-genai');
+      assert.equal(p.converter, undefined, provider);
+      assert.equal(p.upstreamProtocol, clientProtocol('google-genai'));
+      assert.equal(p.upstreamErrorShape, 'google');
+    }
+  });
+
   it('sends a protocol the provider speaks natively as it is: no converter, the provider grammar is the client one', () => {
     const p = plan('openai', 'openai-chat');
     assert.equal(p.upstream, 'openai-chat');
@@ -53,6 +65,15 @@ describe('planAll', () => {
     ['bedrock', 'anthropic-messages', 'bedrock-converse', 'bedrock'],
     ['openai', 'anthropic-messages', 'openai-chat', 'openai'],
     ['vertex', 'openai-embeddings', 'vertex-predict', 'google'],
+    ['gemini', 'google-genai', 'openai-chat', 'openai'],
+    ['gemini-native', 'openai-chat', 'google-genai', 'google'],
+    ['gemini-native', 'anthropic-messages', 'google-genai', 'google'],
+    ['gemini-native', 'bedrock-converse', 'google-genai', 'google'],
+    ['gemini-native', 'openai-responses', 'google-genai', 'google'],
+    ['vertex-native', 'openai-chat', 'google-genai', 'google'],
+    ['vertex-native', 'openai-embeddings', 'vertex-predict', 'google'],
+    ['anthropic', 'google-genai', 'anthropic-messages', 'anthropic'],
+    ['bedrock', 'google-genai', 'bedrock-converse', 'bedrock'],
   ];
   for (const [provider, client, upstream, shape] of converting) {
     it(`converts ${client} for ${provider} to ${upstream} and reads its errors as ${shape}`, () => {
@@ -67,6 +88,7 @@ describe('planAll', () => {
     ['deepseek', 'openai-embeddings'],
     ['anthropic', 'openai-embeddings'],
     ['bedrock', 'openai-embeddings'],
+    ['gemini-native', 'openai-embeddings'],
   ];
   for (const [provider, client] of impossible) {
     it(`has no plan for ${client} on ${provider}: it can be neither sent nor converted`, () => {
@@ -75,7 +97,7 @@ describe('planAll', () => {
   }
 
   it('passes other requests through to every provider with an API tree of its own, not to Bedrock or Vertex', () => {
-    const closed = new Set(['bedrock', 'vertex']);
+    const closed = new Set(['bedrock', 'vertex', 'vertex-native']);
     for (const provider of Object.keys(providers)) {
       if (closed.has(provider)) assert.equal(plansOf(provider).has('passthrough'), false, provider);
       else assert.equal(plan(provider, 'passthrough').upstream, 'passthrough', provider);
@@ -93,7 +115,7 @@ describe('planAll', () => {
           assert.equal(p.converter.from, client);
           assert.equal(p.converter.to, p.upstream);
           // A protocol whose requests can stream needs a stream converter too.
-          const streams = protocol.isStream({ stream: true }, '/model/m/converse-stream');
+          const streams = protocol.isStream({ stream: true }, '/model/m/converse-stream') || protocol.isStream({}, '/v1beta/models/m:streamGenerateContent');
           assert.equal(typeof p.converter.stream === 'function', streams, `${client} → ${p.upstream} stream converter`);
         }
         assert.ok(p.upstreamProtocol, `${p.upstream} has a grammar for its answers`);

@@ -181,6 +181,36 @@ describe('relayStream', () => {
       assert.deepEqual(run.result.usage, { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 });
     });
 
+    it('relays whole-event chunks as their own bytes while dropping usage, whatever the chunk boundaries', async () => {
+      // CRLF lines, a comment, a named event with an id: a chunk of whole events goes out untouched
+      // (comment included); a chunk that splits an event or holds the usage event is re-encoded.
+      const pieces = [
+        ': keep-alive\r\n\r\n',
+        chatRole.replace(/\n/g, '\r\n'),
+        `event: message\nid: 7\n${chatText('Hi')}`,
+        chatFinish,
+        chatUsageChunk,
+        SSE_DONE,
+      ];
+      const whole = bytes(pieces);
+      const upstream = decode(chat, whole);
+      const expected = upstream.filter((e) => !isUsageOnly(e));
+      // Each piece its own chunk: every piece but the usage one is relayed byte for byte.
+      const aligned = await relay({ pieces: native(chat), body: () => tracked(pieces).stream, more: { dropUsageEvents: true } });
+      assert.deepEqual(decode(chat, aligned.body), expected);
+      const raw = Buffer.concat(pieces.filter((p) => p !== chatUsageChunk).map((p) => Buffer.from(p)));
+      assert.deepEqual(aligned.body, raw);
+      // Every split point in two, and in three: never an event twice, lost, or the usage event.
+      for (let i = 1; i < whole.length; i += 1) {
+        for (const j of [undefined, i + 1, i + 17]) {
+          const cuts = j === undefined || j >= whole.length ? [whole.subarray(0, i), whole.subarray(i)] : [whole.subarray(0, i), whole.subarray(i, j), whole.subarray(j)];
+          const run = await relay({ pieces: native(chat), body: () => tracked(cuts).stream, more: { dropUsageEvents: true } });
+          assert.deepEqual(decode(chat, run.body), expected, `split at ${i}${j === undefined ? '' : ` and ${j}`}`);
+          assert.deepEqual(run.result.usage, { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 });
+        }
+      }
+    });
+
     it('keeps the usage-only chunk of a native stream otherwise', async () => {
       const run = await relay({ pieces: native(chat), body: () => tracked(chunks).stream });
       assert.deepEqual(run.body, bytes(chunks));

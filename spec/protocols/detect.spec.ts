@@ -28,6 +28,10 @@ describe('detectProtocol', () => {
     ['an image request, as passthrough', '/v1/images/generations', { prompt: 'a cat' }, 'passthrough'],
     ['an empty object on the chat endpoint, by path (its schema then refuses it)', '/v1/chat/completions', {}, 'openai-chat'],
     ['an empty object elsewhere, as passthrough', '/llm/anything', {}, 'passthrough'],
+    ['Gemini generateContent on /v1beta', '/v1beta/models/gemini-2.5-flash:generateContent', { contents: [] }, 'google-genai'],
+    ['Gemini streamGenerateContent on /v1 (the SDK default)', '/v1/models/gemini-2.5-flash:streamGenerateContent', { contents: [] }, 'google-genai'],
+    ['a Vertex publisher path, by path even with messages', '/v1/projects/p/locations/l/publishers/google/models/m:generateContent', { messages }, 'google-genai'],
+    ['Gemini countTokens, as passthrough', '/v1beta/models/gemini-2.5-flash:countTokens', { contents: [] }, 'passthrough'],
   ];
   for (const [what, path, body, expected] of cases) {
     it(`detects ${what} → ${expected}`, () => {
@@ -43,7 +47,9 @@ describe('detectProtocol', () => {
 });
 
 describe('errorShapeForPath', () => {
-  const cases: Array<[string, 'openai' | 'anthropic' | 'bedrock']> = [
+  const cases: Array<[string, 'openai' | 'anthropic' | 'bedrock' | 'google']> = [
+    ['/v1beta/models/gemini-2.5-flash:generateContent', 'google'],
+    ['/v1/models/gemini-2.5-flash:streamGenerateContent', 'google'],
     ['/model/m/converse', 'bedrock'],
     ['/model/m/converse-stream', 'bedrock'],
     ['/v1/messages', 'anthropic'],
@@ -58,4 +64,14 @@ describe('errorShapeForPath', () => {
       assert.equal(errorShapeForPath(path), shape);
     });
   }
+});
+
+describe('google-genai paths', () => {
+  it('read the model and streaming from the path, whatever the body says', () => {
+    const p = clientProtocol('google-genai');
+    assert.equal(p.requestModel({ model: 'other' }, '/v1beta/models/gemini-2.5-flash:streamGenerateContent'), 'gemini-2.5-flash');
+    assert.equal(p.requestModel({}, '/v1/projects/p/locations/l/publishers/google/models/gemini%2D2.0:generateContent'), 'gemini-2.0');
+    assert.equal(p.isStream({ stream: true }, '/v1beta/models/m:generateContent'), false);
+    assert.equal(p.isStream({}, '/v1beta/models/m:streamGenerateContent'), true);
+  });
 });

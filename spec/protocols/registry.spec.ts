@@ -10,7 +10,7 @@ describe('the protocol registry', () => {
     for (const name of clientProtocolNames) {
       const p = clientProtocols[name];
       assert.equal(p.name, name);
-      assert.ok(['openai', 'anthropic', 'bedrock'].includes(p.errorShape), name);
+      assert.ok(['openai', 'anthropic', 'bedrock', 'google'].includes(p.errorShape), name);
       const decoder = p.createDecoder();
       assert.ok(typeof decoder.push === 'function' && typeof decoder.end === 'function', name);
       assert.ok(p.createStreamObserver(false), name);

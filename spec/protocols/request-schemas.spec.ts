@@ -77,6 +77,19 @@ const valid: Array<[ProtocolName, string, Record<string, unknown>]> = [
     toolConfig: { tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: schema } } }], toolChoice: { tool: { name: 'get_weather' } } },
     additionalModelRequestFields: { top_k: 200 },
   }],
+  ['google-genai', 'the SDK\'s camelCase body with tools, thoughts and config', {
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }, { inlineData: { mimeType: 'image/png', data: 'iVBOR' } }] },
+      { role: 'model', parts: [{ text: 'Hmm', thought: true }, { functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: 'c2ln' }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { output: '21C' } } }] },
+    ],
+    systemInstruction: { parts: [{ text: 'Be terse.' }] },
+    tools: [{ functionDeclarations: [{ name: 'get_weather', parametersJsonSchema: schema }] }, { googleSearch: {} }],
+    toolConfig: { functionCallingConfig: { mode: 'AUTO' } },
+    generationConfig: { temperature: 0.5, topK: 40, maxOutputTokens: 512, stopSequences: ['END'], responseMimeType: 'text/plain', thinkingConfig: { thinkingBudget: 1024 } },
+    safetySettings: [{ category: 'HARM_CATEGORY_HATE_SPEECH', threshold: 'BLOCK_NONE' }],
+  }],
+  ['google-genai', 'a REST sample in snake_case, without roles', { contents: [{ parts: [{ text: 'hi' }] }], system_instruction: { parts: [{ text: 'x' }] }, generation_config: { max_output_tokens: 5 } }],
 ];
 
 const invalid: Array<[ProtocolName, Record<string, unknown>, RegExp]> = [
@@ -120,6 +133,13 @@ const invalid: Array<[ProtocolName, Record<string, unknown>, RegExp]> = [
   ['bedrock-converse', { messages: [{ role: 'user', content: 'hi' }] }, /messages\[0\]\.content must be array/],
   ['bedrock-converse', { messages: [{ role: 'user', content: [] }], inferenceConfig: { maxTokens: 0 } }, /inferenceConfig\.maxTokens must be >= 1/],
   ['bedrock-converse', { messages: [{ role: 'user', content: [] }], toolConfig: { tools: [{ toolSpec: {} }] } }, /toolConfig\.tools\[0\]\.toolSpec\.name is required/],
+  ['google-genai', {}, /contents is required/],
+  ['google-genai', { contents: [] }, /contents must NOT have fewer than 1 items/],
+  ['google-genai', { contents: [{ role: 'user' }] }, /contents\[0\]\.parts is required/],
+  ['google-genai', { contents: [{ role: 'user', parts: [] }] }, /contents\[0\]\.parts must NOT have fewer than 1 items/],
+  ['google-genai', { contents: [{ parts: ['hi'] }] }, /contents\[0\]\.parts\[0\] must be object/],
+  ['google-genai', { contents: [{ parts: [{ text: 'x' }] }], generationConfig: { maxOutputTokens: 0 } }, /generationConfig\.maxOutputTokens must be >= 1/],
+  ['google-genai', { contents: [{ parts: [{ text: 'x' }] }], tools: [{ functionDeclarations: [{ description: 'd' }] }] }, /tools\[0\]\.functionDeclarations\[0\]\.name is required/],
 ];
 
 describe('request schemas', () => {

@@ -170,6 +170,42 @@ describe('createInstanceTarget', () => {
     });
   });
 
+  describe('provider_conf.api "native"', () => {
+    const stream = (model: string) => ({ clientPathAndQuery: '/v1/models/x:streamGenerateContent?alt=sse&key=client', model, stream: true });
+    const whole = (model: string) => ({ clientPathAndQuery: '/v1/models/x:generateContent', model, stream: false });
+
+    it('sends gemini to generateContent on /v1beta with the model in the path, and nothing else', () => {
+      const t = target({ provider: 'gemini', provider_conf: { api: 'native' }, auth: { header: { 'x-goog-api-key': 'g' } } });
+      assert.deepEqual(t.protocols, ['google-genai']);
+      assert.equal(t.pathFor('google-genai', whole('gemini-2.5-flash')), '/v1beta/models/gemini-2.5-flash:generateContent');
+      assert.equal(t.pathFor('google-genai', stream('models/gemini-2.5-flash')), '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
+      assert.equal(t.supports('openai-embeddings'), false);
+    });
+
+    it('puts a gemini auth.query key after alt=sse', () => {
+      const t = target({ provider: 'gemini', provider_conf: { api: 'native' }, auth: { query: { key: 'g' } } });
+      assert.equal(t.pathFor('google-genai', stream('gemini-2.5-flash')), '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=g');
+    });
+
+    it('sends vertex-ai to the publisher model, without the google/ prefix, and keeps :predict', () => {
+      const t = target({ provider: 'vertex-ai', provider_conf: { api: 'native', project_id: 'p', region: 'europe-west4' }, auth: { header: { Authorization: 'Bearer t' } } });
+      assert.equal(t.origin, 'https://europe-west4-aiplatform.googleapis.com');
+      assert.equal(t.pathFor('google-genai', stream('google/gemini-2.0-flash-001')), '/v1/projects/p/locations/europe-west4/publishers/google/models/gemini-2.0-flash-001:streamGenerateContent?alt=sse');
+      assert.equal(t.pathFor('vertex-predict', whole('text-embedding-005')), '/v1/projects/p/locations/europe-west4/publishers/google/models/text-embedding-005:predict');
+      assert.equal(t.supports('openai-chat'), false);
+    });
+
+    it("passes other Gemini methods through on Google's own tree, the client's key dropped", () => {
+      const t = target({ provider: 'gemini', provider_conf: { api: 'native' }, auth: { header: { 'x-goog-api-key': 'g' } } });
+      assert.equal(t.pathFor('passthrough', req('/v1/models/m:countTokens?key=client')), '/v1/models/m:countTokens');
+    });
+
+    it('leaves the OpenAI-compatible endpoints the default', () => {
+      assert.equal(target({ provider: 'gemini' }).supports('google-genai'), false);
+      assert.equal(target({ provider: 'vertex-ai', provider_conf: { project_id: 'p', api: 'openai' }, auth: { header: { Authorization: 'Bearer t' } } }).supports('google-genai'), false);
+    });
+  });
+
   it('lower-cases the names of the auth headers and keeps their values', () => {
     const t = target({ provider: 'openai', auth: { header: { Authorization: 'Bearer sk-A', 'OpenAI-Project': 'Proj_X' } } });
     assert.deepEqual(t.authHeaders, [

@@ -146,7 +146,7 @@ describe('redis state store, two replicas on one Redis', function () {
   });
 
   it('is built from the redis config block, passing ioredis options such as db through', async () => {
-    const store = createStateStore({ url: redis.url, key_prefix: prefix, options: { db: 3 } }, quietLog);
+    const store = await createStateStore({ url: redis.url, key_prefix: prefix, options: { db: 3 } }, quietLog);
     stores.push(store);
     await store.start();
     assert.equal(store.mode(), 'redis');
@@ -161,7 +161,7 @@ describe('redis state store, two replicas on one Redis', function () {
     }
   });
 
-  it('is an in-memory store when there is no redis block', () => {
-    assert.equal(createStateStore(null, quietLog).mode(), 'memory');
+  it('is an in-memory store when there is no redis block', async () => {
+    assert.equal((await createStateStore(null, quietLog)).mode(), 'memory');
   });
 });

@@ -5,7 +5,7 @@ import { isJsonObject } from '../../lib/protocols/types.ts';
 // A protocol-neutral reading of request and response bodies, written from the wire formats alone (no
 // gateway code): the invariants check tool pairing on it, and round trips compare it before and after.
 
-export type WireProtocol = 'openai-chat' | 'anthropic-messages' | 'bedrock-converse' | 'openai-responses';
+export type WireProtocol = 'openai-chat' | 'anthropic-messages' | 'bedrock-converse' | 'openai-responses' | 'google-genai';
 
 export interface ToolCall {
   id: string;
@@ -223,6 +223,76 @@ function responsesConversation(body: JsonObject): Conversation {
   return { system, turns: b.turns, tools };
 }
 
+/** Google's proto JSON takes camelCase and snake_case field names alike. */
+export function gField(o: JsonObject, camel: string): unknown {
+  return camel in o ? o[camel] : o[camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
+}
+
+/** Gemini's OpenAPI-style Schema (`type: "OBJECT"`, `nullable`) read as the JSON Schema it means. */
+function geminiSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(geminiSchema);
+  if (!isJsonObject(schema)) return schema;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'nullable' || k === 'propertyOrdering') continue;
+    if (k === 'type' && typeof v === 'string') out[k] = v.toLowerCase();
+    else if (k === 'properties' && isJsonObject(v)) out[k] = Object.fromEntries(Object.entries(v).map(([n, s]) => [n, geminiSchema(s)]));
+    else if (k === 'items' || k === 'anyOf') out[k] = geminiSchema(v);
+    else out[k] = v;
+  }
+  if (schema['nullable'] === true && typeof out['type'] === 'string') out['type'] = [out['type'], 'null'];
+  return out;
+}
+
+/** A functionResponse's output as text: `{output}` / `{error}` by Google's convention, else the object. */
+export function geminiResultText(response: unknown): string {
+  if (!isJsonObject(response)) return JSON.stringify(response ?? null);
+  const keys = Object.keys(response);
+  if (keys.length === 1 && typeof response['output'] === 'string') return response['output'];
+  if (keys.length === 1 && typeof response['error'] === 'string') return `Error: ${response['error']}`;
+  return JSON.stringify(response);
+}
+
+/**
+ * Gemini calls may have no id: a functionResponse then answers the first unanswered call of the model
+ * turn before it with the same name. Id-less calls get view-minted `legacy_` ids (any id may come back).
+ */
+function googleConversation(body: JsonObject): Conversation {
+  const b = new TurnBuilder();
+  const sys = gField(body, 'systemInstruction');
+  const system = (isJsonObject(sys) && Array.isArray(sys['parts']) ? sys['parts'] : []).filter(isJsonObject).map((p) => str(p['text']));
+  let pending: ToolCall[] = [];
+  for (const [i, raw] of arr(body['contents'], 'contents').entries()) {
+    const c = obj(raw, `contents[${i}]`);
+    const turn = b.add(c['role'] === 'model' ? 'assistant' : 'user');
+    const text: string[] = [];
+    const answered: ToolCall[] = [];
+    for (const [j, rawPart] of arr(c['parts'], `contents[${i}].parts`).entries()) {
+      const part = obj(rawPart, `contents[${i}].parts[${j}]`);
+      const call = gField(part, 'functionCall');
+      const response = gField(part, 'functionResponse');
+      if (typeof part['text'] === 'string' && part['thought'] !== true) text.push(part['text']);
+      if (isJsonObject(call)) turn.calls.push({ id: str(call['id']) || `legacy_gemini_${i}_${j}`, name: str(call['name']), input: call['args'] ?? {} });
+      if (isJsonObject(response)) {
+        const wanted = str(response['id']);
+        const match = pending.find((p) => !answered.includes(p) && (wanted ? p.id === wanted : p.name === str(response['name'])));
+        if (match) answered.push(match);
+        b.result(turn, { id: match?.id ?? (wanted || `unmatched ${str(response['name'])}`), text: geminiResultText(response['response']) }, text.length > 0);
+      }
+    }
+    b.text(turn, text.filter((t) => t !== '').join('\n'));
+    pending = turn.calls;
+  }
+  const tools = (Array.isArray(body['tools']) ? body['tools'] : []).filter(isJsonObject).flatMap((t) => {
+    const decls = gField(t, 'functionDeclarations');
+    return (Array.isArray(decls) ? decls : []).filter(isJsonObject).map((d) => {
+      const schema = gField(d, 'parametersJsonSchema') ?? (d['parameters'] === undefined ? undefined : geminiSchema(d['parameters']));
+      return tool(d['name'], d['description'], schema);
+    });
+  });
+  return { system, turns: b.turns, tools };
+}
+
 /** The conversation a request body carries, read the way its own protocol defines it. */
 export function conversationOf(protocol: WireProtocol, body: JsonObject): Conversation {
   switch (protocol) {
@@ -234,5 +304,7 @@ export function conversationOf(protocol: WireProtocol, body: JsonObject): Conver
       return bedrockConversation(body);
     case 'openai-responses':
       return responsesConversation(body);
+    case 'google-genai':
+      return googleConversation(body);
   }
 }

@@ -82,6 +82,31 @@ function responses(): GoldenInput[] {
   });
 }
 
+/**
+ * google-genai/<from>-to-<to>/{requests,responses}.json: [{name, ctx, input, output | error}]. The pairs
+ * joined through OpenAI chat (Google ↔ Anthropic, Bedrock) take the same Google requests and Google
+ * answers, less media and JSON schemas, whose rules belong to the chat converters on the other side.
+ */
+function googleGenai(): GoldenInput[] {
+  const read = (from: ProtocolName, to: ProtocolName, kind: 'requests' | 'responses'): JsonObject[] =>
+    readJson(join(ROOT, 'google-genai', `${from}-to-${to}`, `${kind}.json`)) as JsonObject[];
+  const cases = (c: Converter, kind: 'request' | 'response', raws: JsonObject[], folder: string): GoldenInput[] =>
+    raws.map((raw) => ({ converter: c, kind, name: `google-genai/${folder}: ${String(raw['name'])}`, ctx: ctxOf(raw['ctx']), input: raw['input'] as JsonObject, refused: raw['error'] !== undefined }));
+  const plain = (raw: JsonObject): boolean => raw['error'] === undefined && !/inlineData|inline_data|fileData|responseMimeType/.test(JSON.stringify(raw['input']));
+  const googleRequests = read('google-genai', 'openai-chat', 'requests');
+  const googleAnswers = read('openai-chat', 'google-genai', 'responses');
+  return [
+    ...cases(converter('google-genai', 'openai-chat'), 'request', googleRequests, 'google-genai-to-openai-chat'),
+    ...cases(converter('google-genai', 'openai-chat'), 'response', read('google-genai', 'openai-chat', 'responses'), 'google-genai-to-openai-chat'),
+    ...cases(converter('openai-chat', 'google-genai'), 'request', read('openai-chat', 'google-genai', 'requests'), 'openai-chat-to-google-genai'),
+    ...cases(converter('openai-chat', 'google-genai'), 'response', googleAnswers, 'openai-chat-to-google-genai'),
+    ...(['anthropic-messages', 'bedrock-converse'] as const).flatMap((other) => [
+      ...cases(converter('google-genai', other), 'request', googleRequests.filter(plain), `google-genai-to-${other}`),
+      ...cases(converter(other, 'google-genai'), 'response', googleAnswers.filter(plain), `${other}-to-google-genai`),
+    ]),
+  ];
+}
+
 export function goldenInputs(): GoldenInput[] {
-  return [...anthropicOpenai(), ...bedrock(), ...responses()];
+  return [...anthropicOpenai(), ...bedrock(), ...responses(), ...googleGenai()];
 }

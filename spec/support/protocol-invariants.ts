@@ -3,7 +3,7 @@ import type { Converter } from '../../lib/protocols/converters/converter.ts';
 import type { JsonObject } from '../../lib/protocols/types.ts';
 import { isJsonObject } from '../../lib/protocols/types.ts';
 import type { Conversation, WireProtocol } from './conversation-view.ts';
-import { arr, conversationOf, obj, str } from './conversation-view.ts';
+import { arr, conversationOf, gField, obj, str } from './conversation-view.ts';
 import { replyOf, STOP_REASONS } from './reply-view.ts';
 
 // Rules of the wire formats that hold for any correct body, whatever a golden file says. A converter's
@@ -43,6 +43,12 @@ export function checkUsage(protocol: WireProtocol, usage: unknown): void {
   } else if (protocol === 'anthropic-messages') {
     // Anthropic has no total; message_delta may carry only output_tokens.
     for (const k of ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens']) optionalCount(u[k], `usage.${k}`);
+  } else if (protocol === 'google-genai') {
+    // Gemini's total adds the thoughts and tool-use prompt tokens, which the other two counts leave out.
+    const prompt = count(u['promptTokenCount'], 'usageMetadata.promptTokenCount');
+    const sum = prompt + optionalCount(u['candidatesTokenCount'], 'usageMetadata.candidatesTokenCount') + optionalCount(u['thoughtsTokenCount'], 'usageMetadata.thoughtsTokenCount') + optionalCount(u['toolUsePromptTokenCount'], 'usageMetadata.toolUsePromptTokenCount');
+    assert.equal(count(u['totalTokenCount'], 'usageMetadata.totalTokenCount'), sum, 'totalTokenCount = prompt + candidates + thoughts + tool-use prompt tokens');
+    assert.ok(optionalCount(u['cachedContentTokenCount'], 'usageMetadata.cachedContentTokenCount') <= prompt, 'cachedContentTokenCount is part of promptTokenCount');
   } else {
     // Bedrock's total counts cache reads and writes too (AWS's own examples add all four).
     const sum =
@@ -162,11 +168,44 @@ function checkBedrockRequest(body: JsonObject, strict: boolean): void {
   if (hasToolBlocks) assert.ok(isJsonObject(config) && Array.isArray(config['tools']) && config['tools'].length > 0, 'Bedrock wants toolConfig whenever the history has tool blocks');
 }
 
+/** Gemini parts are unions too: one datum each (text, inlineData, functionCall...), `thought` flags aside. */
+function checkGeminiPart(part: unknown, where: string): JsonObject {
+  const p = obj(part, where);
+  const data = Object.keys(p).filter((k) => !['thought', 'thoughtSignature', 'thought_signature', 'videoMetadata', 'video_metadata'].includes(k));
+  assert.equal(data.length, 1, `${where} must hold exactly one datum, got ${data.join(', ') || 'none'}`);
+  const call = gField(p, 'functionCall');
+  if (call !== undefined) {
+    assert.ok(str(obj(call, `${where}.functionCall`)['name']) !== '', `${where}: a functionCall has a name`);
+    if ((call as JsonObject)['args'] !== undefined) obj((call as JsonObject)['args'], `${where}.functionCall.args`);
+  }
+  const response = gField(p, 'functionResponse');
+  if (response !== undefined) obj(obj(response, `${where}.functionResponse`)['response'], `${where}.functionResponse.response`);
+  return p;
+}
+
+function checkGoogleRequest(body: JsonObject, strict: boolean): void {
+  const contents = arr(body['contents'], 'contents');
+  assert.ok(contents.length > 0, 'contents must not be empty');
+  for (const [i, raw] of contents.entries()) {
+    const c = obj(raw, `contents[${i}]`);
+    assert.ok(c['role'] === undefined || c['role'] === 'user' || c['role'] === 'model', `contents[${i}].role must be user or model`);
+    const parts = arr(c['parts'], `contents[${i}].parts`);
+    assert.ok(parts.length > 0, `contents[${i}].parts must not be empty`);
+    parts.forEach((p, j) => checkGeminiPart(p, `contents[${i}].parts[${j}]`));
+    if (strict) assert.ok(c['role'] === 'user' || c['role'] === 'model', `contents[${i}] names its role`);
+  }
+  if (!strict) return;
+  for (const key of ['model', 'stream', 'messages']) assert.ok(!(key in body), `GenerateContentRequest has no field ${key}: the model and streaming go in the URL`);
+  const config = gField(body, 'generationConfig');
+  if (config !== undefined && isJsonObject(config) && config['maxOutputTokens'] !== undefined) count(config['maxOutputTokens'], 'generationConfig.maxOutputTokens');
+}
+
 /** A request body of `protocol`: its shape, and tool calls paired with their results. */
 export function checkRequestBody(protocol: WireProtocol, body: JsonObject, options: CheckOptions): void {
   if (protocol === 'openai-chat') checkChatRequest(body, options.strict);
   if (protocol === 'anthropic-messages') checkAnthropicRequest(body, options.strict);
   if (protocol === 'bedrock-converse') checkBedrockRequest(body, options.strict);
+  if (protocol === 'google-genai') checkGoogleRequest(body, options.strict);
   checkToolPairing(conversationOf(protocol, body), options);
 }
 
@@ -241,6 +280,21 @@ export function checkResponsesResponse(body: JsonObject, strict: boolean): void 
   if (body['usage'] != null) checkUsage('openai-responses', body['usage']);
 }
 
+function checkGoogleResponse(body: JsonObject): void {
+  const candidates = arr(body['candidates'] ?? [], 'candidates');
+  const feedback = gField(body, 'promptFeedback');
+  if (candidates.length === 0) assert.ok(isJsonObject(feedback) && gField(feedback, 'blockReason') !== undefined, 'a response without candidates says why (promptFeedback.blockReason)');
+  for (const [i, raw] of candidates.entries()) {
+    const c = obj(raw, `candidates[${i}]`);
+    const content = obj(c['content'], `candidates[${i}].content`);
+    assert.equal(content['role'], 'model', `candidates[${i}].content.role is model`);
+    arr(content['parts'] ?? [], `candidates[${i}].content.parts`).forEach((p, j) => checkGeminiPart(p, `candidates[${i}].content.parts[${j}]`));
+    checkStopReason('google-genai', gField(c, 'finishReason'));
+  }
+  const usage = gField(body, 'usageMetadata');
+  if (usage !== undefined) checkUsage('google-genai', usage);
+}
+
 /**
  * A (non-streamed) response body of `protocol`: legal stop reason, consistent usage, tool call ids.
  * Strict: a stop reason that says "tool calls" comes with tool calls, and arguments are JSON.
@@ -250,11 +304,12 @@ export function checkResponseBody(protocol: WireProtocol, body: JsonObject, { st
   if (protocol === 'anthropic-messages') checkAnthropicResponse(body);
   if (protocol === 'bedrock-converse') checkBedrockResponse(body, strict);
   if (protocol === 'openai-responses') checkResponsesResponse(body, strict);
+  if (protocol === 'google-genai') checkGoogleResponse(body);
   const reply = replyOf(protocol, body);
   if (strict && reply.stop === 'tool') assert.ok(reply.calls.length > 0, 'the stop reason announces tool calls the response does not have');
 }
 
-const WIRE: readonly string[] = ['openai-chat', 'anthropic-messages', 'bedrock-converse', 'openai-responses'];
+const WIRE: readonly string[] = ['openai-chat', 'anthropic-messages', 'bedrock-converse', 'openai-responses', 'google-genai'];
 export function wire(protocol: string): WireProtocol {
   assert.ok(WIRE.includes(protocol), `${protocol} has no invariants here`);
   return protocol as WireProtocol;

@@ -16,6 +16,8 @@ export interface RedisProcess {
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
+  /** False once the process has exited. */
+  alive(): boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -29,15 +31,25 @@ function installExitHook(): void {
   });
 }
 
-/** Starts redis-server on `port` (reused for restart tests) or on a free one. */
-export async function startRedis(opts: { port?: number } = {}): Promise<RedisProcess> {
+export interface RedisStartOptions {
+  /** Reused for restart tests; a free one otherwise. */
+  port?: number;
+  /** More command-line options (`--cluster-enabled yes`, `--replicaof ...`), given the chosen port. */
+  args?: (port: number) => string[];
+  /** A config file to start from, written for the chosen port (Sentinel needs one it can rewrite). */
+  configFile?: (port: number) => Promise<string>;
+}
+
+/** Starts redis-server on `port` or on a free one. */
+export async function startRedis(opts: RedisStartOptions = {}): Promise<RedisProcess> {
   installExitHook();
   let lastError: unknown;
   // A free port can be taken between probing and binding, and a reused one can linger: try a few times.
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = opts.port ?? (await freePort());
     try {
-      return await launch(port);
+      const file = opts.configFile ? [await opts.configFile(port)] : [];
+      return await launch(port, [...file, ...base(port), ...(opts.args?.(port) ?? [])]);
     } catch (err) {
       lastError = err;
       await sleep(200);
@@ -46,8 +58,9 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisPro
   throw new Error(`redis-server did not start: ${String(lastError)}`);
 }
 
-async function launch(port: number): Promise<RedisProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+const base = (port: number): string[] => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+
+async function launch(port: number, args: string[]): Promise<RedisProcess> {
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
@@ -90,6 +103,7 @@ async function launch(port: number): Promise<RedisProcess> {
     kill: () => signal('SIGKILL', 0),
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
+    alive: () => !gone,
   };
 }
 

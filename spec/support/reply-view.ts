@@ -7,6 +7,20 @@ import { arr, chatText, obj, parseArguments, str } from './conversation-view.ts'
 // can be checked for legality here and for meaning in round trips.
 export type StopClass = 'stop' | 'length' | 'tool' | 'filter';
 export const STOP_REASONS: Record<Exclude<WireProtocol, 'openai-responses'>, Record<string, StopClass>> = {
+  // Gemini ends a turn of function calls with STOP.
+  'google-genai': {
+    STOP: 'stop',
+    MAX_TOKENS: 'length',
+    SAFETY: 'filter',
+    RECITATION: 'filter',
+    LANGUAGE: 'filter',
+    BLOCKLIST: 'filter',
+    PROHIBITED_CONTENT: 'filter',
+    SPII: 'filter',
+    IMAGE_SAFETY: 'filter',
+    MALFORMED_FUNCTION_CALL: 'stop',
+    OTHER: 'stop',
+  },
   'openai-chat': { stop: 'stop', length: 'length', tool_calls: 'tool', function_call: 'tool', content_filter: 'filter' },
   'anthropic-messages': {
     end_turn: 'stop',
@@ -76,6 +90,26 @@ function responsesReply(body: JsonObject): Reply {
   return reply;
 }
 
+function googleReply(body: JsonObject): Reply {
+  const reply: Reply = { text: '', calls: [], stop: undefined };
+  const candidate = Array.isArray(body['candidates']) ? body['candidates'][0] : undefined;
+  if (!isJsonObject(candidate)) {
+    const feedback = body['promptFeedback'] ?? body['prompt_feedback'];
+    if (isJsonObject(feedback) && (feedback['blockReason'] ?? feedback['block_reason']) !== undefined) reply.stop = 'filter';
+    return reply;
+  }
+  const content = isJsonObject(candidate['content']) ? candidate['content'] : {};
+  for (const [i, raw] of (Array.isArray(content['parts']) ? content['parts'] : []).entries()) {
+    const part = obj(raw, `candidates[0].content.parts[${i}]`);
+    if (typeof part['text'] === 'string' && part['thought'] !== true) reply.text += part['text'];
+    const call = part['functionCall'] ?? part['function_call'];
+    if (isJsonObject(call)) reply.calls.push({ id: str(call['id']), name: str(call['name']), input: call['args'] ?? {} });
+  }
+  const reason = str(candidate['finishReason'] ?? candidate['finish_reason']);
+  reply.stop = reason === 'STOP' && reply.calls.length > 0 ? 'tool' : STOP_REASONS['google-genai'][reason];
+  return reply;
+}
+
 /** The answer a (non-streamed) response body carries. */
 export function replyOf(protocol: WireProtocol, body: JsonObject): Reply {
   switch (protocol) {
@@ -89,5 +123,7 @@ export function replyOf(protocol: WireProtocol, body: JsonObject): Reply {
     }
     case 'openai-responses':
       return responsesReply(body);
+    case 'google-genai':
+      return googleReply(body);
   }
 }

@@ -56,8 +56,11 @@ export function assertSameConversation(back: Conversation, original: Conversatio
   else for (const t of back.tools) assert.deepEqual(t, original.tools.find((o) => o.name === t.name), `tool ${t.name} comes back as it was`);
 }
 
-/** tool_choice none or allowed_tools: the tools a converter sends may rightly be fewer. */
+/** tool_choice none or allowed_tools (Google: mode NONE, allowedFunctionNames): the tools a converter sends may rightly be fewer. */
 export function restrictsTools(body: JsonObject): boolean {
+  const config = body['toolConfig'];
+  const calling = isJsonObject(config) ? config['functionCallingConfig'] : undefined;
+  if (isJsonObject(calling) && (calling['mode'] === 'NONE' || Array.isArray(calling['allowedFunctionNames']))) return true;
   const choice = body['tool_choice'];
   return choice === 'none' || (isJsonObject(choice) && (choice['type'] === 'none' || choice['type'] === 'allowed_tools'));
 }

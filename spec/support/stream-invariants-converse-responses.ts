@@ -86,6 +86,8 @@ interface ResponsesItem {
   item: JsonObject;
   done: boolean;
   parts: Array<{ text: string; done: boolean }>;
+  /** Reasoning summary parts, numbered by summary_index. */
+  summary: Array<{ text: string; done: boolean }>;
   args: string;
 }
 
@@ -123,7 +125,7 @@ export function checkResponsesStream(events: readonly ClientEvent[]): StreamSumm
       const item = obj(d['item'], 'item');
       assert.ok(str(item['id']) !== '', 'an output item has an id');
       if (item['type'] === 'function_call') assert.ok(str(item['call_id']) !== '' && str(item['name']) !== '', 'a function_call item has a call_id and a name');
-      items.push({ item, done: false, parts: [], args: '' });
+      items.push({ item, done: false, parts: [], summary: [], args: '' });
     } else if (type === 'response.content_part.added') {
       const entry = itemAt(d, type);
       assert.equal(d['content_index'], entry.parts.length, 'content parts are numbered 0, 1, 2… in order');
@@ -134,6 +136,20 @@ export function checkResponsesStream(events: readonly ClientEvent[]): StreamSumm
       if (type in PART_DELTAS) part.text += str(d['delta']);
       if (type in PART_DONES) assert.equal(d[PART_DONES[type] as string], part.text, `${type} repeats the streamed text`);
       if (type === 'response.content_part.done') part.done = true;
+    } else if (type === 'response.reasoning_summary_part.added') {
+      const entry = itemAt(d, type);
+      assert.equal(entry.item['type'], 'reasoning', 'summary parts belong to a reasoning item');
+      assert.equal(d['summary_index'], entry.summary.length, 'summary parts are numbered 0, 1, 2… in order');
+      entry.summary.push({ text: '', done: false });
+    } else if (type.startsWith('response.reasoning_summary_')) {
+      const part = itemAt(d, type).summary[d['summary_index'] as number];
+      assert.ok(part && !part.done, `${type} for a summary part that is not open`);
+      if (type === 'response.reasoning_summary_text.delta') part.text += str(d['delta']);
+      else if (type === 'response.reasoning_summary_text.done') assert.equal(d['text'], part.text, `${type} repeats the streamed summary`);
+      else if (type === 'response.reasoning_summary_part.done') {
+        assert.equal(obj(d['part'], 'part')['text'], part.text, `${type} repeats the streamed summary`);
+        part.done = true;
+      } else assert.fail(`unknown event ${type}`);
     } else if (type === 'response.function_call_arguments.delta') {
       itemAt(d, type).args += str(d['delta']);
     } else if (type === 'response.function_call_arguments.done') {
@@ -144,6 +160,7 @@ export function checkResponsesStream(events: readonly ClientEvent[]): StreamSumm
       const entry = itemAt(d, type);
       assert.equal(obj(d['item'], 'item')['id'], entry.item['id'], 'output_item.done closes the item it added');
       assert.ok(entry.parts.every((p) => p.done), 'content parts close before their item');
+      assert.ok(entry.summary.every((p) => p.done), 'summary parts close before their item');
       entry.done = true;
       entry.item = obj(d['item'], 'item');
     } else if (type in TERMINAL) {

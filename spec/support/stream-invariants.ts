@@ -8,6 +8,7 @@ import { checkStopReason, checkStreamedArguments, checkUsage } from './protocol-
 import type { Reply } from './reply-view.ts';
 import { STOP_REASONS } from './reply-view.ts';
 import { checkBedrockStream, checkResponsesStream } from './stream-invariants-converse-responses.ts';
+import { checkGoogleStream } from './stream-invariants-google.ts';
 
 // The order rules of each protocol's stream, checked on events as a client decodes them ({event, data}
 // with data parsed from JSON, or the raw '[DONE]'). Each checker also returns what the stream said, so
@@ -171,7 +172,9 @@ export function checkStream(protocol: WireProtocol, events: readonly ClientEvent
         ? checkChatStream(events)
         : protocol === 'bedrock-converse'
           ? checkBedrockStream(events)
-          : checkResponsesStream(events);
+          : protocol === 'google-genai'
+            ? checkGoogleStream(events)
+            : checkResponsesStream(events);
   if (summary.reply.stop === 'tool') assert.ok(summary.reply.calls.length > 0, 'the stream announces tool calls it never sent');
   return summary;
 }

@@ -26,6 +26,8 @@ export type AnthropicBehavior = WithTiming<
       headers?: Record<string, string>;
       /** Appended as a tool_use block (stop_reason tool_use) when the request offers tools. */
       toolUse?: { name: string; input: Record<string, unknown> };
+      /** A thinking block before the text, with the signature the fake issues for it. */
+      thinking?: { text: string; signature: string };
       usage?: Partial<AnthropicUsage>;
     }
   | StatusBehavior
@@ -78,6 +80,9 @@ function requestProblem(body: unknown): string | undefined {
       return `messages.${i}.role: must be user or assistant`;
     }
     const content = Array.isArray(m['content']) ? m['content'] : [];
+    // Anthropic verifies the signature of every thinking block sent back; one without is refused.
+    const unsigned = content.findIndex((b) => isRecord(b) && b['type'] === 'thinking' && (typeof b['signature'] !== 'string' || b['signature'] === ''));
+    if (unsigned >= 0) return `messages.${i}.content.${unsigned}: Invalid \`signature\` in \`thinking\` block`;
     const firstOther = content.findIndex((b) => !isRecord(b) || b['type'] !== 'tool_result');
     if (firstOther >= 0 && content.slice(firstOther).some((b) => isRecord(b) && b['type'] === 'tool_result')) {
       return `messages.${i}: tool_result blocks must come first in the user message`;
@@ -91,6 +96,7 @@ interface Reply {
   model: string;
   text: string;
   tool: { id: string; name: string; input: Record<string, unknown> } | undefined;
+  thinking: { text: string; signature: string } | undefined;
   usage: AnthropicUsage;
 }
 
@@ -107,13 +113,14 @@ function replyFor(x: Exchange, ok: Extract<AnthropicBehavior, { kind: 'ok' }>): 
     output_tokens: output,
     ...ok.usage,
   };
-  return { id: `msg_${x.sim.name}_${x.seq}`, model: String(body['model']), text, tool, usage };
+  return { id: `msg_${x.sim.name}_${x.seq}`, model: String(body['model']), text, tool, thinking: ok.thinking, usage };
 }
 
 const head = (r: Reply) => ({ id: r.id, type: 'message', role: 'assistant', model: r.model, stop_reason: null, stop_sequence: null });
 
 function message(r: Reply): object {
   const content: object[] = [{ type: 'text', text: r.text }];
+  if (r.thinking) content.unshift({ type: 'thinking', thinking: r.thinking.text, signature: r.thinking.signature });
   if (r.tool) content.push({ type: 'tool_use', ...r.tool });
   return { ...head(r), content, stop_reason: r.tool ? 'tool_use' : 'end_turn', usage: r.usage };
 }
@@ -129,25 +136,33 @@ async function sendStream(x: Exchange, ok: Ok, fault: StreamFault | null): Promi
   const shown = fault ? Math.min(fault.afterChunks, n) : n;
   const start = { ...head(r), content: [], usage: { ...r.usage, output_tokens: 1 } };
   const frames = [frame('message_start', { message: start }), frame('ping', {})];
+  // With thinking, block 0 is the thinking block (its signature last, as the real API sends it).
+  const t = r.thinking && !fault ? 1 : 0;
+  if (r.thinking && !fault) {
+    frames.push(frame('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+    frames.push(frame('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: r.thinking.text } }));
+    frames.push(frame('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: r.thinking.signature } }));
+    frames.push(frame('content_block_stop', { index: 0 }));
+  }
   splitContent(r.text, n).slice(0, shown).forEach((text, i) => {
     // The block opens with its first delta, so an error at 0 chunks comes before any content block.
-    if (i === 0) frames.push(frame('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
-    frames.push(frame('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
+    if (i === 0) frames.push(frame('content_block_start', { index: t, content_block: { type: 'text', text: '' } }));
+    frames.push(frame('content_block_delta', { index: t, delta: { type: 'text_delta', text } }));
   });
   if (fault?.kind === 'stream-error') {
     frames.push(frame('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
   }
   if (!fault) {
-    frames.push(frame('content_block_stop', { index: 0 }));
+    frames.push(frame('content_block_stop', { index: t }));
     if (r.tool) {
       const json = JSON.stringify(r.tool.input);
       const block = { type: 'tool_use', id: r.tool.id, name: r.tool.name, input: {} };
-      frames.push(frame('content_block_start', { index: 1, content_block: block }));
+      frames.push(frame('content_block_start', { index: t + 1, content_block: block }));
       // An empty first fragment, then the JSON in two pieces, as the real API streams it.
       for (const partial_json of ['', ...splitContent(json, 2)]) {
-        frames.push(frame('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
+        frames.push(frame('content_block_delta', { index: t + 1, delta: { type: 'input_json_delta', partial_json } }));
       }
-      frames.push(frame('content_block_stop', { index: 1 }));
+      frames.push(frame('content_block_stop', { index: t + 1 }));
     }
     const delta = { stop_reason: r.tool ? 'tool_use' : 'end_turn', stop_sequence: null };
     frames.push(frame('message_delta', { delta, usage: { output_tokens: r.usage.output_tokens } }));
@@ -156,7 +171,7 @@ async function sendStream(x: Exchange, ok: Ok, fault: StreamFault | null): Promi
 
   x.res.writeHead(200, sseHeaders(x, ok.headers));
   // message_start, ping and the block start go out at once; the pause comes between text deltas.
-  return writeFrames(x, frames, { delayMs: ok.chunkDelayMs ?? 0, undelayed: 3, cut: fault?.kind === 'stream-cut' });
+  return writeFrames(x, frames, { delayMs: ok.chunkDelayMs ?? 0, undelayed: 3 + 4 * t, cut: fault?.kind === 'stream-cut' });
 }
 
 function modelsPage(models: readonly string[], created: number): object {

@@ -1,6 +1,6 @@
 // A real HTTP server playing Google (docs/protocols.md#vertex-ai): the OAuth token endpoint, checking each
 // JWT assertion's RS256 signature with the service account's public key, and Vertex AI's OpenAI-compatible
-// chat and `:predict` embeddings, which accept only tokens it issued.
+// chat, native `generateContent` and `:predict` embeddings, which accept only tokens it issued.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
@@ -8,12 +8,14 @@ import type { Behavior, BehaviorFn } from './fake-openai.ts';
 import { play, startFakeServer, statusHeaders } from './fake-server.ts';
 import type { Call, RecordedRequest, Untimed } from './fake-server.ts';
 import { embeddingVector, estimateTokens } from './openai-payloads.ts';
+import { generateContentProblem, sendGenerateContent } from './fake-gemini.ts';
 import { sendChat, sendCut, sendJson } from './write-response.ts';
 import type { ChatOk, Exchange } from './write-response.ts';
 
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const CHAT = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/endpoints\/openapi\/chat\/completions$/;
 const PREDICT = /^\/v1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+):predict$/;
+const GENERATE = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -197,6 +199,19 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     if (method === 'POST' && path === '/token') {
       x.endpoint = 'embeddings'; // a plain JSON answer: stream faults cut or replace it, no SSE
       return play<Answer>(x, tokenBehavior ?? { kind: 'ok' }, 503, (b) => answer(x, b, () => token(x)));
+    }
+    const generate = GENERATE.exec(path);
+    if (method === 'POST' && generate) {
+      // Vertex's native publisher endpoint: the same GenerateContentRequest as Gemini's, OAuth instead of a key.
+      if (!authorized(call.req)) return sendJson(x, 401, googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token.'), {});
+      const problem = generateContentProblem(json);
+      if (problem) return sendJson(x, 400, googleError(400, problem), {});
+      const stream = generate[2] === 'streamGenerateContent';
+      if (stream && !call.req.url.includes('alt=sse')) return sendJson(x, 400, googleError(400, 'this fake streams only with alt=sse'), {});
+      const model = decodeURIComponent(generate[1] ?? '');
+      return play<Answer>(x, await behavior(), 503, (b) =>
+        b.kind === 'ok' ? sendGenerateContent(x, model, stream, 'content' in b ? { content: b.content, chunks: b.chunks } : {}, null) : b.kind === 'status' ? answer(x, b, () => undefined) : sendGenerateContent(x, model, stream, {}, b),
+      );
     }
     const model = PREDICT.exec(path)?.[1];
     if (method !== 'POST' || (!CHAT.test(path) && model === undefined)) {

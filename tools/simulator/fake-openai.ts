@@ -4,13 +4,13 @@ import { startFakeServer, play, statusHeaders } from './fake-server.ts';
 import type { Call, FakeOptions, FakeServer, RecordedRequest, StatusBehavior, Untimed, WithTiming } from './fake-server.ts';
 import { embeddingsResponse, modelsList, openAiError } from './openai-payloads.ts';
 import { sendChat, sendCut, sendJson } from './write-response.ts';
-import type { Endpoint, Exchange } from './write-response.ts';
+import type { ChatOk, Endpoint, Exchange } from './write-response.ts';
 
 export type { RecordedRequest } from './fake-server.ts';
 
 /** What to answer; `delay`, `hang`, `drop` and `flaky` (503 by default) come from fake-server.ts. */
 export type Behavior = WithTiming<
-  | { kind: 'ok'; content?: string; chunks?: number; chunkDelayMs?: number; headers?: Record<string, string> }
+  | ({ kind: 'ok' } & ChatOk)
   | StatusBehavior
   | { kind: 'stream-cut'; afterChunks: number }
   | { kind: 'stream-error'; afterChunks: number }
@@ -78,7 +78,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       baseHeaders: {
         'x-request-id': `req_${name}_${call.seq}`,
         'x-ratelimit-limit-requests': '10000',
-        'x-ratelimit-remaining-requests': String(Math.max(0, 10000 - call.seq)),
+        // Never 0: a used-up limit holds the key out (lib/health/provider-quota.ts); the bench sends millions.
+        'x-ratelimit-remaining-requests': String(10000 - (call.seq % 10000)),
+        'x-ratelimit-reset-requests': '6ms',
       },
     };
     const endpoint = endpointOf(method, path);

@@ -35,6 +35,8 @@ export interface ChatOk {
   chunks?: number;
   chunkDelayMs?: number;
   headers?: Record<string, string>;
+  /** Counts to report instead of the estimate from the text: cached and reasoning tokens among them. */
+  usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number };
 }
 
 export interface StreamFault {
@@ -107,6 +109,13 @@ export async function sendChat(x: Exchange, ok: ChatOk, fault: StreamFault | nul
   const who = { id: `chatcmpl-${x.sim.name}-${x.seq}`, created: x.created, model, fingerprint: `fp_${x.sim.name}` };
   const content = ok.content ?? defaultContent(x.sim.name);
   const usage = usageFor(promptText(body), content);
+  if (ok.usage) {
+    usage.prompt_tokens = ok.usage.prompt_tokens;
+    usage.completion_tokens = ok.usage.completion_tokens;
+    usage.total_tokens = ok.usage.prompt_tokens + ok.usage.completion_tokens;
+    usage.prompt_tokens_details.cached_tokens = ok.usage.cached_tokens ?? 0;
+    usage.completion_tokens_details.reasoning_tokens = ok.usage.reasoning_tokens ?? 0;
+  }
 
   if (body.stream !== true) {
     const completion = chatCompletion(who, content, usage);

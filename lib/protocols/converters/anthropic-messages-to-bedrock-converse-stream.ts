@@ -37,8 +37,9 @@ export function createBedrockToAnthropicStream(ctx: ConversionContext): StreamCo
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      // Bedrock reports usage only at the end; real counts go in message_delta.
-      usage: { input_tokens: 0, output_tokens: 0 },
+      // Bedrock reports usage only at the end: the gateway's prompt estimate here (clients such as
+      // LangChain read input tokens only from message_start), the provider's exact counts in message_delta.
+      usage: { input_tokens: ctx.promptTokens?.() ?? 0, output_tokens: 0 },
     };
     out.push(ev('message_start', { message }));
   }

@@ -9,6 +9,7 @@ import { bedrockUsageToAnthropic } from './bedrock-usage.ts';
 import { inferenceConfig, mergeTurns, toolConfig, toolResultContent } from './converse-request-parts.ts';
 import type { ConverseToolChoice, ConverseTurn } from './converse-request-parts.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
+import { isSigned } from '../unsigned-thinking.ts';
 
 // Anthropic Messages client → Bedrock Converse provider (docs/protocols.md#converse-requests); the
 // stream is anthropic-messages-to-bedrock-converse-stream.ts. Anthropic's `cache_control`
@@ -66,11 +67,11 @@ function converseBlock(block: JsonObject): JsonObject | undefined {
       return { toolUse: { toolUseId: block['id'], name: block['name'], input: block['input'] ?? {} } };
     case 'tool_result':
       return toolResultBlock(block);
-    case 'thinking': {
-      const reasoningText: JsonObject = { text: block['thinking'] };
-      if (typeof block['signature'] === 'string') reasoningText['signature'] = block['signature'];
-      return { reasoningContent: { reasoningText } };
-    }
+    case 'thinking':
+      // Claude on Bedrock refuses a thinking block without the signature it issued
+      // (docs/protocols.md#thinking-signatures): an unsigned one is dropped from the history.
+      if (!isSigned(block['signature'])) return undefined;
+      return { reasoningContent: { reasoningText: { text: block['thinking'], signature: block['signature'] } } };
     case 'redacted_thinking':
       return { reasoningContent: { redactedContent: block['data'] } };
     default:

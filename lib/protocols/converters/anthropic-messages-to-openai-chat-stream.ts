@@ -68,7 +68,8 @@ export function createChatToAnthropicStream(ctx: ConversionContext): StreamConve
     if (started) return;
     started = true;
     const model = typeof chunk['model'] === 'string' ? chunk['model'] : (ctx.model ?? '');
-    // OpenAI reports usage only at the end: real counts go in message_delta.
+    // OpenAI reports usage only at the end: message_start carries the gateway's estimate of the prompt
+    // (clients such as LangChain read input tokens only here), message_delta the provider's exact counts.
     const message = {
       id: anthropicMessageId(chunk['id']),
       type: 'message',
@@ -77,7 +78,7 @@ export function createChatToAnthropicStream(ctx: ConversionContext): StreamConve
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: 0, output_tokens: 0 },
+      usage: { input_tokens: ctx.promptTokens?.() ?? 0, output_tokens: 0 },
     };
     emit(out, 'message_start', { message });
   }

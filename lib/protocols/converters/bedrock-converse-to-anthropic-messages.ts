@@ -6,6 +6,7 @@ import { mimeFromDocumentFormat, mimeFromImageFormat } from './bedrock-media.ts'
 import { anthropicStopToBedrock } from './bedrock-stop-reasons.ts';
 import { anthropicUsageToBedrock } from './bedrock-usage.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
+import { isSigned } from '../unsigned-thinking.ts';
 
 // Bedrock Converse client → Anthropic Messages provider (docs/protocols.md#converse-requests); the
 // stream is bedrock-converse-to-anthropic-messages-stream.ts. A Bedrock `cachePoint` block
@@ -69,7 +70,9 @@ function anthropicBlock(b: JsonObject): JsonObject | undefined {
   if (result) return toolResultBlock(result);
   const reasoning = asObject(b['reasoningContent']);
   const thought = asObject(reasoning?.['reasoningText']);
-  if (thought) return { type: 'thinking', thinking: thought['text'] ?? '', signature: thought['signature'] ?? '' };
+  // Anthropic refuses a thinking block without its signature: an unsigned one (from a model that does
+  // not sign) is dropped from the history (docs/protocols.md#thinking-signatures).
+  if (thought) return isSigned(thought['signature']) ? { type: 'thinking', thinking: thought['text'] ?? '', signature: thought['signature'] } : undefined;
   if (typeof reasoning?.['redactedContent'] === 'string') return { type: 'redacted_thinking', data: reasoning['redactedContent'] };
   const guarded = asString(asObject(asObject(b['guardContent'])?.['text'])?.['text']);
   if (guarded !== undefined) return { type: 'text', text: guarded };

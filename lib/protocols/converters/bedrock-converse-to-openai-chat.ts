@@ -4,6 +4,7 @@ import type { ConversionContext, Converter } from './converter.ts';
 import { mimeFromDocumentFormat, mimeFromImageFormat } from './bedrock-media.ts';
 import { openaiFinishToBedrock } from './bedrock-stop-reasons.ts';
 import { openaiUsageToBedrock } from './bedrock-usage.ts';
+import { effortFromThinking } from './thinking-budget.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
 import { createOpenaiChunksToBedrockStream } from './bedrock-converse-to-openai-chat-stream.ts';
 import { parseToolArguments } from './tool-arguments.ts';
@@ -150,6 +151,9 @@ function request(body: JsonObject, ctx: ConversionContext): JsonObject {
   if (typeof inference['topP'] === 'number') out['top_p'] = inference['topP'];
   if (Array.isArray(inference['stopSequences']) && inference['stopSequences'].length > 0) out['stop'] = inference['stopSequences'];
   Object.assign(out, chatTools(asObject(body['toolConfig'])));
+  // Claude's thinking control, as a Bedrock client sends it, becomes an effort (thinking-budget.ts).
+  const effort = effortFromThinking(asObject(body['additionalModelRequestFields'])?.['thinking']);
+  if (effort !== undefined) out['reasoning_effort'] = effort;
   // Bedrock streams always end with usage (metadata); OpenAI sends it only when asked.
   if (ctx.stream) Object.assign(out, { stream: true, stream_options: { include_usage: true } });
   return out;

@@ -28,6 +28,16 @@ export interface ConversionContext {
   /** The model the gateway decided on (instance `options.model`, else the client's own). */
   model: string | undefined;
   stream: boolean;
+  /**
+   * The client's request body as it arrived (read it, never change it): what a converted answer
+   * echoes back, e.g. a Response's `tools` and `tool_choice`.
+   */
+  request?: JsonObject;
+  /**
+   * An estimate of the converted request's prompt tokens, for stream headers that must state input
+   * tokens before the provider has counted them (Anthropic `message_start`). Computed on first call.
+   */
+  promptTokens?: () => number;
 }
 
 export interface Converter {

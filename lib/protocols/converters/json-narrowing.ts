@@ -20,11 +20,4 @@ export function count(x: unknown): number {
   return typeof x === 'number' && Number.isFinite(x) ? x : 0;
 }
 
-/** The JSON object in `text`, or undefined when it is not JSON or not an object. */
-export function parseJsonObject(text: string): JsonObject | undefined {
-  try {
-    return asObject(JSON.parse(text) as unknown);
-  } catch {
-    return undefined;
-  }
-}
+export { parseJsonObject } from '../types.ts';

@@ -9,6 +9,9 @@ import { bedrockUsageToOpenai } from './bedrock-usage.ts';
 import { inferenceConfig, mergeTurns, toolConfig, toolResultContent } from './converse-request-parts.ts';
 import type { ConverseToolChoice, ConverseTurn } from './converse-request-parts.ts';
 import { asArray, asObject, asString } from './json-narrowing.ts';
+import { DEFAULT_MAX_TOKENS } from './openai-chat-to-anthropic-messages.ts';
+import type { ThinkingPlan } from './thinking-budget.ts';
+import { planThinking } from './thinking-budget.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
 // OpenAI Chat Completions client → Bedrock Converse provider (docs/protocols.md#converse-requests); the
@@ -125,7 +128,24 @@ function converseToolChoice(choice: unknown): ConverseToolChoice {
   throw unsupported(`tool_choice ${JSON.stringify(choice)}`);
 }
 
-function request(body: JsonObject): JsonObject {
+/**
+ * Claude on Bedrock takes Anthropic's thinking control in `additionalModelRequestFields`; other
+ * Bedrock models have no such field, so only a model id naming Claude gets it. Thinking stays off where
+ * Anthropic refuses it: with a forced tool, and in a tool loop whose last assistant turn carries no
+ * signed thinking block (Chat history cannot carry one).
+ */
+function claudeThinking(body: JsonObject, model: unknown): ThinkingPlan | undefined {
+  if (typeof model !== 'string' || !/claude/i.test(model)) return undefined;
+  const choice = body['tool_choice'];
+  if (choice === 'required' || asObject(choice)?.['type'] === 'function') return undefined;
+  const lastAssistant = asArray(body['messages']).map(asObject).filter((m) => m?.['role'] === 'assistant').at(-1);
+  if (asArray(lastAssistant?.['tool_calls']).length > 0) return undefined;
+  const limit = body['max_completion_tokens'] ?? body['max_tokens'];
+  const plan = planThinking(body['reasoning_effort'], typeof limit === 'number' ? limit : undefined, DEFAULT_MAX_TOKENS);
+  return plan.thinking ? plan : undefined;
+}
+
+function request(body: JsonObject, ctx: ConversionContext): JsonObject {
   if (!Array.isArray(body['messages'])) throw unsupported('a request without a messages list');
   if (typeof body['n'] === 'number' && body['n'] > 1) throw unsupported('n > 1');
   if (body['logprobs'] === true) throw unsupported('logprobs');
@@ -137,15 +157,18 @@ function request(body: JsonObject): JsonObject {
   const messages = mergeTurns(turns);
   const out: JsonObject = { messages };
   if (system.length > 0) out['system'] = system;
+  const thinking = claudeThinking(body, ctx.model ?? body['model']);
   const inference = inferenceConfig({
-    maxTokens: body['max_completion_tokens'] ?? body['max_tokens'],
-    temperature: body['temperature'],
-    topP: body['top_p'],
+    maxTokens: thinking ? thinking.maxTokens : (body['max_completion_tokens'] ?? body['max_tokens']),
+    // Thinking accepts neither a temperature nor a narrow top_p (as toward Anthropic).
+    temperature: thinking ? undefined : body['temperature'],
+    topP: thinking ? undefined : body['top_p'],
     stop: body['stop'],
   });
   if (inference) out['inferenceConfig'] = inference;
   const tools = toolConfig(converseTools(body['tools']), converseToolChoice(body['tool_choice']), messages);
   if (tools) out['toolConfig'] = tools;
+  if (thinking) out['additionalModelRequestFields'] = { thinking: thinking.thinking };
   return out;
 }
 

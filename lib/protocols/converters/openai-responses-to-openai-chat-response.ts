@@ -61,10 +61,13 @@ export interface EnvelopeParts {
   usage: JsonObject | null;
   incomplete?: JsonObject | null;
   error?: JsonObject | null;
+  /** The client's request, whose tool settings the Response echoes. */
+  request?: JsonObject | undefined;
 }
 
-/** The Response object; request echo fields the converter cannot know are left at the API's defaults. */
+/** The Response object; it echoes the client's tool settings, and API defaults for what was not sent. */
 export function responseEnvelope(p: EnvelopeParts): JsonObject {
+  const sent = p.request ?? {};
   return {
     id: p.ids.response,
     object: 'response',
@@ -74,11 +77,29 @@ export function responseEnvelope(p: EnvelopeParts): JsonObject {
     incomplete_details: p.incomplete ?? null,
     model: p.model,
     output: p.output,
-    parallel_tool_calls: true,
-    tool_choice: 'auto',
-    tools: [],
+    parallel_tool_calls: typeof sent['parallel_tool_calls'] === 'boolean' ? sent['parallel_tool_calls'] : true,
+    tool_choice: sent['tool_choice'] ?? 'auto',
+    tools: Array.isArray(sent['tools']) ? sent['tools'] : [],
     usage: p.usage,
   };
+}
+
+export function reasoningItemId(ids: ResponseIds): string {
+  return `rs_${ids.base}`;
+}
+
+/**
+ * The provider's reasoning as a Responses reasoning item with one summary part: Chat carries it as
+ * DeepSeek's `reasoning_content` (what the Anthropic and Bedrock converters write), OpenRouter and
+ * vLLM as `reasoning`. No `encrypted_content`: the gateway has nothing it could sign.
+ */
+export function reasoningItem(id: string, text: string): JsonObject {
+  return { id, type: 'reasoning', summary: text === '' ? [] : [{ type: 'summary_text', text }] };
+}
+
+export function reasoningText(message: JsonObject): string {
+  const r = message['reasoning_content'] ?? message['reasoning'];
+  return typeof r === 'string' ? r : '';
 }
 
 export function outputText(text: string): JsonObject {
@@ -109,6 +130,8 @@ export function chatToResponse(body: JsonObject, ctx: ConversionContext): JsonOb
   const message = choice['message'];
   const ids = responseIds(body['id']);
   const output: JsonObject[] = [];
+  const reasoning = reasoningText(message);
+  if (reasoning !== '') output.push(reasoningItem(reasoningItemId(ids), reasoning));
 
   const content: JsonObject[] = [];
   const text = contentText(message['content']);
@@ -139,5 +162,6 @@ export function chatToResponse(body: JsonObject, ctx: ConversionContext): JsonOb
     output,
     usage: responsesUsageFromChat(body['usage']),
     incomplete,
+    request: ctx.request,
   });
 }

@@ -1,5 +1,5 @@
 import type { JsonObject } from '../types.ts';
-import { isJsonObject } from '../types.ts';
+import { isJsonObject, parseJsonObject } from '../types.ts';
 import type { ClientEvent, ConversionContext, StreamConverter, UpstreamEvent } from './converter.ts';
 import type { ResponseIds, ResponseStatus } from './openai-responses-to-openai-chat-response.ts';
 import {
@@ -7,6 +7,8 @@ import {
   functionCallItemId,
   messageItemId,
   outputText,
+  reasoningItem,
+  reasoningItemId,
   responseEnvelope,
   responseIds,
   responsesUsageFromChat,
@@ -28,6 +30,12 @@ interface MessageState {
   open: { type: PartType; text: string } | undefined;
 }
 
+interface ReasoningState {
+  outputIndex: number;
+  id: string;
+  text: string;
+}
+
 interface CallState {
   outputIndex: number;
   id: string;
@@ -38,15 +46,6 @@ interface CallState {
 
 function finalPart(part: { type: PartType; text: string }): JsonObject {
   return part.type === 'output_text' ? outputText(part.text) : { type: 'refusal', refusal: part.text };
-}
-
-function parse(data: string): JsonObject | undefined {
-  try {
-    const value: unknown = JSON.parse(data);
-    return isJsonObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function upstreamError(payload: JsonObject | undefined): { code: string | null; message: string } {
@@ -64,6 +63,8 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
   let head: { ids: ResponseIds; createdAt: number; model: unknown } | undefined;
   let message: MessageState | undefined;
   let messages = 0;
+  let reasoning: ReasoningState | undefined;
+  let reasonings = 0;
   const openCalls: CallState[] = [];
   const callsByKey = new Map<string, CallState>();
   const done: JsonObject[] = []; // finished items, by output index
@@ -78,7 +79,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
   const envelope = (status: ResponseStatus, extra: { incomplete?: JsonObject | null; error?: JsonObject } = {}): JsonObject => {
     const h = head ?? { ids: responseIds(undefined), createdAt: Math.floor(Date.now() / 1000), model: ctx.model };
     const output = status === 'in_progress' ? [] : done.filter(Boolean);
-    return responseEnvelope({ ...h, status, output, usage: status === 'in_progress' ? null : usage, ...extra });
+    return responseEnvelope({ ...h, status, output, usage: status === 'in_progress' ? null : usage, ...extra, request: ctx.request });
   };
 
   const start = (chunk: JsonObject): void => {
@@ -118,8 +119,38 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
     done[c.outputIndex] = item;
   };
 
+  // One summary part per reasoning item: Chat streams reasoning as one run of text.
+  const closeReasoning = (): void => {
+    const r = reasoning;
+    if (!r) return;
+    const ref = { item_id: r.id, output_index: r.outputIndex, summary_index: 0 };
+    emit('response.reasoning_summary_text.done', { ...ref, text: r.text });
+    emit('response.reasoning_summary_part.done', { ...ref, part: { type: 'summary_text', text: r.text } });
+    const item = reasoningItem(r.id, r.text);
+    emit('response.output_item.done', { output_index: r.outputIndex, item });
+    done[r.outputIndex] = item;
+    reasoning = undefined;
+  };
+
+  const reasoningDelta = (delta: string): void => {
+    if (!head) return;
+    if (!reasoning) {
+      closeMessage();
+      const outputIndex = nextIndex++;
+      const id = reasonings++ === 0 ? reasoningItemId(head.ids) : `${reasoningItemId(head.ids)}_${outputIndex}`;
+      reasoning = { outputIndex, id, text: '' };
+      emit('response.output_item.added', { output_index: outputIndex, item: reasoningItem(id, '') });
+      const part = { type: 'summary_text', text: '' };
+      emit('response.reasoning_summary_part.added', { item_id: id, output_index: outputIndex, summary_index: 0, part });
+    }
+    const r = reasoning;
+    r.text += delta;
+    emit('response.reasoning_summary_text.delta', { item_id: r.id, output_index: r.outputIndex, summary_index: 0, delta });
+  };
+
   const contentDelta = (type: PartType, delta: string): void => {
     if (!head) return;
+    closeReasoning();
     if (!message) {
       const outputIndex = nextIndex++;
       message = { outputIndex, id: messageItemId(head.ids, outputIndex, messages++ === 0), parts: [], open: undefined };
@@ -147,6 +178,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
     const key = typeof tc['index'] === 'number' ? `i${tc['index']}` : id !== undefined ? `id${id}` : `p${position}`;
     let call = callsByKey.get(key);
     if (!call || (id !== undefined && id !== call.callId)) {
+      closeReasoning();
       closeMessage(); // a function call item follows the text item, as OpenAI orders them
       const callId = id ?? `call_${head.ids.base}_${nextIndex}`;
       call = { outputIndex: nextIndex++, id: functionCallItemId(callId), callId, name: String(fn['name'] ?? ''), args: '' };
@@ -168,6 +200,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
     // Close what is open in output order, so `output_item.done` events come in index order.
     const closers: Array<[number, () => void]> = openCalls.map((c) => [c.outputIndex, () => closeCall(c)]);
     if (message) closers.push([message.outputIndex, closeMessage]);
+    if (reasoning) closers.push([reasoning.outputIndex, closeReasoning]);
     for (const [, close] of closers.sort((a, b) => a[0] - b[0])) close();
     openCalls.length = 0;
     const { status, incomplete } = statusFor(finish);
@@ -177,6 +210,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
   // The failed Response still lists what was generated; unfinished items say so in their status.
   const fail = (payload: JsonObject | undefined): void => {
     over = true;
+    if (reasoning) done[reasoning.outputIndex] = { ...reasoningItem(reasoning.id, reasoning.text), status: 'incomplete' };
     if (message) {
       const m = message;
       const parts = m.open ? [...m.parts, finalPart(m.open)] : m.parts;
@@ -197,6 +231,8 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
     if (!isJsonObject(choice)) return;
     const delta = choice['delta'];
     if (isJsonObject(delta)) {
+      const thought = delta['reasoning_content'] ?? delta['reasoning'];
+      if (typeof thought === 'string' && thought !== '') reasoningDelta(thought);
       if (typeof delta['content'] === 'string' && delta['content'] !== '') contentDelta('output_text', delta['content']);
       if (typeof delta['refusal'] === 'string' && delta['refusal'] !== '') contentDelta('refusal', delta['refusal']);
       if (Array.isArray(delta['tool_calls'])) {
@@ -221,7 +257,7 @@ export function createChatToResponsesStream(ctx: ConversionContext): StreamConve
         finalize();
         return take();
       }
-      const payload = parse(event.data);
+      const payload = parseJsonObject(event.data);
       if (event.event === 'error' || (payload && payload['error'] != null)) fail(payload);
       else if (payload) onChunk(payload);
       return take();

@@ -1,4 +1,3 @@
-import { importPKCS8, SignJWT } from 'jose';
 import type { CryptoKey } from 'jose';
 import { oneShot } from '../../transport/one-shot.ts';
 import { GcpTokenError } from '../../errors.ts';
@@ -115,8 +114,9 @@ export function createGcpTokenSource(opts: GcpTokenSourceOptions): GcpTokenSourc
   let previous: string | undefined;
   let inFlight: Promise<string> | undefined;
 
+  // jose is loaded with the first token, so a gateway without Vertex instances never loads it.
   const signingKey = (): Promise<CryptoKey> => {
-    key ??= importPKCS8(sa.privateKey, 'RS256').catch(() => {
+    key ??= import('jose').then(({ importPKCS8 }) => importPKCS8(sa.privateKey, 'RS256')).catch(() => {
       key = undefined;
       throw new GcpTokenError('the service account private_key is not a PKCS#8 RSA key in PEM form');
     });
@@ -126,13 +126,14 @@ export function createGcpTokenSource(opts: GcpTokenSourceOptions): GcpTokenSourc
   const assertion = async (nowMs: number): Promise<string> => {
     const iat = Math.floor(nowMs / 1000);
     const header = { alg: 'RS256', typ: 'JWT', ...(sa.privateKeyId && { kid: sa.privateKeyId }) };
+    const [{ SignJWT }, signing] = await Promise.all([import('jose'), signingKey()]);
     return new SignJWT({ scope: CLOUD_PLATFORM_SCOPE })
       .setProtectedHeader(header)
       .setIssuer(sa.clientEmail)
       .setAudience(tokenUrl)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ASSERTION_LIFETIME_SECS)
-      .sign(await signingKey());
+      .sign(signing);
   };
 
   const exchange = async (): Promise<string> => {

@@ -12,14 +12,21 @@ import { assertSameConversation, assertSameReply, restrictsTools } from '../../s
 // text, tool calls, tool results and tools; a provider's response B→A→B keeps its text, tool calls and
 // stop reason. What each side means is read by spec/support/, never by the converters themselves.
 
-const PROTOCOLS: ProtocolName[] = ['openai-chat', 'anthropic-messages', 'bedrock-converse', 'openai-responses', 'openai-embeddings'];
+const PROTOCOLS: ProtocolName[] = ['openai-chat', 'anthropic-messages', 'bedrock-converse', 'openai-responses', 'openai-embeddings', 'google-genai'];
 const reversible = PROTOCOLS.flatMap((a) => PROTOCOLS.filter((b) => a < b && findConverter(a, b) && findConverter(b, a)).map((b) => `${a} ↔ ${b}`));
 
 describe('converter round trips over every golden input', () => {
   const cases = goldenInputs().filter((g) => !g.refused && findConverter(g.converter.to as ProtocolName, g.converter.from));
 
   it('cover every pair of protocols the registry converts both ways, requests and responses', () => {
-    assert.deepEqual(reversible.sort(), ['anthropic-messages ↔ bedrock-converse', 'anthropic-messages ↔ openai-chat', 'bedrock-converse ↔ openai-chat']);
+    assert.deepEqual(reversible.sort(), [
+      'anthropic-messages ↔ bedrock-converse',
+      'anthropic-messages ↔ google-genai',
+      'anthropic-messages ↔ openai-chat',
+      'bedrock-converse ↔ google-genai',
+      'bedrock-converse ↔ openai-chat',
+      'google-genai ↔ openai-chat',
+    ]);
     for (const pair of reversible) {
       for (const kind of ['request', 'response']) {
         const covered = cases.some((g) => g.kind === kind && [g.converter.from, g.converter.to].sort().join(' ↔ ') === pair);

@@ -47,6 +47,13 @@ const requests: Record<WireProtocol, JsonObject> = {
       { type: 'function_call_output', call_id: 'call_1', output: '21C' },
     ],
   },
+  'google-genai': {
+    contents: [
+      { role: 'user', parts: [{ text: 'Weather?' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }, { functionCall: { name: 'get_time', args: {} } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { output: '21C' } } }, { functionResponse: { name: 'get_time', response: { output: '9:00' } } }] },
+    ],
+  },
 };
 
 const responses: Record<WireProtocol, JsonObject> = {
@@ -84,6 +91,12 @@ const responses: Record<WireProtocol, JsonObject> = {
     ],
     usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
   },
+  'google-genai': {
+    candidates: [{ content: { role: 'model', parts: [{ text: 'Checking.' }, { functionCall: { id: 'fc_1', name: 'get_weather', args: { city: 'Paris' } } }] }, finishReason: 'STOP', index: 0 }],
+    usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, thoughtsTokenCount: 2, totalTokenCount: 17, cachedContentTokenCount: 4 },
+    modelVersion: 'gemini-2.5-flash',
+    responseId: 'r1',
+  },
 };
 
 /** A deep copy of `sample` changed by `change` (which edits it in place). */
@@ -115,6 +128,9 @@ describe('request invariants', () => {
     ['a function_call with no call_id', 'openai-responses', (b) => delete b.input[1].call_id, /a tool call without an id/],
     ['two tool calls sharing an id', 'anthropic-messages', (b) => b.messages[1].content.push({ type: 'tool_use', id: 'toolu_1', name: 'x', input: {} }), /toolu_1 used twice/],
     ['a call answered twice', 'bedrock-converse', (b) => b.messages[2].content.splice(1, 0, structuredClone(b.messages[2].content[0])), /answered twice/],
+    ['a functionResponse naming no call of the turn before', 'google-genai', (b) => (b.contents[2].parts[0].functionResponse.name = 'get_news'), /answers no earlier tool call/],
+    ['a Gemini part with two data', 'google-genai', (b) => (b.contents[0].parts[0].inlineData = { mimeType: 'image/png', data: '' }), /exactly one datum/],
+    ['a Gemini role other than user or model', 'google-genai', (b) => (b.contents[1].role = 'assistant'), /must be user or model/],
   ];
   for (const [what, protocol, change, message] of cases) {
     it(`reject ${what} (${protocol}), even leniently`, () => {
@@ -142,6 +158,9 @@ describe('request invariants', () => {
     ['blank Bedrock text', 'bedrock-converse', (b) => (b.messages[0].content[0].text = '  '), /rejects blank text/],
     ['a Bedrock tool id with a dot', 'bedrock-converse', (b) => (b.messages[1].content[0].toolUse.toolUseId = b.messages[2].content[0].toolResult.toolUseId = 'a.b'), /Bedrock tool ids/],
     ['Bedrock tool blocks without toolConfig', 'bedrock-converse', (b) => delete b.toolConfig, /toolConfig whenever the history has tool blocks/],
+    ['a model name in a Gemini body', 'google-genai', (b) => (b.model = 'gemini-2.5-flash'), /no field model/],
+    ['a Gemini content without a role', 'google-genai', (b) => delete b.contents[0].role, /names its role/],
+    ['a Gemini call left unanswered', 'google-genai', (b) => b.contents[2].parts.pop(), /must answer exactly the tool calls/],
   ];
   for (const [what, protocol, change, message] of strictCases) {
     it(`reject ${what} (${protocol}) in a body the gateway built`, () => {
@@ -183,6 +202,12 @@ describe('response invariants', () => {
     ['tool arguments that are not JSON', 'openai-responses', (b) => (b.output[1].arguments = '{'), /is not JSON/],
     ['an incomplete response without a reason', 'openai-responses', (b) => (b.status = 'incomplete'), /incomplete_details.reason/],
     ['an unknown status', 'openai-responses', (b) => (b.status = 'done'), /status done/],
+    ['an OpenAI finish reason in a Gemini response', 'google-genai', (b) => (b.candidates[0].finishReason = 'stop'), /"stop" is not a google-genai stop reason/],
+    ['a Gemini total without the thoughts', 'google-genai', (b) => (b.usageMetadata.totalTokenCount = 15), /totalTokenCount = prompt \+ candidates \+ thoughts/],
+    ['more cached than prompt tokens in Gemini usage', 'google-genai', (b) => (b.usageMetadata.cachedContentTokenCount = 11), /part of promptTokenCount/],
+    ['a Gemini candidate from another role', 'google-genai', (b) => (b.candidates[0].content.role = 'assistant'), /content.role is model/],
+    ['Gemini functionCall args that are not an object', 'google-genai', (b) => (b.candidates[0].content.parts[1].functionCall.args = '{}'), /functionCall.args must be an object/],
+    ['no candidates and no block reason', 'google-genai', (b) => (b.candidates = []), /says why/],
   ];
   for (const [what, protocol, change, message] of cases) {
     it(`reject ${what} (${protocol})`, () => {

@@ -22,7 +22,17 @@ const fc = { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'get_we
 const doneFc = { ...fc, arguments: '{"city":"Paris"}', status: 'completed' };
 const response = (status: string, output: object[], usage: object | null = null) => ({ id: 'resp_1', object: 'response', status, incomplete_details: null, output, usage });
 
+const gemini = (parts: object[], more: object = {}): ClientEvent => ({
+  data: { candidates: [{ content: { role: 'model', parts }, index: 0, ...more }], modelVersion: 'gemini-2.5-flash', responseId: 'r1' },
+});
+
 const streams: Record<WireProtocol, ClientEvent[]> = {
+  'google-genai': [
+    gemini([{ text: 'Thinking about it.', thought: true }]),
+    gemini([{ text: 'Checking.' }]),
+    gemini([{ functionCall: { id: 'fc_1', name: 'get_weather', args: { city: 'Paris' } } }], { finishReason: 'STOP' }),
+    { data: { modelVersion: 'gemini-2.5-flash', responseId: 'r1', usageMetadata: { promptTokenCount: 9, candidatesTokenCount: 5, totalTokenCount: 14 } } },
+  ],
   'anthropic-messages': [
     anthropic('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'c', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 0 } } }),
     anthropic('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
@@ -144,6 +154,13 @@ describe('stream invariants', () => {
     ['response.completed listing other items', 'openai-responses', (e) => e[12].data.response.output.pop(), /lists the items the stream completed/],
     ['no terminal event', 'openai-responses', (e) => e.pop(), /ends with response.completed/],
     ['an event after response.completed', 'openai-responses', (e) => e.push(structuredClone(e[2])), /follows the end of the stream/],
+    ['a Gemini event with a name', 'google-genai', (e) => (e[1].event = 'message'), /have no event name/],
+    ['Gemini content after the finishReason', 'google-genai', (e) => e.splice(3, 0, structuredClone(e[1])), /content after the finishReason/],
+    ['a Gemini stream without a finishReason', 'google-genai', (e) => delete e[2].data.candidates[0].finishReason, /ends with a finishReason or an error chunk/],
+    ['a chunk with another responseId', 'google-genai', (e) => (e[1].data.responseId = 'r2'), /same responseId/],
+    ['an error chunk without an HTTP code', 'google-genai', (e) => e.splice(2, 2, { data: { error: { message: 'x', status: 'INTERNAL' } } }), /has an HTTP code/],
+    ['a chunk after the error chunk', 'google-genai', (e) => e.splice(2, 0, { data: { error: { code: 500, message: 'x', status: 'INTERNAL' } } }), /follows the error/],
+    ['Gemini usage whose total is wrong', 'google-genai', (e) => (e[3].data.usageMetadata.totalTokenCount = 13), /totalTokenCount = prompt/],
     ['content after an error event', 'openai-responses', (e) => e.splice(5, 0, { event: 'error', data: { type: 'error', message: 'x' } }), /only response.failed follows an error/],
   ];
   for (const [what, protocol, change, message] of cases) {

@@ -129,6 +129,18 @@ describe('fake Anthropic upstream', () => {
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /tool_result/);
   });
 
+  it('answers with a signed thinking block, plain and streamed, and refuses one sent back unsigned', async () => {
+    sim.setBehavior({ kind: 'ok', content: '42', thinking: { text: '6 × 7.', signature: 'sig-1' } });
+    const plain = await client.messages.create({ model: 'm', max_tokens: 2000, messages });
+    assert.deepEqual(plain.content[0], { type: 'thinking', thinking: '6 × 7.', signature: 'sig-1' });
+    const streamed = await client.messages.stream({ model: 'm', max_tokens: 2000, messages }).finalMessage();
+    assert.deepEqual(streamed.content.map((b) => b.type), ['thinking', 'text']);
+    assert.equal(streamed.content[0]?.type === 'thinking' ? streamed.content[0].signature : '', 'sig-1');
+    const back = (signature: string) => [...messages, { role: 'assistant' as const, content: [{ type: 'thinking' as const, thinking: '6 × 7.', signature }] }, { role: 'user' as const, content: 'Sure?' }];
+    await client.messages.create({ model: 'm', max_tokens: 2000, messages: back('sig-1') });
+    await assert.rejects(client.messages.create({ model: 'm', max_tokens: 2000, messages: back('') }), (err: unknown) => err instanceof APIError && err.status === 400);
+  });
+
   it('lists models, drops connections and counts calls per path', async () => {
     const models = await client.models.list();
     assert.deepEqual(models.data.map((m) => m.id), ['claude-sonnet-4-5', 'claude-haiku-4-5']);

@@ -123,7 +123,9 @@ describe('fake Google (OAuth token endpoint and Vertex AI)', () => {
     const many = await post(predictPath('gemini-embedding-001'), { instances: [{ content: 'a' }, { content: 'b' }] }, t);
     assert.equal(many.status, 400);
     assert.equal(JSON.parse(many.text).error.status, 'INVALID_ARGUMENT');
-    assert.equal((await post('/v1/projects/p/locations/r/publishers/google/models/x:generateContent', {}, t)).status, 404);
+    assert.equal((await post('/v1/projects/p/locations/r/publishers/google/models/x:countTokens', {}, t)).status, 404);
+    // generateContent is served (native Vertex), and an empty body is Google's 400.
+    assert.equal((await post('/v1/projects/p/locations/r/publishers/google/models/x:generateContent', {}, t)).status, 400);
   });
 
   it('rejects tokens after revokeTokens(), and tokens past their expiry', async () => {

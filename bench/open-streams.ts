@@ -1,0 +1,318 @@
+// npm run bench:streams: many slow streams held open at once, the load an LLM gateway really carries.
+// N clients each hold a stream for SECONDS while a chunk arrives every CHUNK_MS, through the fake
+// upstream alone (direct), the minimal proxy and the gateway, one after the other in the same run.
+// Reported per target: errors, idle and loaded RSS, memory per open stream, CPU per relayed chunk, and
+// each chunk's delay from the upstream's write to the client's read (the upstream stamps its write time
+// into the chunk). See bench/README.md.
+import { Agent, request } from 'node:http';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, killAll, pinSelf, spawnNode, stopChild, waitForHttp, waitForPortLine } from './processes.ts';
+import type { Child } from './processes.ts';
+import { percentile } from './report.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number(v) >= 0 ? Number(v) : d);
+const STREAMS = num(process.env.BENCH_STREAMS, 2000);
+const SECONDS = num(process.env.BENCH_STREAM_SECONDS, 30);
+const CHUNK_MS = num(process.env.BENCH_CHUNK_MS, 200);
+const ROUNDS = Math.max(1, Math.floor(num(process.env.BENCH_ROUNDS, 1)));
+type Target = 'direct' | 'minimal' | 'gateway';
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway')
+  .split(',')
+  .map((t) => t.trim())
+  .filter((t): t is Target => t === 'direct' || t === 'minimal' || t === 'gateway');
+const LABELS: Record<Target, string> = { direct: 'direct (slow upstream)', minimal: 'minimal proxy', gateway: 'ai-proxy-multi' };
+
+// Opening: BATCH streams every BATCH_GAP_MS, so N streams take N / BATCH × BATCH_GAP_MS to open and
+// their timers are spread over that ramp.
+const BATCH = 100;
+const BATCH_GAP_MS = 40;
+const LOAD_CORE = 0;
+const TARGET_CORE = 1;
+const UPSTREAM_CORE = cpus().length >= 3 ? 2 : 0;
+
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resident set (VmRSS) in MiB. */
+function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** User + system CPU of a process in seconds (clock ticks of 10 ms on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Row {
+  target: Target;
+  round: number;
+  streams: number;
+  completed: number;
+  errors: number;
+  firstError: string;
+  idleRss: number;
+  loadedRss: number;
+  kibPerStream: number;
+  cpuUsPerChunk: number;
+  chunksInWindow: number;
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+}
+
+/** Measurement window: from when every stream is open (plus a settle) to a few seconds before the end. */
+function windowFor(rampMs: number): { startMs: number; endMs: number } {
+  const startMs = rampMs + 3000;
+  const endMs = Math.max(startMs + 2000, SECONDS * 1000 - 3000);
+  return { startMs, endMs };
+}
+
+async function drive(url: string, pid: number): Promise<Omit<Row, 'target' | 'round' | 'idleRss'>> {
+  const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    stream: true,
+    messages: [{ role: 'user', content: 'Tell me a long story.' }],
+  });
+  const rampMs = Math.ceil(STREAMS / BATCH) * BATCH_GAP_MS;
+  const { startMs, endMs } = windowFor(rampMs);
+  const t0 = now();
+  let measuring = false;
+  let delays = new Float64Array(1 << 18);
+  let nDelays = 0;
+  let chunksInWindow = 0;
+  let completed = 0;
+  let errors = 0;
+  let firstError = '';
+  const fail = (why: string): void => {
+    errors += 1;
+    if (!firstError) firstError = why;
+  };
+  const finished: Promise<void>[] = [];
+
+  const open = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      let tail = '';
+      let done = false;
+      const req = request(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-client', 'content-length': Buffer.byteLength(body) },
+      });
+      req.setTimeout((SECONDS + 30) * 1000, () => req.destroy(new Error('client timeout')));
+      req.on('response', (res) => {
+        if (res.statusCode !== 200) {
+          fail(`status ${res.statusCode}`);
+          res.resume();
+          res.on('end', resolve);
+          return;
+        }
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => {
+          const at = now();
+          tail += text;
+          const cut = tail.lastIndexOf('\n\n');
+          if (cut < 0) return;
+          const events = tail.slice(0, cut);
+          tail = tail.slice(cut + 2);
+          if (events.includes('data: [DONE]')) done = true;
+          if (!measuring) return;
+          for (const match of events.matchAll(/t=(\d+\.\d+)/g)) {
+            chunksInWindow += 1;
+            if (nDelays === delays.length) {
+              const bigger = new Float64Array(delays.length * 2);
+              bigger.set(delays);
+              delays = bigger;
+            }
+            delays[nDelays++] = at - Number(match[1]);
+          }
+        });
+        res.on('end', () => {
+          if (done) completed += 1;
+          else fail('stream ended without [DONE]');
+          resolve();
+        });
+        res.on('error', (err) => {
+          fail(err.message);
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        fail(err.message);
+        resolve();
+      });
+      req.end(body);
+    });
+
+  for (let opened = 0; opened < STREAMS; opened += BATCH) {
+    for (let i = opened; i < Math.min(STREAMS, opened + BATCH); i++) finished.push(open());
+    await sleep(BATCH_GAP_MS);
+  }
+  await sleep(Math.max(0, startMs - (now() - t0)));
+  measuring = true;
+  const cpu0 = cpuSeconds(pid);
+  let loadedRss = rssMb(pid);
+  while (now() - t0 < endMs) {
+    await sleep(500);
+    loadedRss = Math.max(loadedRss, rssMb(pid));
+  }
+  const cpu1 = cpuSeconds(pid);
+  measuring = false;
+  const chunks = chunksInWindow;
+  await Promise.all(finished);
+  agent.destroy();
+  const sorted = delays.subarray(0, nDelays).sort();
+  return {
+    streams: STREAMS,
+    completed,
+    errors,
+    firstError,
+    loadedRss,
+    kibPerStream: 0,
+    cpuUsPerChunk: chunks > 0 ? ((cpu1 - cpu0) * 1e6) / chunks : Number.NaN,
+    chunksInWindow: chunks,
+    delayP50: percentile(sorted, 0.5),
+    delayP99: percentile(sorted, 0.99),
+    delayMax: sorted.length > 0 ? (sorted[sorted.length - 1] ?? Number.NaN) : Number.NaN,
+  };
+}
+
+function gatewayConfig(port: number, adminPort: number, upstream: string): object {
+  return {
+    server: { host: '127.0.0.1', port, max_connections: STREAMS * 2 + 100 },
+    admin: { host: '127.0.0.1', port: adminPort },
+    log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    routes: [
+      {
+        id: 'bench-streams',
+        uris: ['/v1/chat/completions'],
+        plugins: {
+          'ai-proxy-multi': {
+            timeout: 60_000,
+            instances: [
+              {
+                name: 'slow',
+                provider: 'openai-compatible',
+                weight: 1,
+                auth: { header: { Authorization: 'Bearer sk-bench' } },
+                options: { model: 'bench-model' },
+                override: { endpoint: upstream },
+              },
+            ],
+          },
+        },
+      },
+    ],
+  };
+}
+
+async function runTarget(target: Target, round: number, tmp: string): Promise<Row> {
+  const children: Child[] = [];
+  try {
+    const upstreamCore = target === 'direct' ? TARGET_CORE : UPSTREAM_CORE;
+    const upstream = spawnNode('slow upstream', upstreamCore, ['bench/slow-upstream.ts', String(CHUNK_MS), String(SECONDS)], root);
+    children.push(upstream);
+    const upstreamUrl = `http://127.0.0.1:${await waitForPortLine(upstream)}`;
+    let measured = upstream;
+    let url = upstreamUrl;
+    if (target === 'minimal') {
+      measured = spawnNode('minimal proxy', TARGET_CORE, ['bench/minimal-proxy.ts', upstreamUrl], root);
+      children.push(measured);
+      url = `http://127.0.0.1:${await waitForPortLine(measured)}`;
+    } else if (target === 'gateway') {
+      const [port, adminPort] = [await freePort(), await freePort()];
+      const file = join(tmp, `streams-${round}.json`);
+      writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstreamUrl), null, 2));
+      measured = spawnNode('gateway', TARGET_CORE, ['bin/ai-proxy-multi.js', 'start', '-c', file], root);
+      children.push(measured);
+      await waitForHttp(measured, `http://127.0.0.1:${adminPort}/readyz`);
+      url = `http://127.0.0.1:${port}`;
+    }
+    // One short request first, so lazy start-up work is not counted as memory per stream.
+    await sleep(1500);
+    const idleRss = rssMb(measured.pid);
+    const result = await drive(url, measured.pid);
+    return { target, round, idleRss, ...result, kibPerStream: ((result.loadedRss - idleRss) * 1024) / STREAMS };
+  } finally {
+    for (const child of children.reverse()) await stopChild(child);
+  }
+}
+
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function render(rows: Row[], pinned: boolean): string {
+  const lines = [
+    `# Open streams: ${STREAMS} concurrent, a chunk every ${CHUNK_MS} ms for ${SECONDS} s`,
+    '',
+    `${new Date().toISOString()} · node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ` +
+      `rounds ${ROUNDS} · ${pinned ? 'load generator and upstream on core 0, measured process on core 1' : 'not pinned (no taskset)'}`,
+    '',
+    'Delay: from the upstream writing a chunk to the client reading it. Memory per stream: (RSS with every stream open − idle RSS) ÷ streams. CPU per chunk: the measured process\'s CPU over the window ÷ chunks the clients read in it.',
+    '',
+    '| target | round | completed | errors | idle RSS MiB | loaded RSS MiB | KiB / stream | CPU µs / chunk | delay p50 ms | delay p99 ms | delay max ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${LABELS[r.target]} | ${r.round} | ${r.completed} | ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 60)})` : ''} | ${fmt(r.idleRss)} | ${fmt(r.loadedRss)} | ${fmt(r.kibPerStream)} | ${fmt(r.cpuUsPerChunk)} | ${fmt(r.delayP50, 2)} | ${fmt(r.delayP99, 2)} | ${fmt(r.delayMax, 1)} |`,
+    );
+  }
+  const of = (t: Target, pick: (r: Row) => number): number => median(rows.filter((r) => r.target === t).map(pick));
+  if (TARGETS.includes('gateway') && TARGETS.includes('minimal')) {
+    const ratio = (pick: (r: Row) => number): string => fmt(of('gateway', pick) / of('minimal', pick), 2);
+    lines.push(
+      '',
+      'Gateway ÷ minimal proxy (medians over rounds):',
+      '',
+      `- memory per open stream: ${ratio((r) => r.kibPerStream)}×`,
+      `- idle RSS: ${ratio((r) => r.idleRss)}×`,
+      `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×`,
+      `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<void> {
+  const pinned = pinSelf(LOAD_CORE);
+  const tmp = mkdtempSync(join(tmpdir(), 'aipm-streams-'));
+  const rows: Row[] = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of TARGETS) {
+        process.stderr.write(`round ${round}: ${LABELS[target]}, ${STREAMS} streams for ${SECONDS} s…\n`);
+        rows.push(await runTarget(target, round, tmp));
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const text = render(rows, pinned);
+  process.stdout.write(text);
+  const out = join(root, 'bench/results/open-streams.md');
+  writeFileSync(`${out}.tmp`, text);
+  renameSync(`${out}.tmp`, out);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+process.on('exit', killAll);
+await main();
