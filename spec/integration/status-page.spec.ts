@@ -47,8 +47,8 @@ describe('the status page in a headless browser', function () {
                 priority: 1,
                 checks: { active: { type: 'http', http_path: '/v1/models', timeout: 1, healthy: { interval: 1, successes: 1 }, unhealthy: { interval: 1, http_failures: 1 } } },
               }),
-              instance('openai-b', fakes['b']!.url, { weight: 1, priority: 1 }),
-              instance('backup', fakes['c']!.url, { priority: 0, options: { model: 'backup-model' } }),
+              instance('openai-b', fakes['b']!.url, { weight: 1, priority: 1, price: { input_mtok: 2.5, output_mtok: 10 } }),
+              instance('backup', fakes['c']!.url, { priority: 0, options: { model: 'backup-model' }, price: { input_mtok: 3, output_mtok: 15 } }),
             ],
           },
         },
@@ -149,6 +149,9 @@ describe('the status page in a headless browser', function () {
     assert.match(await cell('openai-a', 'latency').innerText(), /\d+ ms/);
     assert.doesNotMatch(await cell('openai-a', 'tokens').innerText(), /^0$/);
     assert.equal(await cell('openai-a', 'in_flight').innerText(), '0');
+    // Cost per minute where a price is known (openai-b, backup), a dash where it is not (openai-a).
+    await seen(cell('openai-b', 'cost'), /^\$0\.\d{4}$/, 6_000);
+    assert.equal(await cell('openai-a', 'cost').innerText(), '—');
     // Both replicas show in the fleet table, each with its own count for openai-a.
     await seen(page.locator('#fleet thead'), /this replica[\s\S]*replica [0-9a-f]{8}/, 8_000);
     const fleetRow = await page.locator('tr[data-fleet="chat/openai-a"]').innerText();
