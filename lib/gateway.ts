@@ -19,6 +19,7 @@ import type { Tracing } from './observe/tracing.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
 import { buildStatus } from './http/status-report.ts';
+import { createStatusMonitor } from './http/status-monitor.ts';
 import type { StatusReport } from './http/status-report.ts';
 import type { Registry } from 'prom-client';
 import { createPassthroughProxy } from './transport/passthrough-proxy.ts';
@@ -99,7 +100,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  const metrics = createMetrics(
+  const monitor = createStatusMonitor({ store, routes: () => routes });
+  const counted = createMetrics(
     function* () {
       for (const route of routes) {
         for (const [name, instance] of route.instances) {
@@ -116,6 +118,14 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     },
     store.mode() === 'memory' ? undefined : () => store.connected(),
   );
+  // Every access record also feeds the status page's timeline (fallbacks, failed requests).
+  const metrics = {
+    ...counted,
+    observe(record: Parameters<typeof counted.observe>[0]) {
+      counted.observe(record);
+      monitor.observe(record);
+    },
+  };
   const proxy = createPassthroughProxy();
   const dataPlane = createDataApp((req) => matcher(req), log, metrics, () => shuttingDown, {
     maxDepth: config.server.max_json_depth,
@@ -193,7 +203,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     ? createServer(createAdminApp({
         apiKey: config.admin.api_key,
         isReady: () => listening && !shuttingDown,
-        status: () => buildStatus(routes, store),
+        status: () => buildStatus(routes, store, monitor),
         metrics: metrics.registry,
         reload: reloadFromSource,
       }))
@@ -206,7 +216,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     },
     store,
     metricsRegistry: metrics.registry,
-    status: () => buildStatus(routes, store),
+    status: () => buildStatus(routes, store, monitor),
     reloadFromSource,
     reload,
     async listen() {
@@ -217,12 +227,14 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       if (adminServer && config.admin) adminPort = await listenOn(adminServer, config.admin.host, config.admin.port);
       listening = true;
       for (const route of routes) route.start();
+      monitor.start();
       log.info({ port, adminPort, routes: routes.length }, `ai-proxy-multi listening on ${config.server.host}:${port}`);
       return { port, adminPort };
     },
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
+      monitor.stop();
       const closed = listener.stopAccepting();
       if (inFlight > 0) {
         log.info({ inFlight }, 'draining in-flight requests');

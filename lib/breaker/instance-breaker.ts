@@ -30,6 +30,8 @@ export interface BreakerSnapshot {
   since: number | undefined;
   until: number | undefined;
   reason: string | undefined;
+  /** The replica that wrote the current record (opened or closed it). */
+  by: string | undefined;
   failuresInWindow: number;
   callsInWindow: number;
 }
@@ -164,6 +166,7 @@ export class InstanceBreaker {
       since: record?.since,
       until: record?.state === 'open' ? record.until : undefined,
       reason: record?.reason,
+      by: record?.by || undefined,
       failuresInWindow: this.#window.failures,
       callsInWindow: this.#window.total,
     };

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
+import { statusPage } from './status-page.ts';
 
 export interface AdminOptions {
   apiKey: string | undefined;
@@ -24,6 +25,7 @@ function sendJson(res: Response, status: number, body: unknown): void {
 
 // Each admin path and its methods, so a wrong method gets 405 with Allow rather than a misleading 404.
 const allowed: ReadonlyMap<string, readonly string[]> = new Map([
+  ['/', ['GET', 'HEAD']],
   ['/healthz', ['GET', 'HEAD']],
   ['/readyz', ['GET', 'HEAD']],
   ['/metrics', ['GET', 'HEAD']],
@@ -51,7 +53,22 @@ export function createAdminApp(opts: AdminOptions): Express {
     sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
   });
 
-  // Liveness and readiness stay open for orchestrators' probes; everything else needs the key.
+  // The status page is a shell without data (a browser cannot send X-API-KEY when it opens a page):
+  // its script asks /status with the key the operator types in.
+  app.get('/', (_req, res) => {
+    res.status(200)
+      .type('text/html; charset=utf-8')
+      .set({
+        'content-security-policy': statusPage.contentSecurityPolicy,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+      })
+      .send(statusPage.html);
+  });
+
+  // Liveness, readiness and the page's shell stay open; every figure needs the key.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const expected = opts.apiKey;
     if (!expected) return next();

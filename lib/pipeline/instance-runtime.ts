@@ -7,6 +7,7 @@ import type { ActiveChecker } from '../health/active-checker.ts';
 import type { ProviderQuota } from '../health/provider-quota.ts';
 import type { ProtocolName, Usage } from '../protocols/types.ts';
 import type { InstanceTarget } from '../providers/instance-target.ts';
+import { RecentWindow } from '../observe/recent-window.ts';
 import type { ConcurrencyGate } from '../transport/concurrency-gate.ts';
 import type { Plan } from './plan.ts';
 
@@ -74,6 +75,7 @@ export class InstanceRuntime {
     latencyEwmaMs: undefined,
     lastError: undefined,
   };
+  #recent = new RecentWindow();
 
   constructor(parts: InstanceParts) {
     this.config = parts.config;
@@ -100,6 +102,11 @@ export class InstanceRuntime {
     return this.#stats;
   }
 
+  /** The last minute's attempts, failures, tokens and medians (the status page). */
+  get recent(): RecentWindow {
+    return this.#recent;
+  }
+
   /** Active checks' verdict (shared by the fleet); `unchecked` without `checks.active`. */
   healthState(): HealthState {
     if (!this.health) return 'unchecked';
@@ -108,17 +115,23 @@ export class InstanceRuntime {
   }
 
   /** An attempt to this instance starts; `attemptEnded` must follow. */
-  attemptStarted(): void {
+  attemptStarted(now = Date.now()): void {
     this.#stats.inFlight += 1;
     this.#stats.requests += 1;
+    this.#recent.attempt(now);
   }
 
   attemptEnded(): void {
     this.#stats.inFlight -= 1;
   }
 
-  /** Applies a settled attempt: breaker, failure counters, tokens, cost and latency. */
-  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, now = Date.now(), costUsd?: number): void {
+  /**
+   * Applies a settled attempt: breaker, failure counters, tokens, cost and latency. `streamed`: the
+   * latency is the time to the stream's first content rather than the whole answer.
+   */
+  record(verdict: InstanceVerdict, usage: Usage | undefined, latencyMs: number | undefined, at: { now?: number; streamed?: boolean; costUsd?: number } = {}): void {
+    const now = at.now ?? Date.now();
+    const cost = at.costUsd;
     switch (verdict.kind) {
       case 'answered':
         this.breaker.onSuccess();
@@ -136,11 +149,12 @@ export class InstanceRuntime {
       this.#stats.promptTokens += usage.prompt_tokens;
       this.#stats.completionTokens += usage.completion_tokens;
     }
-    if (costUsd !== undefined) this.#stats.costUsd += costUsd;
+    if (cost !== undefined) this.#stats.costUsd += cost;
     if (latencyMs !== undefined) {
       const ewma = this.#stats.latencyEwmaMs;
       this.#stats.latencyEwmaMs = ewma === undefined ? latencyMs : ewma + EWMA_WEIGHT * (latencyMs - ewma);
     }
+    this.#recent.settled(now, verdict.kind === 'failed', usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, latencyMs, at.streamed === true, cost);
   }
 
   /** The request fell back from this instance to another. */
@@ -151,5 +165,6 @@ export class InstanceRuntime {
   /** After a reload: the counters of the same route and instance carry over (in-flight stays with the old object). */
   inheritCounters(previous: InstanceRuntime): void {
     this.#stats = { ...previous.stats, inFlight: this.#stats.inFlight };
+    this.#recent = previous.recent;
   }
 }

@@ -50,8 +50,10 @@ export function settle(record: AccessRecord, instance: InstanceRuntime, result: 
   recordAttempt(record, result);
   // A stream that broke after its commit point was answered, and still counts against its instance.
   const error = result.error;
+  // Only a stream that reached its first content has a TTFT; its latency is that time.
+  const streamed = result.ttftMs !== undefined;
   if (!error) {
-    instance.record({ kind: 'answered' }, result.usage, result.latencyMs, undefined, result.costUsd);
+    instance.record({ kind: 'answered' }, result.usage, result.latencyMs, { streamed, costUsd: result.costUsd });
     return undefined;
   }
   const verdict = classifyOutcome(error, policy);
@@ -65,6 +67,6 @@ export function settle(record: AccessRecord, instance: InstanceRuntime, result: 
     // The instance answered; the request itself was at fault (a 400, say).
     applied = { kind: 'answered' };
   }
-  instance.record(applied, result.usage, result.latencyMs, undefined, result.costUsd);
+  instance.record(applied, result.usage, result.latencyMs, { streamed, costUsd: result.costUsd });
   return result.kind === 'responded' || error.code === 'CLIENT_ABORTED' ? undefined : verdict;
 }

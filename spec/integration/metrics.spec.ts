@@ -64,4 +64,27 @@ describe('metrics after scripted traffic: exact counts a dashboard relies on', (
     assert.match(text, /^aipm_process_cpu_seconds_total /m, 'process metrics named once');
     assert.doesNotMatch(text, /aipm_process_process_/);
   });
+
+  it('shows a stream in flight while it runs and 0 once it ended', async () => {
+    a.setBehavior({ kind: 'ok', chunks: 6, chunkDelayMs: 150 });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read(); // the stream has started
+    const during = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    assert.equal(sample(during, 'aipm_instance_in_flight', { route: 'r1', instance: 'a' }), 1, 'one upstream request in flight');
+    while (!(await reader.read()).done);
+    let after = '';
+    for (let i = 0; i < 20; i++) {
+      after = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+      if (sample(after, 'aipm_instance_in_flight', { route: 'r1', instance: 'a' }) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(sample(after, 'aipm_instance_in_flight', { route: 'r1', instance: 'a' }), 0);
+    assert.equal(sample(after, 'aipm_requests_total', { route: 'r1', instance: 'a', status: '200', type: 'ai_stream' }), 2);
+  });
 });

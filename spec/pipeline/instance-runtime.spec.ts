@@ -64,7 +64,7 @@ describe('InstanceRuntime', () => {
 
   it('records a failure: counted, remembered with its time and reason, and reported to the breaker', async () => {
     const i = fresh();
-    i.record({ kind: 'failed', reason: 'HTTP 503: busy', retryAfterSec: undefined }, undefined, undefined, 1234);
+    i.record({ kind: 'failed', reason: 'HTTP 503: busy', retryAfterSec: undefined }, undefined, undefined, { now: 1234 });
     await flush();
     assert.equal(i.stats.failures, 1);
     assert.deepEqual(i.stats.lastError, { at: 1234, reason: 'HTTP 503: busy' });
@@ -102,7 +102,7 @@ describe('InstanceRuntime', () => {
     old.attemptStarted();
     old.attemptStarted();
     old.attemptEnded();
-    old.record({ kind: 'failed', reason: 'HTTP 500', retryAfterSec: undefined }, { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }, 50, 99);
+    old.record({ kind: 'failed', reason: 'HTTP 500', retryAfterSec: undefined }, { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }, 50, { now: 99 });
     old.fellBack();
     assert.equal(old.stats.inFlight, 1, 'one request still running on the old routes');
     const next = fresh();

@@ -19,7 +19,7 @@ import { clientProtocol, detectProtocol } from '../../lib/protocols/detect.ts';
 import type { JsonObject } from '../../lib/protocols/types.ts';
 import { createMemoryStore } from '../../lib/state/memory-store.ts';
 import { systemClock } from '../../lib/state/state-store.ts';
-import type { Clock } from '../../lib/state/state-store.ts';
+import type { Clock, StateStore } from '../../lib/state/state-store.ts';
 import { PoolRegistry } from '../../lib/transport/pool-registry.ts';
 import { captureLogger, routeConfig } from './gateway-harness.ts';
 import type { LogLine } from './gateway-harness.ts';
@@ -40,7 +40,7 @@ export interface TestRoute {
 }
 
 /** One route built from an `ai-proxy-multi` plugin block, as the gateway builds it (breakers on `clock`). */
-export function buildRoute(plugin: Record<string, unknown>, opts: { clock?: Clock } = {}): TestRoute {
+export function buildRoute(plugin: Record<string, unknown>, opts: { clock?: Clock; store?: StateStore } = {}): TestRoute {
   const clock = opts.clock ?? systemClock;
   const config = loadConfigText(JSON.stringify(routeConfig(plugin)), {});
   const routeCfg = config.routes[0];
@@ -48,7 +48,7 @@ export function buildRoute(plugin: Record<string, unknown>, opts: { clock?: Cloc
   const { log, lines } = captureLogger();
   const pools = new PoolRegistry();
   const scrubber = new SecretScrubber(routeCfg.plugin.instances.flatMap(staticSecretsOf));
-  const route = createRouteRuntime(routeCfg, { pools, store: createMemoryStore({ clock }), clock, log, scrubber });
+  const route = createRouteRuntime(routeCfg, { pools, store: opts.store ?? createMemoryStore({ clock }), clock, log, scrubber });
   return {
     route,
     log,
