@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { GatewayConfig } from './config/types.ts';
+import { createConsumerRegistry } from './consumers/consumer-registry.ts';
+import type { ConsumerRegistry } from './consumers/consumer-registry.ts';
 import type { ConfigProblem } from './errors.ts';
 import { ConfigError } from './errors.ts';
 import { createAdminApp } from './http/admin-app.ts';
@@ -13,6 +15,7 @@ import { createRouteMatcher } from './http/route-matcher.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
 import { createMetrics } from './observe/metrics.ts';
+import { createLimitCounter } from './limits/limit-counter.ts';
 import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
 import { createRouteRuntime } from './pipeline/route-runtime.ts';
 import type { RouteRuntime } from './pipeline/route-runtime.ts';
@@ -67,17 +70,20 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
+  const limitCounter = createLimitCounter(store, clock, log.child({ component: 'limits' }));
   const build = (cfg: GatewayConfig): RouteRuntime[] => {
     const built: RouteRuntime[] = [];
     // Every credential of every instance, and the OAuth tokens their authorizers hold right now.
     const scrubber = new SecretScrubber(cfg.routes.flatMap((r) => r.plugin.instances.flatMap(staticSecretsOf)), function* () {
       for (const route of built) for (const i of route.instances.values()) yield* i.target.authorizer?.secrets?.() ?? [];
     });
-    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber }));
+    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber, limitCounter }));
     return built;
   };
   let routes = build(config);
   let matcher = createRouteMatcher(routes);
+  // Swapped with the routes on reload: a new key works, a removed one is refused, from the next request.
+  let consumers: ConsumerRegistry = createConsumerRegistry(config.consumers);
   let listening = false;
   let shuttingDown = false;
   let inFlight = 0;
@@ -104,7 +110,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const dataPlane = createDataApp((req) => matcher(req), log, metrics, () => shuttingDown, {
     maxDepth: config.server.max_json_depth,
     maxArrayLength: config.server.max_json_array_length,
-  }, proxy);
+  }, proxy, () => consumers);
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
     res.once('close', () => {
@@ -151,6 +157,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     }
     routes = fresh;
     matcher = createRouteMatcher(fresh);
+    consumers = createConsumerRegistry(next.consumers);
     log.level = next.log.level;
     if (listening) for (const route of fresh) route.start();
     await Promise.all(previous.map((route) => route.stop()));

@@ -6,6 +6,12 @@ import { InstanceBreaker } from '../breaker/instance-breaker.ts';
 import { createActiveChecker } from '../health/active-checker.ts';
 import { probeOnce } from '../health/probe.ts';
 import { ProviderQuota, quotaKeyOf } from '../health/provider-quota.ts';
+import { createInstanceLimits } from '../limits/instance-limits.ts';
+import type { InstanceLimits } from '../limits/instance-limits.ts';
+import { createLimitCounter } from '../limits/limit-counter.ts';
+import type { LimitCounter } from '../limits/limit-counter.ts';
+import { createRequestLimits } from '../limits/request-limits.ts';
+import type { RequestLimits } from '../limits/request-limits.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
@@ -21,6 +27,15 @@ export interface RouteRuntime {
   /** Hides every instance's credentials in text that came from an upstream. */
   scrubber: SecretScrubber;
   instances: ReadonlyMap<string, InstanceRuntime>;
+  /** The consumer's and the route's limits, checked before the first attempt. */
+  limits: RequestLimits;
+  /** `ai-rate-limiting` instance limits: charged always, consulted while picking with `rate_limiting`. */
+  instanceLimits: InstanceLimits;
+  /**
+   * With `rate_limiting`: when untried instances for `protocol` were skipped for being over their own
+   * limit, seconds until the first may admit again (undefined when none was).
+   */
+  limitWaitSec(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
   /** Next instance for this request, or undefined when none is left. */
   pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest): InstanceRuntime | undefined;
   /** When every untried instance for `protocol` is held out by its breaker: ms until the first one admits a request. */
@@ -45,6 +60,8 @@ export interface RuntimeDeps {
   clock: Clock;
   log: Logger;
   scrubber: SecretScrubber;
+  /** Shared by the routes of one gateway, so a Redis outage is reported once; built from `store` when absent. */
+  limitCounter?: LimitCounter;
 }
 
 export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): RouteRuntime {
@@ -81,6 +98,10 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
   }
   const all = [...instances.values()];
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
+  const limitCounter = deps.limitCounter ?? createLimitCounter(deps.store, deps.clock, deps.log);
+  const instanceLimits = createInstanceLimits(route.id, route.rate_limiting, limitCounter, deps.clock);
+  // APISIX's meaning: instance limits are consulted while picking only with `rate_limiting`.
+  const withinLimit = plugin.fallback.rateLimitAware ? (name: string) => instanceLimits.admits(name) : () => true;
   const hashKey =
     plugin.balancer.algorithm === 'chash'
       ? createHashKeyExtractor(plugin.balancer.hash_on, plugin.balancer.key)
@@ -90,6 +111,12 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     config: route,
     scrubber: deps.scrubber,
     instances,
+    limits: createRequestLimits(route, limitCounter),
+    instanceLimits,
+    limitWaitSec(tried, protocol) {
+      if (!plugin.fallback.rateLimitAware) return undefined;
+      return instanceLimits.resetSec(all.filter((i) => !tried.has(i.config.name) && i.plans.has(protocol)).map((i) => i.config.name));
+    },
     pick(tried, protocol, req) {
       // Better a possibly-sick instance than none: when every capable one is unhealthy, use them all.
       const allUnhealthy = all.every((i) => !i.plans.has(protocol) || i.health?.healthy() === false);
@@ -99,6 +126,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
           const i = instances.get(n);
           if (!i || !i.plans.has(protocol)) return false;
           if (!allUnhealthy && i.health?.healthy() === false) return false;
+          if (!withinLimit(n)) return false;
           return i.quota.allows() && i.breaker.allows();
         },
         hashKey: hashKey?.(req),
