@@ -105,6 +105,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       }
     },
     store.mode() === 'memory' ? undefined : () => store.connected(),
+    { consumerLabel: config.consumers.length > 0 },
   );
   const proxy = createPassthroughProxy();
   const dataPlane = createDataApp((req) => matcher(req), log, metrics, () => shuttingDown, {

@@ -142,6 +142,43 @@ describe('consumers: client keys, as the SDKs send them', function () {
     assert.equal(access().at(-1)?.['consumer'], 'app-d');
   });
 
+  it('labels request and token metrics with the consumer', async () => {
+    const text = await (await fetch(`${admin}/metrics`)).text();
+    assert.match(text, /aipm_requests_total\{[^}]*consumer="app-a"[^}]*\} [1-9]/);
+    assert.match(text, /aipm_tokens_total\{[^}]*consumer="app-b"[^}]*\} [1-9]/);
+    assert.match(text, /aipm_requests_total\{[^}]*consumer=""[^}]*\} [1-9]/, 'anonymous requests on the optional route');
+  });
+
+  it('feeds chash hash_on "consumer" and route vars on $consumer_name', async () => {
+    const cfg = JSON.parse(configText()) as { routes: Array<Record<string, unknown>> };
+    const chatRoute = cfg.routes[0] as { plugins: Record<string, unknown> };
+    chatRoute.plugins = {
+      'ai-proxy-multi': {
+        balancer: { algorithm: 'chash', hash_on: 'consumer' },
+        instances: ['h1', 'h2', 'h3'].map((n) => instance(n, fake.url, { options: { model: 'gpt-4o-mini' } })),
+      },
+    };
+    cfg.routes.unshift({
+      id: 'vip',
+      uris: ['/v1/*'],
+      priority: 10,
+      vars: [['consumer_name', '==', 'app-b']],
+      plugins: { 'ai-proxy-multi': { instances: [instance('vip', fake.url, { options: { model: 'vip-model' } })] } },
+    });
+    const result = await gateway.reload(loadConfigText(JSON.stringify(cfg), env));
+    assert.equal(result.applied, true);
+    const viaB = await postJson(`${url}/v1/chat/completions`, chatBody(), { authorization: `Bearer ${KEY_B}` });
+    const viaA = await postJson(`${url}/v1/chat/completions`, chatBody(), { authorization: `Bearer ${KEY_A}` });
+    assert.equal(viaB.headers.get('x-ai-proxy-instance'), 'vip');
+    const sticky = new Set<string | null>();
+    for (let i = 0; i < 6; i++) {
+      sticky.add((await postJson(`${url}/v1/chat/completions`, chatBody(), { authorization: `Bearer ${KEY_A}` })).headers.get('x-ai-proxy-instance'));
+    }
+    assert.equal(sticky.size, 1, 'one consumer, one instance');
+    assert.ok(['h1', 'h2', 'h3'].includes(viaA.headers.get('x-ai-proxy-instance') ?? ''));
+    assert.equal((await gateway.reload(loadConfigText(configText(), env))).applied, true);
+  });
+
   it('never writes a consumer key to the log', () => {
     const text = JSON.stringify(logs);
     for (const key of [KEY_A, KEY_B, KEY_C, 'ck-not-a-consumer-key-at-all']) assert.ok(!text.includes(key), `a key was logged`);
