@@ -13,8 +13,6 @@ export type Identity =
   | { kind: 'consumer'; consumer: ConsumerConfig };
 
 export interface ConsumerRegistry {
-  /** True when any consumer is configured. */
-  readonly enabled: boolean;
   identify(headers: HeaderMap): Identity;
 }
 
@@ -42,7 +40,6 @@ export function createConsumerRegistry(consumers: readonly ConsumerConfig[]): Co
     consumer.key_digests.map((hex) => ({ digest: Buffer.from(hex, 'hex'), consumer })),
   );
   return {
-    enabled: consumers.length > 0,
     identify(headers) {
       const key = presentedKey(headers);
       if (key === undefined) return { kind: 'anonymous' };
