@@ -219,7 +219,7 @@ const p = d.plugin;
 /** Plugin-wide fields of both plugins. */
 const pluginFields: JsonSchema = {
   fallback_strategy: {
-    description: 'When to try another instance. Absent = ["http_429", "http_5xx"]; "instance_health_and_rate_limiting" also skips unhealthy and rate-limited instances.',
+    description: 'When to try another instance. Absent = ["http_429", "http_5xx"]. "rate_limiting" ("instance_health_and_rate_limiting" = rate_limiting + http_429 + http_5xx) skips instances over their ai-rate-limiting instance limit while picking; unhealthy instances are skipped under every strategy.',
     oneOf: [
       { type: 'string', enum: ['instance_health_and_rate_limiting', 'http_429', 'http_5xx'] },
       { type: 'array', items: { type: 'string', enum: ['rate_limiting', 'http_429', 'http_5xx'] }, uniqueItems: true },
