@@ -1,10 +1,11 @@
 // Per-instance token limits of a route's `ai-rate-limiting` plugin, for picking. Picking is
 // synchronous, so each limited instance keeps a local view of its window: this replica's charges are
 // added at once, and every charge brings back the fleet's total from the state store. A view older than
-// one bucket of the window is refreshed in the background and keeps its answer until the refresh lands.
+// a second (or one bucket of a shorter window) is refreshed in the background on the next look and
+// keeps its answer until the refresh lands: another replica's charges show within about that long.
 import type { LimitStrategy, RateLimitingConfig } from '../config/types.ts';
 import type { Clock } from '../state/state-store.ts';
-import { bucketIndex } from '../state/window-counter.ts';
+import { windowBuckets } from '../state/window-counter.ts';
 import type { LimitCounter } from './limit-counter.ts';
 import type { ChargedUsage } from './request-limits.ts';
 import { tokensOf } from './request-limits.ts';
@@ -23,8 +24,9 @@ interface View {
   limit: number;
   windowMs: number;
   used: number;
-  /** Bucket index the view was last brought up to date in. */
-  bucket: number;
+  /** When the view was last brought up to date, and how old it may get. */
+  refreshedAt: number;
+  maxAgeMs: number;
   refreshing: boolean;
 }
 
@@ -33,19 +35,27 @@ export function createInstanceLimits(routeId: string, config: RateLimitingConfig
   const views = new Map<string, View>();
   for (const i of config?.instances ?? []) {
     const windowMs = i.time_window * 1000;
-    views.set(i.name, { counter: `route:${routeId}:instance:${i.name}`, limit: i.limit, windowMs, used: 0, bucket: bucketIndex(clock.now(), windowMs), refreshing: false });
+    views.set(i.name, {
+      counter: `route:${routeId}:instance:${i.name}`,
+      limit: i.limit,
+      windowMs,
+      used: 0,
+      refreshedAt: clock.now(),
+      maxAgeMs: Math.min(1000, windowMs / windowBuckets),
+      refreshing: false,
+    });
   }
 
   const settle = (view: View, total: Promise<number>): Promise<void> =>
     total.then((fleet) => {
       view.used = fleet;
-      view.bucket = bucketIndex(clock.now(), view.windowMs);
+      view.refreshedAt = clock.now();
     }).finally(() => {
       view.refreshing = false;
     });
 
   const over = (view: View): boolean => {
-    if (view.bucket !== bucketIndex(clock.now(), view.windowMs) && !view.refreshing) {
+    if (clock.now() - view.refreshedAt >= view.maxAgeMs && !view.refreshing) {
       view.refreshing = true;
       void settle(view, counter.used(view.counter, view.windowMs));
     }
