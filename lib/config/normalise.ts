@@ -191,7 +191,8 @@ function normaliseRoute(route: RawRoute, defaultAuth: RouteConfig['auth']): Rout
   else throw new Error(`route ${route.id} has no plugin; validate the config first`);
   return {
     id: String(route.id),
-    auth: route.auth ?? defaultAuth,
+    // A route that forwards the client's credentials takes them as the provider's key, not a consumer's.
+    auth: route.auth ?? (plugin.forward_client_credentials ? 'none' : defaultAuth),
     rate_limiting: normaliseRateLimiting(route.plugins['ai-rate-limiting']),
     exact: uris.filter((u) => !u.endsWith('*')),
     prefixes: uris.filter((u) => u.endsWith('*')).map((u) => u.slice(0, -1)),

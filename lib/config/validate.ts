@@ -241,6 +241,9 @@ function consumerProblems(raw: unknown): ConfigProblem[] {
     if (route['auth'] === 'required' && consumers.length === 0) {
       problems.push({ path: `${path}/auth`, message: 'is "required" but no consumers are configured: every request would be refused' });
     }
+    if ((route['auth'] === 'required' || route['auth'] === 'optional') && plugin?.block['forward_client_credentials'] === true) {
+      problems.push({ path: `${path}/auth`, message: `is "${route['auth']}" but the route forwards client credentials: consumer keys would reach the provider` });
+    }
     const plugins = isJson(route['plugins']) ? route['plugins'] : {};
     const limiting = plugins['ai-rate-limiting'];
     if (!isJson(limiting)) continue;

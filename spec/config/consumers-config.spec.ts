@@ -76,7 +76,21 @@ describe('consumers and limits in the config', () => {
     assert.ok(problems({ routes: [route({}, { 'ai-rate-limiting': { limit: 10 } })] }).some((p) => p.includes('time_window')));
   });
 
-  it('accepts $consumer_name in route vars', () => {
+  it('never lets a consumer key be forwarded: such a route defaults to auth "none", and an explicit auth is refused', () => {
+    const forwarding = (extra: Record<string, unknown> = {}) => ({
+      id: 'byok',
+      uri: '/v1/chat/completions',
+      plugins: { 'ai-proxy-multi': { instances, forward_client_credentials: true } },
+      ...extra,
+    });
+    const consumers = [{ name: 'app', keys: ['ck-0123456789abcdef'] }];
+    assert.equal(load({ consumers, routes: [forwarding()] }).routes[0]?.auth, 'none');
+    assert.deepEqual(problems({ consumers, routes: [forwarding({ auth: 'required' })] }), [
+      '/routes/0/auth: is "required" but the route forwards client credentials: consumer keys would reach the provider',
+    ]);
+  });
+
+    it('accepts $consumer_name in route vars', () => {
     assert.deepEqual(problems({ routes: [route({ vars: [['consumer_name', '==', 'app']] })] }), []);
   });
 });
