@@ -146,6 +146,8 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
         consumer = authorize(route, identity);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;
+        // Who tried, never with what: the key is not logged.
+        opts.log.info({ reqId, route: route.config.id, client_ip: vars.remoteAddr, code: err.code }, `request refused with 401: ${err.message}`);
         req.resume();
         sendError(res, shape, err);
         return false;

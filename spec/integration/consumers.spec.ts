@@ -104,6 +104,7 @@ describe('consumers: client keys, as the SDKs send them', function () {
       (err: unknown) => err instanceof OpenAI.AuthenticationError && err.status === 401 && (err.error as { type?: string }).type === 'authentication_error',
     );
     assert.equal(fake.calls(), 0);
+    assert.ok(logs.some((l) => l.code === 'CONSUMER_KEY_UNKNOWN' && l['route'] === 'chat' && /refused with 401/.test(l.msg)), 'the refusal is logged');
   });
 
   it('refuses a missing key with 401 in the Anthropic shape on /v1/messages', async () => {

@@ -223,7 +223,10 @@ describe('consumer and route limits', function () {
       const first = await chat(gw);
       assert.equal(first.headers.get('x-ratelimit-limit-tokens'), null);
       assert.equal(first.headers.get('x-ratelimit-limit-requests'), '10000', 'the provider\'s header is relayed');
-      assert.equal((await chat(gw)).status, 429);
+      const refused = await postJson(`${gw.url}/v1/messages`, { model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] }, auth);
+      assert.equal(refused.status, 429);
+      assert.equal((refused.json as { type: string; error: { type: string } }).error.type, 'rate_limit_error', 'in the Anthropic shape');
+      assert.equal((refused.json as { type: string }).type, 'error');
     });
 
     it('rules count per key value: one team spent, another still served', async () => {
