@@ -1,7 +1,8 @@
 // Who is calling: the key a client presents, the way its SDK sends it by default, looked up among the
-// consumers' keys. Only SHA-256 digests are held; every lookup compares the presented key's digest with
-// every known digest in constant time and without stopping at a match, so neither the time taken nor a
-// partial match tells a caller anything about the keys.
+// consumers' keys. Only SHA-256 digests are held, and only digests are compared: the presented key is
+// hashed first, so how long a lookup takes depends on its digest, which an attacker cannot steer
+// towards a stored one (finding a key from a digest is a preimage attack), never on how much of a key
+// was right. The digest found is then confirmed with a constant-time comparison.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ConsumerConfig } from '../config/types.ts';
 
@@ -36,20 +37,18 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 export function createConsumerRegistry(consumers: readonly ConsumerConfig[]): ConsumerRegistry {
-  const entries = consumers.flatMap((consumer) =>
-    consumer.key_digests.map((hex) => ({ digest: Buffer.from(hex, 'hex'), consumer })),
-  );
+  const byDigest = new Map<string, { digest: Buffer; consumer: ConsumerConfig }>();
+  for (const consumer of consumers) {
+    for (const hex of consumer.key_digests) byDigest.set(hex, { digest: Buffer.from(hex, 'hex'), consumer });
+  }
   return {
     identify(headers) {
       const key = presentedKey(headers);
       if (key === undefined) return { kind: 'anonymous' };
       const digest = createHash('sha256').update(key, 'utf8').digest();
-      let found: ConsumerConfig | undefined;
-      for (const entry of entries) {
-        // Digests are all 32 bytes, so timingSafeEqual never throws; no early exit on a match.
-        if (timingSafeEqual(entry.digest, digest) && found === undefined) found = entry.consumer;
-      }
-      return found ? { kind: 'consumer', consumer: found } : { kind: 'unknown' };
+      const entry = byDigest.get(digest.toString('hex'));
+      // Both are 32-byte digests, so timingSafeEqual never throws.
+      return entry && timingSafeEqual(entry.digest, digest) ? { kind: 'consumer', consumer: entry.consumer } : { kind: 'unknown' };
     },
   };
 }
