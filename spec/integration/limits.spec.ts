@@ -103,6 +103,21 @@ describe('consumer and route limits', function () {
       assert.match((sample?.json as { error: { message: string } }).error.message, /consumer app has used its limit of 10 requests per 60 s/);
     });
 
+    it('shares a token window: streamed usage charged on one gateway is seen by the other', async () => {
+      a.setBehavior({ kind: 'ok', usage: { prompt_tokens: 10, completion_tokens: 10 } });
+      const cfg = config([a], { consumer: { limits: { tokens: { limit: 30, time_window: 60 } } }, redis: { url: redis.url, key_prefix: prefix() } });
+      const [one, two] = [await start(cfg), await start(cfg)];
+      const stream = (gw: TestGateway) => chat(gw, auth, chatBody({ stream: true }));
+      const first = await stream(one);
+      assert.equal(first.status, 200);
+      assert.match(first.text, /data: \[DONE\]/);
+      const second = await stream(two);
+      assert.equal(second.headers.get('x-ratelimit-remaining-tokens'), '10', 'the other gateway\'s 20 tokens are counted');
+      const third = await stream(one);
+      assert.equal(third.status, 429);
+      assert.equal(a.calls(), 2);
+    });
+
     it('keeps limiting on each replica\'s own counts once Redis is killed, and says so', async () => {
       const shared = { url: redis.url, key_prefix: prefix() };
       const cfg = config([a], { consumer: { limits: { requests: { limit: 4, time_window: 60 } } }, redis: shared });
