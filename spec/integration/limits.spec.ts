@@ -144,6 +144,17 @@ describe('consumer and route limits', function () {
     assert.deepEqual(statuses, [200, 200, 200, 429, 200, 200, 200, 429]);
   });
 
+  it('counts pass-through requests against a consumer\'s request limit, with our headers in place of the provider\'s', async () => {
+    const gw = await start(config([a], { consumer: { limits: { requests: { limit: 2, time_window: 60 } } }, plugin: { models_list: 'passthrough' } }));
+    const get = () => fetch(`${gw.url}/v1/models`, { headers: auth });
+    const answers = [await get(), await get(), await get()];
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 429]);
+    assert.equal(answers[0]?.headers.get('x-ratelimit-limit-requests'), '2');
+    assert.equal(answers[1]?.headers.get('x-ratelimit-remaining-requests'), '0');
+    assert.equal(a.calls('/v1/models'), 2);
+    await Promise.all(answers.map((r) => r.body?.cancel()));
+  });
+
   it('charges streamed answers when their usage arrives and refuses once the token window is spent', async () => {
     a.setBehavior({ kind: 'ok', usage: { prompt_tokens: 10, completion_tokens: 10 } });
     const gw = await start(config([a], { consumer: { limits: { tokens: { limit: 30, time_window: 60 } } } }));
