@@ -32,6 +32,9 @@ export type ErrorCode =
   | 'INSTANCE_SATURATED'
   | 'ALL_ATTEMPTS_FAILED'
   | 'CLIENT_ABORTED'
+  | 'CONSUMER_KEY_MISSING'
+  | 'CONSUMER_KEY_UNKNOWN'
+  | 'RATE_LIMITED'
   | 'INTERNAL_ERROR';
 
 /** The kind of error a client protocol should render (maps onto OpenAI `type` / Anthropic `error.type`). */
@@ -142,6 +145,26 @@ export class ProviderQuotaExhaustedError extends GatewayError {
       // The SDKs read retry-after-ms first (docs/protocols.md#retry-after-and-rate-limit-headers).
       headers: { 'retry-after': String(Math.ceil(ms / 1000)), 'retry-after-ms': String(ms) },
     });
+  }
+}
+
+/** A consumer key was required and is missing, or a presented key is not any consumer's: 401. */
+export class ConsumerAuthError extends GatewayError {
+  constructor(code: 'CONSUMER_KEY_MISSING' | 'CONSUMER_KEY_UNKNOWN') {
+    const message = code === 'CONSUMER_KEY_MISSING'
+      ? 'this route needs a consumer key (Authorization: Bearer, x-api-key or api-key)'
+      : 'the key presented is not a valid consumer key';
+    super(code, 401, message, { kind: 'authentication' });
+  }
+}
+
+/**
+ * Over a consumer's or a route's limit (or budget), or every instance over its own limit. The status
+ * is `rejected_code` (default 429); headers carry Retry-After and the x-ratelimit-* figures.
+ */
+export class RateLimitedError extends GatewayError {
+  constructor(status: number, message: string, headers: Record<string, string>) {
+    super('RATE_LIMITED', status, message, { kind: status === 429 ? 'rate_limit' : kindForStatus(status), headers });
   }
 }
 

@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { GatewayConfig } from './config/types.ts';
+import { createConsumerRegistry } from './consumers/consumer-registry.ts';
+import type { ConsumerRegistry } from './consumers/consumer-registry.ts';
 import type { ConfigProblem } from './errors.ts';
 import { ConfigError } from './errors.ts';
 import { createAdminApp } from './http/admin-app.ts';
@@ -13,6 +15,7 @@ import { createRouteMatcher } from './http/route-matcher.ts';
 import type { Logger } from './observe/logger.ts';
 import { createLogger } from './observe/logger.ts';
 import { createMetrics } from './observe/metrics.ts';
+import { createLimitCounter } from './limits/limit-counter.ts';
 import { SecretScrubber, staticSecretsOf } from './observe/secret-scrubber.ts';
 import { createTracing } from './observe/tracing.ts';
 import type { Tracing } from './observe/tracing.ts';
@@ -84,17 +87,20 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const tracing = opts.tracing ?? (await createTracing(process.env, log));
   const store = opts.store ?? await createStateStore(config.redis, log, { clock });
   const pools = new PoolRegistry();
+  const limitCounter = createLimitCounter(store, clock, log.child({ component: 'limits' }));
   const build = (cfg: GatewayConfig): RouteRuntime[] => {
     const built: RouteRuntime[] = [];
     // Every credential of every instance, and the OAuth tokens their authorizers hold right now.
     const scrubber = new SecretScrubber(cfg.routes.flatMap((r) => r.plugin.instances.flatMap(staticSecretsOf)), function* () {
       for (const route of built) for (const i of route.instances.values()) yield* i.target.authorizer?.secrets?.() ?? [];
     });
-    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber, tracing }));
+    for (const route of cfg.routes) built.push(createRouteRuntime(route, { pools, store, clock, log, scrubber, tracing, limitCounter }));
     return built;
   };
   let routes = build(config);
   let matcher = createRouteMatcher(routes);
+  // Swapped with the routes on reload: a new key works, a removed one is refused, from the next request.
+  let consumers: ConsumerRegistry = createConsumerRegistry(config.consumers);
   let listening = false;
   let shuttingDown = false;
   let inFlight = 0;
@@ -117,6 +123,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       }
     },
     store.mode() === 'memory' ? undefined : () => store.connected(),
+    { consumerLabel: config.consumers.length > 0 },
   );
   // Every access record also feeds the status page's timeline (fallbacks, failed requests).
   const metrics = {
@@ -130,7 +137,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const dataPlane = createDataApp((req) => matcher(req), log, metrics, () => shuttingDown, {
     maxDepth: config.server.max_json_depth,
     maxArrayLength: config.server.max_json_array_length,
-  }, proxy);
+  }, proxy, () => consumers);
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
     res.once('close', () => {
@@ -177,6 +184,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     }
     routes = fresh;
     matcher = createRouteMatcher(fresh);
+    consumers = createConsumerRegistry(next.consumers);
     log.level = next.log.level;
     if (listening) for (const route of fresh) route.start();
     await Promise.all(previous.map((route) => route.stop()));

@@ -1,8 +1,11 @@
 // Turns a validated config file into the shapes of types.ts: every default filled in, every derived
 // value computed once, so the hot path never looks at raw config or checks for `undefined`. The input
 // is copied, never frozen or changed: free-form objects (options, request_body) are cloned.
+import { createHash } from 'node:crypto';
 import type {
   ActiveCheckConfig,
+  ConsumerConfig,
+  RateLimitingConfig,
   BalancerAlgorithm,
   BreakerConfig,
   FallbackPolicy,
@@ -104,7 +107,32 @@ interface RawRoute {
   hosts?: string[];
   vars?: unknown[];
   priority?: number;
-  plugins: { 'ai-proxy-multi'?: RawPlugin & { instances: RawInstance[] }; 'ai-proxy'?: RawPlugin & RawInstance };
+  auth?: RouteConfig['auth'];
+  plugins: {
+    'ai-proxy-multi'?: RawPlugin & { instances: RawInstance[] };
+    'ai-proxy'?: RawPlugin & RawInstance;
+    'ai-rate-limiting'?: RawRateLimiting;
+  };
+}
+
+interface RawRateLimiting {
+  limit?: number;
+  time_window?: number;
+  limit_strategy?: RateLimitingConfig['limit_strategy'];
+  instances?: Array<{ name: string; limit: number; time_window: number }>;
+  rules?: Array<{ count: number; time_window: number; key: string }>;
+  show_limit_quota_header?: boolean;
+  rejected_code?: number;
+  rejected_msg?: string;
+}
+
+interface RawConsumer {
+  name: string;
+  keys: string[];
+  labels?: Record<string, string>;
+  limits?: ConsumerConfig['limits'];
+  budget_usd?: number;
+  budget_window?: number;
 }
 
 interface RawConfig {
@@ -121,6 +149,7 @@ interface RawConfig {
     command_timeout_ms?: number;
   };
   log?: { level?: LogLevel };
+  consumers?: RawConsumer[];
   routes: RawRoute[];
 }
 
@@ -138,7 +167,9 @@ export function normaliseConfig(raw: unknown): GatewayConfig {
     },
     redis: config.redis ? normaliseRedis(config.redis) : null,
     log: { level: config.log?.level ?? d.log.level },
-    routes: config.routes.map(normaliseRoute),
+    consumers: (config.consumers ?? []).map(normaliseConsumer),
+    // Without consumers no key can be known: routes ignore keys unless they say otherwise.
+    routes: config.routes.map((r) => normaliseRoute(r, (config.consumers ?? []).length > 0 ? 'optional' : 'none')),
   });
 }
 
@@ -156,7 +187,39 @@ function normaliseRedis(redis: NonNullable<RawConfig['redis']>): RedisConfig | n
   return redis.url ? { url: redis.url, ...common } : null;
 }
 
-function normaliseRoute(route: RawRoute): RouteConfig {
+/** A key written as `sha256:<hex>` is its digest already; any other is hashed here and not kept. */
+export function keyDigest(key: string): string {
+  return key.startsWith('sha256:') ? key.slice(7).toLowerCase() : createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+function normaliseConsumer(raw: RawConsumer): ConsumerConfig {
+  return {
+    name: raw.name,
+    key_digests: raw.keys.map(keyDigest),
+    labels: { ...raw.labels },
+    limits: {
+      ...(raw.limits?.requests ? { requests: { ...raw.limits.requests } } : {}),
+      ...(raw.limits?.tokens ? { tokens: { ...raw.limits.tokens } } : {}),
+    },
+    ...(raw.budget_usd !== undefined && raw.budget_window !== undefined ? { budget: { usd: raw.budget_usd, window: raw.budget_window } } : {}),
+  };
+}
+
+function normaliseRateLimiting(raw: RawRateLimiting | undefined): RateLimitingConfig | null {
+  if (!raw) return null;
+  const rl = d.rate_limiting;
+  return {
+    ...(raw.limit !== undefined && raw.time_window !== undefined ? { route: { limit: raw.limit, time_window: raw.time_window } } : {}),
+    limit_strategy: raw.limit_strategy ?? rl.limit_strategy,
+    instances: (raw.instances ?? []).map((i) => ({ ...i })),
+    rules: (raw.rules ?? []).map((r) => ({ limit: r.count, time_window: r.time_window, key: r.key })),
+    show_limit_quota_header: raw.show_limit_quota_header ?? rl.show_limit_quota_header,
+    rejected_code: raw.rejected_code ?? rl.rejected_code,
+    ...(raw.rejected_msg !== undefined ? { rejected_msg: raw.rejected_msg } : {}),
+  };
+}
+
+function normaliseRoute(route: RawRoute, defaultAuth: RouteConfig['auth']): RouteConfig {
   const uris = [...new Set([...(route.uri === undefined ? [] : [route.uri]), ...(route.uris ?? [])])];
   const multi = route.plugins['ai-proxy-multi'];
   const single = route.plugins['ai-proxy'];
@@ -166,6 +229,9 @@ function normaliseRoute(route: RawRoute): RouteConfig {
   else throw new Error(`route ${route.id} has no plugin; validate the config first`);
   return {
     id: String(route.id),
+    // A route that forwards the client's credentials takes them as the provider's key, not a consumer's.
+    auth: route.auth ?? (plugin.forward_client_credentials ? 'none' : defaultAuth),
+    rate_limiting: normaliseRateLimiting(route.plugins['ai-rate-limiting']),
     exact: uris.filter((u) => !u.endsWith('*')),
     prefixes: uris.filter((u) => u.endsWith('*')).map((u) => u.slice(0, -1)),
     methods: [...new Set((route.methods ?? []).map((m) => m.toUpperCase()))],
@@ -229,7 +295,7 @@ export function fallbackPolicy(strategy: RawPlugin['fallback_strategy'], statuse
     on429: names.includes('http_429'),
     on5xx: names.includes('http_5xx'),
     statuses: [...statuses],
-    healthAware: names.includes('rate_limiting'),
+    rateLimitAware: names.includes('rate_limiting'),
   };
 }
 

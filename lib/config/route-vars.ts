@@ -16,7 +16,7 @@ const logicOperators: Readonly<Record<string, { op: 'AND' | 'OR'; negate: boolea
 };
 
 // The names lib/balancer/request-vars.ts reads (nginx's), plus `post_arg.<path>` into a JSON body.
-const plainVariables = new Set(['uri', 'request_uri', 'args', 'query_string', 'host', 'remote_addr', 'request_method']);
+const plainVariables = new Set(['uri', 'request_uri', 'args', 'query_string', 'host', 'remote_addr', 'request_method', 'consumer_name']);
 const prefixedVariables = ['arg_', 'http_', 'cookie_'];
 export const bodyVariablePrefix = 'post_arg.';
 
@@ -148,10 +148,9 @@ function checkVariable(name: unknown, at: string, problems: ConfigProblem[]): st
     return undefined;
   }
   if (isVariable(name)) return name;
-  const hint = name === 'consumer_name' ? ' (consumers are not supported yet)' : '';
   problems.push({
     path: at,
-    message: `unknown variable "${name}"${hint}; one of post_arg.<field>, http_<header>, arg_<name>, cookie_<name>, uri, host, remote_addr, request_method, request_uri, query_string`,
+    message: `unknown variable "${name}"; one of post_arg.<field>, http_<header>, arg_<name>, cookie_<name>, uri, host, remote_addr, request_method, request_uri, query_string, consumer_name`,
   });
   return undefined;
 }

@@ -24,6 +24,7 @@ export const configDefaults = {
   redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
   log: { level: 'info' },
   route: { priority: 0 },
+  rate_limiting: { limit_strategy: 'total_tokens', show_limit_quota_header: true, rejected_code: 429 },
   instance: { weight: 1, priority: 0 },
   gcp: { expire_early_secs: 60 },
   override: { request_body_force_override: false },
@@ -250,7 +251,7 @@ const p = d.plugin;
 /** Plugin-wide fields of both plugins. */
 const pluginFields: JsonSchema = {
   fallback_strategy: {
-    description: 'When to try another instance. Absent = ["http_429", "http_5xx"]; "instance_health_and_rate_limiting" also skips unhealthy and rate-limited instances.',
+    description: 'When to try another instance. Absent = ["http_429", "http_5xx"]. "rate_limiting" ("instance_health_and_rate_limiting" = rate_limiting + http_429 + http_5xx) skips instances over their ai-rate-limiting instance limit while picking; unhealthy instances are skipped under every strategy.',
     oneOf: [
       { type: 'string', enum: ['instance_health_and_rate_limiting', 'http_429', 'http_5xx'] },
       { type: 'array', items: { type: 'string', enum: ['rate_limiting', 'http_429', 'http_5xx'] }, uniqueItems: true },
@@ -302,6 +303,63 @@ const aiProxyMulti = obj('Balance and fall back over several instances.', {
 
 const aiProxy = obj('Send every request to one provider.', { ...targetFields, ...pluginFields }, { required: ['provider'] });
 
+const limitWindow = (description: string): JsonSchema => obj(description, {
+  limit: int('Most allowed inside the window.', { minimum: 1 }),
+  time_window: int('The window, in seconds (sliding).', { minimum: 1 }),
+}, { required: ['limit', 'time_window'] });
+
+const rl = d.rate_limiting;
+const aiRateLimiting = obj(
+  'APISIX ai-rate-limiting: token limits of this route, counted fleet-wide; next to "ai-proxy-multi" or "ai-proxy".',
+  {
+    limit: int('Tokens (by limit_strategy) the whole route may use per time_window.', { minimum: 1 }),
+    time_window: int('Window of `limit`, in seconds.', { minimum: 1 }),
+    limit_strategy: { enum: ['total_tokens', 'prompt_tokens', 'completion_tokens'], default: rl.limit_strategy, description: 'Which tokens count.' },
+    instances: {
+      type: 'array',
+      description: 'Token limits per instance; consulted while picking only with "rate_limiting" in fallback_strategy.',
+      items: obj('One instance\'s limit.', {
+        name: str('Instance name in this route.', { minLength: 1 }),
+        limit: int('Tokens per time_window.', { minimum: 1 }),
+        time_window: int('Window, in seconds.', { minimum: 1 }),
+      }, { required: ['name', 'limit', 'time_window'] }),
+    },
+    rules: {
+      type: 'array',
+      description: 'Token limits per value of `key`, e.g. {"count": 1000, "time_window": 60, "key": "$consumer_name"}.',
+      items: obj('One rule.', {
+        count: int('Tokens per time_window for each key value.', { minimum: 1 }),
+        time_window: int('Window, in seconds.', { minimum: 1 }),
+        key: str('Request variables, e.g. "$remote_addr" or "$consumer_name $http_x_team"; a request whose key is empty skips the rule.', { minLength: 1 }),
+      }, { required: ['count', 'time_window', 'key'] }),
+    },
+    show_limit_quota_header: bool('Send x-ratelimit-limit-*, -remaining-* and -reset-* headers.', rl.show_limit_quota_header),
+    rejected_code: int('Status of a refused request (APISIX: 503; here 429, which SDKs back off and retry on).', { minimum: 200, maximum: 599, default: rl.rejected_code }),
+    rejected_msg: str('Message of a refused request (in the client protocol\'s error shape).', { minLength: 1 }),
+  },
+  { dependencies: { limit: ['time_window'], time_window: ['limit'] } },
+);
+
+const consumer = obj('A client of the gateway and its keys.', {
+  name: str('Unique consumer name: in the access log, metrics, chash hash_on "consumer" and the $consumer_name variable.', {
+    minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.@-]+$', errorMessage: 'must be 1-100 letters, digits, _ . @ -',
+  }),
+  keys: {
+    type: 'array',
+    description: 'Keys the consumer presents (Authorization: Bearer, x-api-key or api-key): plain, "${VAR}", or "sha256:<64 hex>" of the key.',
+    items: str('A key, or "sha256:" and its hex SHA-256.', { minLength: 16, errorMessage: 'must be at least 16 characters' }),
+    minItems: 1,
+    uniqueItems: true,
+  },
+  labels: stringMap('Free-form labels, e.g. {"team": "search"}.'),
+  limits: obj('Limits of this consumer over every route, fleet-wide.', {
+    requests: limitWindow('Requests per time_window seconds.'),
+    tokens: limitWindow('Tokens (total) per time_window seconds.'),
+  }),
+  budget_usd: num('USD this consumer may spend per budget_window (computed from usage and the price table).', { exclusiveMinimum: 0 }),
+  budget_window: int('Budget window in seconds.', { minimum: 1 }),
+}, { required: ['name', 'keys'], dependencies: { budget_usd: ['budget_window'], budget_window: ['budget_usd'] } });
+
 const route = obj('A path (and optional methods/hosts) served by one plugin.', {
   id: { type: ['string', 'integer'], minLength: 1, description: 'Unique route id.' },
   uri: uri,
@@ -322,10 +380,17 @@ const route = obj('A path (and optional methods/hosts) served by one plugin.', {
     items: { type: ['array', 'string'] },
   },
   priority: int('When several routes match, the highest priority serves; then the most specific uri, then config order.', { default: d.route.priority }),
-  plugins: obj('Exactly one of "ai-proxy-multi" or "ai-proxy".', { 'ai-proxy-multi': ref('aiProxyMulti'), 'ai-proxy': ref('aiProxy') }, {
-    minProperties: 1,
-    maxProperties: 1,
-    errorMessage: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy"',
+  auth: {
+    enum: ['required', 'optional', 'none'],
+    description: 'Consumer keys: "required" refuses requests without a known key (401); "optional" refuses unknown keys only; "none" ignores keys. Default: "optional" when `consumers` are configured, else "none".',
+  },
+  plugins: obj('Exactly one of "ai-proxy-multi" or "ai-proxy", and optionally "ai-rate-limiting".', {
+    'ai-proxy-multi': ref('aiProxyMulti'),
+    'ai-proxy': ref('aiProxy'),
+    'ai-rate-limiting': ref('aiRateLimiting'),
+  }, {
+    oneOf: [{ required: ['ai-proxy-multi'] }, { required: ['ai-proxy'] }],
+    errorMessage: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy" (and optionally "ai-rate-limiting")',
   }),
 }, {
   required: ['id', 'plugins'],
@@ -402,11 +467,12 @@ const baseSchema: JsonSchema = {
     log: obj('Logging.', {
       level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: d.log.level, description: 'pino log level.' },
     }),
+    consumers: { type: 'array', description: 'Clients and their keys, limits and budgets.', items: ref('consumer') },
     routes: { type: 'array', description: 'Routes, matched in order.', items: ref('route'), minItems: 1 },
   },
   required: ['routes'],
   additionalProperties: false,
-  definitions: { route, aiProxyMulti, aiProxy, instance, semanticOpts, auth, override, checks, breaker, price },
+  definitions: { route, aiProxyMulti, aiProxy, aiRateLimiting, consumer, instance, semanticOpts, auth, override, checks, breaker, price },
 };
 
 /** The whole schema, `provider` enumerating the names the caller's provider registry holds. */

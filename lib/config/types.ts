@@ -117,8 +117,12 @@ export interface FallbackPolicy {
   on5xx: boolean;
   /** `fallback_http_statuses`: further statuses that fall back. */
   statuses: readonly number[];
-  /** `instance_health_and_rate_limiting` (or `rate_limiting`): health/quota-aware picking. */
-  healthAware: boolean;
+  /**
+   * `rate_limiting` (or the string `instance_health_and_rate_limiting`): an instance over its own
+   * `ai-rate-limiting` instance limit is skipped while picking. Unhealthy instances are skipped whatever
+   * the strategy (README.md#consumers-and-limits).
+   */
+  rateLimitAware: boolean;
 }
 
 /** How `GET …/models[/{id}]` is answered: from the instances' models, or by the provider. */
@@ -175,8 +179,47 @@ export type VarsExpr =
   | { kind: 'compare'; variable: string; negate: boolean; op: 'in'; value: readonly VarsScalar[] }
   | { kind: 'compare'; variable: string; negate: boolean; op: 'has'; value: VarsScalar };
 
+/** Whether a route needs a consumer key: `none` ignores keys, `optional` refuses only unknown ones. */
+export type RouteAuth = 'required' | 'optional' | 'none';
+
+/** A count over a sliding window of `time_window` seconds (APISIX's unit). */
+export interface LimitWindow {
+  limit: number;
+  time_window: number;
+}
+
+export type LimitStrategy = 'total_tokens' | 'prompt_tokens' | 'completion_tokens';
+
+/** The route-level `ai-rate-limiting` plugin (APISIX fields). */
+export interface RateLimitingConfig {
+  /** The route's own token limit, all its traffic together; absent = none. */
+  route?: LimitWindow;
+  limit_strategy: LimitStrategy;
+  /** Per-instance token limits; consulted while picking only with `rate_limiting` in `fallback_strategy`. */
+  instances: readonly (LimitWindow & { name: string })[];
+  /** Token limits per value of `key` (`$remote_addr`, `$consumer_name`, `$http_x_team`…). */
+  rules: readonly (LimitWindow & { key: string })[];
+  show_limit_quota_header: boolean;
+  rejected_code: number;
+  rejected_msg?: string;
+}
+
+/** A client of the gateway: who presents which key, and what it may use. */
+export interface ConsumerConfig {
+  name: string;
+  /** Lower-case hex SHA-256 of each key (plain keys are hashed at load; `sha256:` ones are given so). */
+  key_digests: readonly string[];
+  labels: Readonly<Record<string, string>>;
+  limits: { requests?: LimitWindow; tokens?: LimitWindow };
+  /** USD per `budget_window` seconds. */
+  budget?: { usd: number; window: number };
+}
+
 export interface RouteConfig {
   id: string;
+  auth: RouteAuth;
+  /** The route's `ai-rate-limiting` plugin; null = none. */
+  rate_limiting: RateLimitingConfig | null;
   /** Exact paths. */
   exact: readonly string[];
   /** Prefixes (a `uri` ending in `*`, star removed). */
@@ -225,5 +268,6 @@ export interface GatewayConfig {
   admin: { host: string; port: number; api_key?: string } | null;
   redis: RedisConfig | null;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  consumers: readonly ConsumerConfig[];
   routes: readonly RouteConfig[];
 }

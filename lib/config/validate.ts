@@ -5,7 +5,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigProblem } from '../errors.ts';
 import type { ProviderCatalog } from './catalog.ts';
 import { buildConfigSchema, configDefaults } from './schema.ts';
-import { normaliseInstance } from './normalise.ts';
+import { keyDigest, normaliseInstance } from './normalise.ts';
 import { compileRouteVars } from './route-vars.ts';
 import type { RawInstance } from './normalise.ts';
 
@@ -29,6 +29,7 @@ export function validateConfig(raw: unknown, catalog: ProviderCatalog): ConfigPr
   const validate = schemaValidator(catalog);
   const problems = validate(raw) ? [] : schemaProblems(validate.errors ?? []);
   problems.push(...semanticProblems(raw, new Set(catalog.protocolNames ?? [])));
+  problems.push(...consumerProblems(raw));
   problems.push(...providerProblems(raw, problems, catalog));
   return inFileOrder(dedupe(problems));
 }
@@ -226,6 +227,64 @@ function semanticOptsProblems(plugin: Plugin): ConfigProblem[] {
   }
   if (!plugin.targets.some((t) => Array.isArray(t.raw['examples']))) {
     problems.push({ path: `${plugin.path}/instances`, message: 'balancer.algorithm "semantic" needs at least one instance with examples' });
+  }
+  return problems;
+}
+
+// Names and keys must each name one consumer; routes must be able to find the consumers and instances
+// they refer to. A key is never echoed in a problem: the message names the consumer that holds it.
+function consumerProblems(raw: unknown): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const consumers = isJson(raw) && Array.isArray(raw['consumers']) ? raw['consumers'] : [];
+  const names = new Map<string, string>();
+  const digests = new Map<string, string>();
+  consumers.forEach((c: unknown, i) => {
+    if (!isJson(c)) return;
+    const path = `/consumers/${i}`;
+    const name = c['name'];
+    if (typeof name === 'string') {
+      const first = names.get(name);
+      if (first) problems.push({ path: `${path}/name`, message: `"${name}" is already the name of ${first}` });
+      else names.set(name, path);
+    }
+    const keys = Array.isArray(c['keys']) ? c['keys'] : [];
+    keys.forEach((key: unknown, j) => {
+      if (typeof key !== 'string') return;
+      if (key.startsWith('sha256:') && !/^sha256:[0-9a-fA-F]{64}$/.test(key)) {
+        problems.push({ path: `${path}/keys/${j}`, message: 'must be "sha256:" followed by 64 hex digits' });
+        return;
+      }
+      const digest = keyDigest(key);
+      const first = digests.get(digest);
+      if (first !== undefined && first !== path) problems.push({ path: `${path}/keys/${j}`, message: `is already a key of ${first}` });
+      else digests.set(digest, path);
+    });
+  });
+  for (const { route, path, plugin } of pluginsOf(raw)) {
+    if (route['auth'] === 'required' && consumers.length === 0) {
+      problems.push({ path: `${path}/auth`, message: 'is "required" but no consumers are configured: every request would be refused' });
+    }
+    if ((route['auth'] === 'required' || route['auth'] === 'optional') && plugin?.block['forward_client_credentials'] === true) {
+      problems.push({ path: `${path}/auth`, message: `is "${route['auth']}" but the route forwards client credentials: consumer keys would reach the provider` });
+    }
+    const plugins = isJson(route['plugins']) ? route['plugins'] : {};
+    const limiting = plugins['ai-rate-limiting'];
+    if (!isJson(limiting)) continue;
+    const at = `${path}/plugins/ai-rate-limiting`;
+    const instances = Array.isArray(limiting['instances']) ? limiting['instances'] : [];
+    const rules = Array.isArray(limiting['rules']) ? limiting['rules'] : [];
+    if (limiting['limit'] === undefined && instances.length === 0 && rules.length === 0) {
+      problems.push({ path: at, message: 'needs "limit" with "time_window", "instances" or "rules"' });
+    }
+    const known = new Set(plugin?.targets.map((t) => (plugin.kind === 'ai-proxy' ? t.fallbackName : String(t.raw['name']))) ?? []);
+    const seen = new Set<string>();
+    instances.forEach((inst: unknown, j) => {
+      const name = isJson(inst) ? inst['name'] : undefined;
+      if (typeof name !== 'string') return;
+      if (plugin && !known.has(name)) problems.push({ path: `${at}/instances/${j}/name`, message: `"${name}" is not an instance of this route` });
+      else if (seen.has(name)) problems.push({ path: `${at}/instances/${j}/name`, message: `"${name}" already has a limit` });
+      seen.add(name);
+    });
   }
   return problems;
 }

@@ -2,6 +2,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { GatewayError } from '../errors.ts';
+import type { ConsumerRegistry } from '../consumers/consumer-registry.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { errorShapeForPath } from '../protocols/detect.ts';
@@ -26,8 +27,9 @@ export function createDataApp(
   isShuttingDown: () => boolean,
   jsonLimits: JsonLimits,
   proxy: PassthroughProxy,
+  consumers?: () => ConsumerRegistry,
 ): DataPlane {
-  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown, jsonLimits, proxy });
+  const handler = createDataPlaneHandler({ match, log, metrics, isShuttingDown, jsonLimits, proxy, ...(consumers ? { consumers } : {}) });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Request, Response } from 'express';
-import { GatewayError } from '../errors.ts';
+import type { ConsumerConfig } from '../config/types.ts';
+import type { ConsumerRegistry, Identity } from '../consumers/consumer-registry.ts';
+import { ConsumerAuthError, GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { handleRequest } from '../pipeline/handle-request.ts';
@@ -33,6 +35,22 @@ export interface DataPlaneOptions {
   jsonLimits: JsonLimits;
   /** Pass-through of the requests the gateway does not speak. */
   proxy: PassthroughProxy;
+  /** The consumers of the configuration now serving (a reload replaces them). */
+  consumers?: () => ConsumerRegistry;
+}
+
+const ANONYMOUS: Identity = { kind: 'anonymous' };
+
+/** The consumer a route serves this request for, or a 401 as its `auth` says. */
+function authorize(route: RouteRuntime, identity: Identity): ConsumerConfig | undefined {
+  const mode = route.config.auth;
+  if (mode === 'none') return undefined;
+  if (identity.kind === 'unknown') throw new ConsumerAuthError('CONSUMER_KEY_UNKNOWN');
+  if (identity.kind === 'anonymous') {
+    if (mode === 'required') throw new ConsumerAuthError('CONSUMER_KEY_MISSING');
+    return undefined;
+  }
+  return identity.consumer;
 }
 
 let sequence = 0;
@@ -119,6 +137,25 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       host,
       method: req.method,
     };
+    // Known before matching: route `vars` may read $consumer_name. The key itself goes no further.
+    const identity = opts.consumers?.().identify(req.headers) ?? ANONYMOUS;
+    if (identity.kind === 'consumer') vars.consumer = identity.consumer.name;
+    let consumer: ConsumerConfig | undefined;
+    const admit = (route: RouteRuntime): boolean => {
+      try {
+        consumer = authorize(route, identity);
+      } catch (err) {
+        if (!(err instanceof GatewayError)) throw err;
+        // Who tried, never with what: the key is not logged.
+        opts.log.info({ reqId, route: route.config.id, client_ip: vars.remoteAddr, code: err.code }, `request refused with 401: ${err.message}`);
+        req.resume();
+        sendError(res, shape, err);
+        return false;
+      }
+      // A route that ignores keys serves nobody in particular: no consumer for its chash key either.
+      if (!consumer) delete vars.consumer;
+      return true;
+    };
 
     const matched = opts.match(vars);
     if (matched.kind === 'not_found' || matched.kind === 'method_not_allowed') {
@@ -140,6 +177,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
         sendError(res, shape, new GatewayError('ROUTE_NOT_FOUND', 404, `no route for ${path}`));
         return;
       }
+      if (!admit(route)) return;
       const log = opts.log.child({ reqId, route: route.config.id });
       // GET/HEAD …/models[/{id}]: answered from the configuration, before any body is read.
       const models = modelsRequest(req.method, path, route.config.plugin);
@@ -167,6 +205,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
         route,
         pathAndQuery: url,
         hash: vars,
+        ...(consumer ? { consumer } : {}),
         body,
         errorShape: shape,
         proxy: opts.proxy,
@@ -177,6 +216,8 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       return;
     }
 
+    // Refused before its body is read when the route is already known.
+    if (matched.kind === 'route' && !admit(matched.route)) return;
     let raw: Buffer;
     try {
       if (!isJsonContentType(req.headers['content-type'])) {
@@ -206,6 +247,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       sendError(res, shape, err);
       return;
     }
+    if (matched.kind !== 'route' && !admit(route)) return;
     const log = opts.log.child({ reqId, route: route.config.id });
     await handleRequest({
       reqId,
@@ -217,6 +259,7 @@ export function createDataPlaneHandler(opts: DataPlaneOptions) {
       raw,
       pathAndQuery: url,
       hash: vars,
+      ...(consumer ? { consumer } : {}),
       log,
       metrics: opts.metrics,
       started,

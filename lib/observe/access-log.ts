@@ -48,6 +48,8 @@ export interface AccessRecord {
   cost_usd?: number;
   /** The consumer (client key owner) the request was made for; absent when there is none. */
   consumer?: string;
+  /** The answer carried no usage: limits and budgets were charged an estimate. */
+  usage_estimated?: boolean;
   error?: string;
   request_body?: unknown;
   response_text?: string;

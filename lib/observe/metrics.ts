@@ -42,7 +42,15 @@ const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10];
  * Prometheus metrics, fed once per request from the access record.
  * `redisConnected` (given only when the state store uses Redis) backs `aipm_redis_connected`.
  */
-export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redisConnected?: () => boolean): Metrics {
+export function createMetrics(
+  gauges: () => Iterable<InstanceGaugeSource>,
+  redisConnected?: () => boolean,
+  opts: { consumerLabel?: boolean } = {},
+): Metrics {
+  // Only a gateway with consumers pays for the extra label (decided at start; a reload keeps it).
+  const byConsumer = opts.consumerLabel === true;
+  const withConsumer = (names: string[]): string[] => (byConsumer ? [...names, 'consumer'] : names);
+  const consumerOf = (r: AccessRecord): { consumer?: string } => (byConsumer ? { consumer: r.consumer ?? '' } : {});
   const registry = new Registry();
   // prom-client's names already start with `process_` / `nodejs_`: `aipm_process_cpu_seconds_total`.
   collectDefaultMetrics({ register: registry, prefix: 'aipm_' });
@@ -57,7 +65,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
   const requests = new Counter({
     name: 'aipm_requests_total',
     help: 'Client requests by route, the instance that answered (none when the gateway answered an error itself or the instance failed), status and type',
-    labelNames: ['route', 'instance', 'status', 'type'],
+    labelNames: withConsumer(['route', 'instance', 'status', 'type']),
     registers: [registry],
   });
   const attempts = new Counter({
@@ -75,7 +83,7 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
   const tokens = new Counter({
     name: 'aipm_tokens_total',
     help: 'Tokens reported by providers, by model (at most 50 model names, then "other")',
-    labelNames: ['route', 'instance', 'model', 'kind'],
+    labelNames: withConsumer(['route', 'instance', 'model', 'kind']),
     registers: [registry],
   });
   const cost = new Counter({
@@ -187,7 +195,8 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
       // A request whose answer is an error (the gateway's summary, or an instance's 429/5xx) was not served.
       const served = r.status < 500 && r.status !== 429 ? instance : 'none';
       const model = modelLabel(r.llm_model);
-      requests.inc({ route: r.route, instance: served, status: String(r.status), type: r.request_type });
+      const who = consumerOf(r);
+      requests.inc({ route: r.route, instance: served, status: String(r.status), type: r.request_type, ...who });
       for (const a of r.attempts) attempts.inc({ route: r.route, instance: a.instance, status: String(a.status) });
       for (let i = 1; i < r.attempts.length; i++) {
         const from = r.attempts[i - 1];
@@ -195,8 +204,8 @@ export function createMetrics(gauges: () => Iterable<InstanceGaugeSource>, redis
         // Two lines for one instance are a token refresh (Vertex 401), not a fallback.
         if (from && to && from.instance !== to.instance) fallbacks.inc({ route: r.route, from: from.instance, to: to.instance, status: String(from.status) });
       }
-      if (r.prompt_tokens) tokens.inc({ route: r.route, instance, model, kind: 'prompt' }, r.prompt_tokens);
-      if (r.completion_tokens) tokens.inc({ route: r.route, instance, model, kind: 'completion' }, r.completion_tokens);
+      if (r.prompt_tokens) tokens.inc({ route: r.route, instance, model, kind: 'prompt', ...who }, r.prompt_tokens);
+      if (r.completion_tokens) tokens.inc({ route: r.route, instance, model, kind: 'completion', ...who }, r.completion_tokens);
       if (r.cost_usd !== undefined) cost.inc({ route: r.route, instance, model, consumer: r.consumer ?? '' }, r.cost_usd);
       duration.observe({ route: r.route, type: r.request_type, model }, r.duration_ms / 1000);
       if (r.ttft_ms !== undefined) ttft.observe({ route: r.route, instance, model }, r.ttft_ms / 1000);

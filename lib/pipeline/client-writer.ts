@@ -75,8 +75,22 @@ function drained(res: ServerResponse, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+/**
+ * The answer's headers without the provider's `x-ratelimit-*` ones the gateway set itself: the client's
+ * limits at the gateway (a consumer's, a route's) are what it is subject to, not the operator's key's.
+ */
+export function answerHeaders(res: ServerResponse, headers: Record<string, string>): Record<string, string> {
+  let out = headers;
+  for (const name of Object.keys(headers)) {
+    if (!name.startsWith('x-ratelimit-') || !res.hasHeader(name)) continue;
+    if (out === headers) out = { ...headers };
+    delete out[name];
+  }
+  return out;
+}
+
 export function sendWhole(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
   if (res.headersSent || clientGone(res)) return;
-  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+  res.writeHead(status, { ...answerHeaders(res, headers), 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }

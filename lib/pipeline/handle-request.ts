@@ -1,5 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { GatewayError, InternalError, NoInstanceAvailableError, ProtocolNotSupportedError, ProviderQuotaExhaustedError, UpstreamStatusError } from '../errors.ts';
+import {
+  GatewayError,
+  InternalError,
+  NoInstanceAvailableError,
+  ProtocolNotSupportedError,
+  ProviderQuotaExhaustedError,
+  RateLimitedError,
+  UpstreamStatusError,
+} from '../errors.ts';
+import type { Admission } from '../limits/request-limits.ts';
 import type { AccessRecord } from '../observe/access-log.ts';
 import { logAccess, roundMs } from '../observe/access-log.ts';
 import { noRequestTrace } from '../observe/tracing.ts';
@@ -7,6 +16,8 @@ import { renderError } from '../protocols/render-error.ts';
 import { runAttempt } from './attempt.ts';
 import type { AttemptResult } from './attempt.ts';
 import { clientGoneSignal, sendWhole } from './client-writer.ts';
+import type { Charge } from './limit-charge.ts';
+import { chargeOf } from './limit-charge.ts';
 import type { FailedAttempt } from './final-failure.ts';
 import { allAttemptsFailed } from './final-failure.ts';
 import type { InstanceRuntime } from './instance-runtime.ts';
@@ -69,6 +80,12 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const endUser = protocol.endUserId(ctx.body);
   if (endUser !== undefined) record.llm_end_user_id = endUser;
   if (plugin.logging.payloads) record.request_body = ctx.body;
+  const consumer = ctx.consumer;
+  if (consumer) record.consumer = consumer.name;
+  // Token limits need a charge even without usage; without any limit nothing is estimated or logged.
+  const limited = route.config.rate_limiting !== null || route.limits.applies(consumer);
+  let admission: Admission | undefined;
+  let charged: Charge | undefined;
 
   const tried = new Set<string>();
   const failures: FailedAttempt[] = [];
@@ -76,6 +93,10 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
   const maxAttempts = 1 + plugin.max_retries;
 
   try {
+    if (route.limits.applies(consumer)) {
+      admission = await route.limits.admit(consumer, ctx.hash);
+      for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    }
     // Semantic balancing names the instance to try first; fallback after it is the usual pick.
     let prefer: string | undefined;
     if (route.semantic) {
@@ -119,6 +140,19 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
         result = await runAttempt(request, instance, plan);
       }
       const verdict = settle(record, instance, result, plugin.fallback, ctx.log);
+      const charge = limited ? chargeOf(result, ctx.raw.length, ctx.log) : undefined;
+      if (charge) {
+        charged = charge;
+        // Synchronous on this replica: the next pick already sees it (the fleet's total follows).
+        void route.instanceLimits.charge(instance.name, charge.usage);
+        if (charge.estimated) {
+          record.usage_estimated = true;
+          if (record.cost_usd === undefined) {
+            const cost = instance.costOf(charge.usage, result.model ?? request.requestModel);
+            if (cost !== undefined) charged = { ...charge, costUsd: cost };
+          }
+        }
+      }
       if (result.kind === 'responded' || !verdict || !result.error) return;
       failures.push({
         instance: instance.name,
@@ -136,6 +170,10 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
       return;
     }
     if (!last) {
+      const limitSec = route.limitWaitSec(tried, protocol.name);
+      if (limitSec !== undefined) {
+        throw new RateLimitedError(429, `every instance of route ${route.config.id} is over its rate limit`, { 'retry-after': String(limitSec) });
+      }
       const waitMs = route.breakerWaitMs(tried, protocol.name);
       const quotaMs = route.quotaWaitMs(tried, protocol.name);
       if (quotaMs !== undefined) {
@@ -173,6 +211,7 @@ export async function handleRequest(ctx: RequestContext): Promise<void> {
     const rendered = renderError(protocol.errorShape, error);
     sendWhole(res, rendered.status, rendered.headers, rendered.body);
   } finally {
+    if (admission && charged) void admission.charge(charged.usage, record.cost_usd ?? charged.costUsd);
     record.duration_ms = roundMs(performance.now() - ctx.started);
     if (record.status === 0) record.status = client.signal.aborted ? 499 : res.statusCode;
     logAccess(ctx.log, record, { scrub: (text) => route.scrubber.scrub(text), maxBytes: plugin.logging.max_payload_bytes });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
+import type { ConsumerConfig } from '../config/types.ts';
 import type { HashRequest } from '../balancer/hash-key.ts';
 import {
   ClientAbortedError,
@@ -43,6 +44,8 @@ export interface PassthroughContext {
   route: RouteRuntime;
   pathAndQuery: string;
   hash: HashRequest;
+  /** Who presented a known key (see RequestContext.consumer). */
+  consumer?: ConsumerConfig;
   body: PassthroughBody;
   errorShape: ErrorShape;
   proxy: PassthroughProxy;
@@ -105,6 +108,7 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
     fallbacks: 0,
     duration_ms: 0,
   };
+  if (ctx.consumer) record.consumer = ctx.consumer.name;
   const trace = !route.tracing.enabled
     ? noRequestTrace
     : route.tracing.startRequest({
@@ -127,6 +131,11 @@ export async function handlePassthrough(ctx: PassthroughContext): Promise<void> 
   let last: { instance: InstanceRuntime; error: GatewayError; dropped?: Extract<ProxyOutcome, { kind: 'dropped' }> } | undefined;
 
   try {
+    // Request limits and spent windows hold here too; a pass-through answer has no usage to charge.
+    if (route.limits.applies(ctx.consumer)) {
+      const admission = await route.limits.admit(ctx.consumer, ctx.hash);
+      for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    }
     while (tried.size < maxAttempts && !client.signal.aborted) {
       if (tried.size > 0 && plugin.retry_on_failure_within_ms > 0 && performance.now() - ctx.started >= plugin.retry_on_failure_within_ms) break;
       const instance = route.pick(tried, PASSTHROUGH, ctx.hash);

@@ -6,7 +6,7 @@ import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { Usage } from '../protocols/types.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import { mapBodyError } from '../transport/send.ts';
-import { writeFrames, writeToClient } from './client-writer.ts';
+import { answerHeaders, writeFrames, writeToClient } from './client-writer.ts';
 
 type Frame = string | Uint8Array;
 
@@ -86,7 +86,7 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   const commit = async (): Promise<boolean> => {
     committed = true;
     input.onCommit();
-    res.writeHead(200, input.headers);
+    res.writeHead(200, answerHeaders(res, input.headers));
     for (const piece of held.splice(0)) if (!(await writeToClient(res, piece, clientSignal))) return false;
     return true;
   };

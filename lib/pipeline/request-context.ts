@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HashRequest } from '../balancer/hash-key.ts';
+import type { ConsumerConfig } from '../config/types.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { RequestTrace } from '../observe/tracing.ts';
@@ -19,6 +20,8 @@ export interface RequestContext {
   /** Path and query as the client sent them (passthrough forwards them). */
   pathAndQuery: string;
   hash: HashRequest;
+  /** Who presented a known key; absent for anonymous requests (and on routes with auth "none"). */
+  consumer?: ConsumerConfig;
   log: Logger;
   metrics: Metrics;
   started: number;

@@ -6,6 +6,12 @@ import { InstanceBreaker } from '../breaker/instance-breaker.ts';
 import { createActiveChecker } from '../health/active-checker.ts';
 import { probeOnce } from '../health/probe.ts';
 import { ProviderQuota, quotaKeyOf } from '../health/provider-quota.ts';
+import { createInstanceLimits } from '../limits/instance-limits.ts';
+import type { InstanceLimits } from '../limits/instance-limits.ts';
+import { createLimitCounter } from '../limits/limit-counter.ts';
+import type { LimitCounter } from '../limits/limit-counter.ts';
+import { createRequestLimits } from '../limits/request-limits.ts';
+import type { RequestLimits } from '../limits/request-limits.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createInstanceTarget } from '../providers/instance-target.ts';
 import type { ProtocolName } from '../protocols/types.ts';
@@ -26,6 +32,15 @@ export interface RouteRuntime {
   /** Spans for requests and attempts (a no-op unless traces are exported). */
   tracing: Tracing;
   instances: ReadonlyMap<string, InstanceRuntime>;
+  /** The consumer's and the route's limits, checked before the first attempt. */
+  limits: RequestLimits;
+  /** `ai-rate-limiting` instance limits: charged always, consulted while picking with `rate_limiting`. */
+  instanceLimits: InstanceLimits;
+  /**
+   * With `rate_limiting`: when untried instances for `protocol` were skipped for being over their own
+   * limit, seconds until the first may admit again (undefined when none was).
+   */
+  limitWaitSec(tried: ReadonlySet<string>, protocol: ProtocolName): number | undefined;
   /** Next instance for this request, or undefined when none is left; `prefer` first when it can serve. */
   pick(tried: ReadonlySet<string>, protocol: ProtocolName, req: HashRequest, prefer?: string): InstanceRuntime | undefined;
   /** balancer.algorithm "semantic": chooses the instance to prefer for a request. */
@@ -53,6 +68,8 @@ export interface RuntimeDeps {
   log: Logger;
   scrubber: SecretScrubber;
   tracing?: Tracing;
+  /** Shared by the routes of one gateway, so a Redis outage is reported once; built from `store` when absent. */
+  limitCounter?: LimitCounter;
 }
 
 export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): RouteRuntime {
@@ -93,6 +110,10 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
   const closed = new AbortController();
   const semantic = plugin.semantic ? createSemanticRouter(plugin, plugin.semantic, deps.pools, deps.log, closed.signal) : undefined;
   const picker = createPicker(plugin.instances, { algorithm: plugin.balancer.algorithm });
+  const limitCounter = deps.limitCounter ?? createLimitCounter(deps.store, deps.clock, deps.log);
+  const instanceLimits = createInstanceLimits(route.id, route.rate_limiting, limitCounter, deps.clock);
+  // APISIX's meaning: instance limits are consulted while picking only with `rate_limiting`.
+  const withinLimit = plugin.fallback.rateLimitAware ? (name: string) => instanceLimits.admits(name) : () => true;
   const hashKey =
     plugin.balancer.algorithm === 'chash'
       ? createHashKeyExtractor(plugin.balancer.hash_on, plugin.balancer.key)
@@ -104,6 +125,12 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
     tracing: deps.tracing ?? noTracing,
     instances,
     semantic,
+    limits: createRequestLimits(route, limitCounter),
+    instanceLimits,
+    limitWaitSec(tried, protocol) {
+      if (!plugin.fallback.rateLimitAware) return undefined;
+      return instanceLimits.resetSec(all.filter((i) => !tried.has(i.config.name) && i.plans.has(protocol)).map((i) => i.config.name));
+    },
     pick(tried, protocol, req, prefer) {
       // Better a possibly-sick instance than none: when every capable one is unhealthy, use them all.
       const allUnhealthy = all.every((i) => !i.plans.has(protocol) || i.health?.healthy() === false);
@@ -111,6 +138,7 @@ export function createRouteRuntime(route: RouteConfig, deps: RuntimeDeps): Route
         const i = instances.get(n);
         if (!i || !i.plans.has(protocol)) return false;
         if (!allUnhealthy && i.health?.healthy() === false) return false;
+        if (!withinLimit(n)) return false;
         return i.quota.allows() && i.breaker.allows();
       };
       const name =

@@ -153,7 +153,10 @@ function keepHead(proxyRes: IncomingMessage, status: number, current: InFlight):
 /** Streams the answer to the client untouched, with backpressure, and tells how it ended. */
 function relay(proxyRes: IncomingMessage, res: ServerResponse, status: number, current: InFlight): void {
   let bytes = 0;
-  res.writeHead(status, passthroughResponseHeaders(proxyRes.headers));
+  const headers = passthroughResponseHeaders(proxyRes.headers);
+  // The gateway's own limit headers (a consumer's) stand in for the provider's of the same name.
+  for (const name of Object.keys(headers)) if (name.startsWith('x-ratelimit-') && res.hasHeader(name)) delete headers[name];
+  res.writeHead(status, headers);
   proxyRes.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
     current.onChunk();

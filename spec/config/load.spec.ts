@@ -21,7 +21,7 @@ describe('config loading', () => {
     assert.deepEqual(chat?.plugin.instances[0]?.auth.header, { Authorization: 'Bearer sk-a' });
     assert.deepEqual(azure?.prefixes, ['/azure/']);
     assert.deepEqual(azure?.hosts, ['llm.example.com']);
-    assert.equal(azure?.plugin.fallback.healthAware, true);
+    assert.equal(azure?.plugin.fallback.rateLimitAware, true);
     assert.equal(azure?.plugin.instances[1]?.override.endpoint?.url.href, 'http://127.0.0.1:8000/');
     assert.equal(azure?.plugin.instances[1]?.breaker.failure_threshold, 3);
     assert.equal(azure?.plugin.instances[1]?.breaker.reset_timeout_ms, 5000);

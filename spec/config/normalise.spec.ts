@@ -47,7 +47,7 @@ describe('config normalisation', () => {
     assert.deepEqual(plugin, {
       kind: 'ai-proxy-multi',
       balancer: { algorithm: 'roundrobin', hash_on: 'vars', key: '' },
-      fallback: { on429: true, on5xx: true, statuses: [], healthAware: false },
+      fallback: { on429: true, on5xx: true, statuses: [], rateLimitAware: false },
       max_retries: 1,
       retry_on_failure_within_ms: 0,
       timeout: 30_000,
@@ -121,12 +121,12 @@ describe('config normalisation', () => {
   });
 
   const strategies: Array<[string, unknown, Partial<PluginConfig['fallback']>]> = [
-    ['the string instance_health_and_rate_limiting', 'instance_health_and_rate_limiting', { on429: true, on5xx: true, healthAware: true }],
-    ['the string http_429', 'http_429', { on429: true, on5xx: false, healthAware: false }],
-    ['the string http_5xx', 'http_5xx', { on429: false, on5xx: true, healthAware: false }],
-    ['the list [rate_limiting]', ['rate_limiting'], { on429: false, on5xx: false, healthAware: true }],
-    ['the list [http_429, http_5xx]', ['http_429', 'http_5xx'], { on429: true, on5xx: true, healthAware: false }],
-    ['an empty list', [], { on429: false, on5xx: false, healthAware: false }],
+    ['the string instance_health_and_rate_limiting', 'instance_health_and_rate_limiting', { on429: true, on5xx: true, rateLimitAware: true }],
+    ['the string http_429', 'http_429', { on429: true, on5xx: false, rateLimitAware: false }],
+    ['the string http_5xx', 'http_5xx', { on429: false, on5xx: true, rateLimitAware: false }],
+    ['the list [rate_limiting]', ['rate_limiting'], { on429: false, on5xx: false, rateLimitAware: true }],
+    ['the list [http_429, http_5xx]', ['http_429', 'http_5xx'], { on429: true, on5xx: true, rateLimitAware: false }],
+    ['an empty list', [], { on429: false, on5xx: false, rateLimitAware: false }],
   ];
   for (const [name, strategy, expected] of strategies) {
     it(`reads fallback_strategy ${name}`, () => {

@@ -31,7 +31,6 @@ describe('route vars in the config', () => {
       ['an operator without a value', [['arg_x', 'in']], '/routes/0/vars/0: operator "in" needs a value after it'],
       ['an empty expression', [[]], '/routes/0/vars/0: must not be empty'],
       ['an unknown variable', [['model', '==', 'gpt-4o']], '/routes/0/vars/0/0: unknown variable "model"; one of post_arg.<field>'],
-      ['consumer_name', [['consumer_name', '==', 'a']], '/routes/0/vars/0/0: unknown variable "consumer_name" (consumers are not supported yet)'],
       ['post_arg without a field', [['post_arg.', '==', 'a']], '/routes/0/vars/0/0: unknown variable "post_arg."'],
       ['a post_arg path with an empty segment', [['post_arg.a..b', '==', 'a']], '/routes/0/vars/0/0: unknown variable "post_arg.a..b"'],
       ['http_ without a header name', [['http_', '==', 'a']], '/routes/0/vars/0/0: unknown variable "http_"'],

@@ -91,9 +91,9 @@ const cases: Array<{ name: string; input: unknown; path: string; message: string
     name: 'a route with both plugins',
     input: config({ route: { plugins: { 'ai-proxy': { provider: 'openai' }, 'ai-proxy-multi': { instances: [{ name: 'a', provider: 'openai' }] } } } }),
     path: '/routes/0/plugins',
-    message: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy"',
+    message: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy" (and optionally "ai-rate-limiting")',
   },
-  { name: 'a route without plugin', input: config({ route: { plugins: {} } }), path: '/routes/0/plugins', message: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy"' },
+  { name: 'a route without plugin', input: config({ route: { plugins: {} } }), path: '/routes/0/plugins', message: 'must hold exactly one of "ai-proxy-multi" or "ai-proxy" (and optionally "ai-rate-limiting")' },
   {
     name: 'chash on a header without a key',
     input: config({ plugin: { balancer: { algorithm: 'chash', hash_on: 'header' } } }),

@@ -11,8 +11,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const dashboard = JSON.parse(readFileSync(join(root, 'docs/grafana-dashboard.json'), 'utf8')) as { panels: Array<Record<string, unknown>> };
 
-// Every optional metric registered: a gauge source and a Redis store.
-const { registry } = createMetrics(() => [], () => true);
+// Every optional metric and label registered: a gauge source, a Redis store and consumers.
+const { registry } = createMetrics(() => [], () => true, { consumerLabel: true });
 const registered = registry.getMetricsAsArray().map((m) => ({
   name: (m as unknown as { name: string }).name,
   labels: [...((m as unknown as { labelNames?: readonly string[] }).labelNames ?? [])].sort(),

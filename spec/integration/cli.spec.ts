@@ -72,7 +72,7 @@ describe('the ai-proxy-multi command', () => {
     assert.match(res.stderr, /instances\/1\/name: "a" is already the name of/);
   });
 
-  for (const shipped of ['config.json', 'demo.json', 'mixed-vendors.json']) {
+  for (const shipped of ['config.json', 'demo.json', 'mixed-vendors.json', 'consumers.json']) {
     it(`keeps the shipped config/${shipped} valid (checked without its secrets)`, () => {
       const res = run(['validate', '-c', fileURLToPath(new URL(`../../config/${shipped}`, import.meta.url)), '--allow-missing-env']);
       assert.equal(res.status, 0, res.stderr);

@@ -25,7 +25,7 @@ const SECRET = 'sk-instance-secret-0123456789';
 const chat = clientProtocol('openai-chat');
 const anthropic = clientProtocol('anthropic-messages');
 const bedrock = clientProtocol('bedrock-converse');
-const on5xx = { on429: true, on5xx: true, statuses: [], healthAware: false };
+const on5xx = { on429: true, on5xx: true, statuses: [], rateLimitAware: false };
 
 const chatChunk = (delta: Record<string, unknown>, finish: string | null = null) =>
   encodeSseData({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-up', choices: [{ index: 0, delta, finish_reason: finish }] });

@@ -21,7 +21,7 @@ import type { ManualClock } from '../support/manual-clock.ts';
 // settle applies one attempt's result: to the access record, and to the instance (counters, breaker).
 // The breaker opens on a single failure here, so "counts against the instance" is visible at once.
 
-const policy = { on429: true, on5xx: true, statuses: [], healthAware: false };
+const policy = { on429: true, on5xx: true, statuses: [], rateLimitAware: false };
 const RESET_MS = 1000;
 
 let clock: ManualClock;
