@@ -188,11 +188,17 @@ async function attemptOnce(request: RequestPlan, instance: InstanceRuntime, plan
     firstToken = (): void => {
       if (tokenTimer) clearTimeout(tokenTimer);
     };
-    const phases = {
-      onConnected: () => watchdog?.phase(plugin.send_timeout, expireIn(plugin.send_timeout, 'writing the request (send_timeout)')),
-      onProgress: () => watchdog?.touch(),
-      onSent: reading,
-    };
+    // Watching the body go out costs a stream per request: only when a phase has a limit of its own.
+    // With every phase at `timeout` and no first-token limit, one limit from connect to answer is the same.
+    const phased =
+      plugin.connect_timeout !== plugin.read_timeout || plugin.send_timeout !== plugin.read_timeout || (stream && plugin.first_token_timeout > 0);
+    const phases = phased
+      ? {
+          onConnected: () => watchdog?.phase(plugin.send_timeout, expireIn(plugin.send_timeout, 'writing the request (send_timeout)')),
+          onProgress: () => watchdog?.touch(),
+          onSent: reading,
+        }
+      : undefined;
     if (stream && plugin.max_stream_duration_ms > 0) {
       const cap = plugin.max_stream_duration_ms;
       capTimer = setTimeout(() => attempt.abort(new UpstreamTimeoutError(name, cap, { what: 'exceeded max_stream_duration_ms' })), cap);
@@ -230,7 +236,7 @@ async function attemptOnce(request: RequestPlan, instance: InstanceRuntime, plan
     try {
       upstream = await sendUpstream(
         instance.pool,
-        { method: call.method, path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive, phases },
+        { method: call.method, path: call.path, headers: call.headers, body: call.body, signal, keepalive: plugin.keepalive, ...(phases && { phases }) },
         name,
         plugin.timeout,
         plugin.connect_timeout,
