@@ -184,6 +184,25 @@ async function drive(url: string, pid: number): Promise<Omit<Row, 'target' | 'ro
   };
 }
 
+/** One short stream (three chunks: the slow upstream honours max_tokens), read to its end. */
+function warmUp(url: string): Promise<void> {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, max_tokens: 3, messages: [{ role: 'user', content: 'Hi' }] });
+  return new Promise<void>((resolve, reject) => {
+    const req = request(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-client', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) reject(new Error(`warm-up answered ${res.statusCode}`));
+      res.resume();
+      res.on('end', resolve);
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function gatewayConfig(port: number, adminPort: number, upstream: string): object {
   return {
     server: { host: '127.0.0.1', port, max_connections: STREAMS * 2 + 100 },
@@ -235,7 +254,9 @@ async function runTarget(target: Target, round: number, tmp: string): Promise<Ro
       await waitForHttp(measured, `http://127.0.0.1:${adminPort}/readyz`);
       url = `http://127.0.0.1:${port}`;
     }
-    // One short request first, so lazy start-up work is not counted as memory per stream.
+    // A few short streams first, so lazy start-up work (modules and tables loaded on the first answer)
+    // is counted in idle RSS, not as memory per stream.
+    await Promise.all(Array.from({ length: 5 }, () => warmUp(url)));
     await sleep(1500);
     const idleRss = rssMb(measured.pid);
     const result = await drive(url, measured.pid);

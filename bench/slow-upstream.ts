@@ -21,7 +21,7 @@ const frame = (delta: object, finish: string | null): string =>
     choices: [{ index: 0, delta, finish_reason: finish }],
   })}\n\n`;
 
-function stream(res: ServerResponse): void {
+function stream(res: ServerResponse, count: number): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   res.write(frame({ role: 'assistant', content: '' }, null));
   let sent = 0;
@@ -32,19 +32,35 @@ function stream(res: ServerResponse): void {
     }
     sent += 1;
     res.write(frame({ content: `t=${now().toFixed(3)} ` }, null));
-    if (sent < chunks) return;
+    if (sent < count) return;
     clearInterval(timer);
     res.write(frame({}, 'stop'));
-    const usage = { prompt_tokens: 12, completion_tokens: chunks, total_tokens: 12 + chunks };
+    const usage = { prompt_tokens: 12, completion_tokens: count, total_tokens: 12 + count };
     res.write(`data: ${JSON.stringify({ id: 'chatcmpl-slow', object: 'chat.completion.chunk', created: 1700000000, model: 'bench-model', choices: [], usage })}\n\n`);
     res.end('data: [DONE]\n\n');
   }, chunkMs);
   res.on('close', () => clearInterval(timer));
 }
 
+// A request's own max_tokens (or max_completion_tokens) shortens its stream: the bench's warm-up
+// requests finish in a few chunks, the measured ones run for SECONDS.
+function chunksFor(body: string): number {
+  try {
+    const parsed = JSON.parse(body) as { max_tokens?: unknown; max_completion_tokens?: unknown };
+    const asked = Number(parsed.max_completion_tokens ?? parsed.max_tokens);
+    return Number.isInteger(asked) && asked > 0 ? Math.min(asked, chunks) : chunks;
+  } catch {
+    return chunks;
+  }
+}
+
 const server = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => stream(res));
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (text: string) => {
+    body += text;
+  });
+  req.on('end', () => stream(res, chunksFor(body)));
 });
 server.keepAliveTimeout = 60_000;
 server.maxConnections = 1_000_000;

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { finished } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ClientAbortedError, GatewayError, InternalError, UpstreamStreamError, UpstreamTooLargeError } from '../errors.ts';
 import type { StreamDecoder, StreamEventClass, StreamObserver } from '../protocols/client-protocol.ts';
 import type { ClientEvent, StreamConverter } from '../protocols/converters/converter.ts';
@@ -12,7 +14,8 @@ type Frame = string | Uint8Array;
 
 export interface StreamRelayInput {
   res: ServerResponse;
-  body: AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
+  /** The upstream body (undici's), read in flowing mode and paused while the client cannot take more. */
+  body: Readable;
   instance: string;
   headers: Record<string, string>;
   /** Bytes → upstream events (SSE, or Bedrock's binary event-stream). */
@@ -58,7 +61,7 @@ export interface StreamRelayResult {
  * point); an error before it returns without writing anything so the caller can fall back. A native
  * stream reaches the client as the upstream's own bytes; a converted one is re-encoded event by event.
  */
-export async function relayStream(input: StreamRelayInput): Promise<StreamRelayResult> {
+export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult> {
   const { res, signal, clientSignal, observer, converter } = input;
   const held: Frame[] = [];
   let committed = false;
@@ -83,12 +86,12 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
   // A write failed: the client left (or a stream cap fired) while its answer was being written.
   const left = (): StreamRelayResult => result(signal.reason instanceof GatewayError ? signal.reason : new ClientAbortedError());
 
-  const commit = async (): Promise<boolean> => {
+  // Synchronous unless a held frame has to wait for `drain`.
+  const commit = (): boolean | Promise<boolean> => {
     committed = true;
     input.onCommit();
     res.writeHead(200, answerHeaders(res, input.headers));
-    for (const piece of held.splice(0)) if (!(await writeToClient(res, piece, clientSignal))) return false;
-    return true;
+    return writeFrames(res, held.splice(0), clientSignal);
   };
 
   // What to forward for this chunk, and whether an error came before any content (events in order).
@@ -144,72 +147,119 @@ export async function relayStream(input: StreamRelayInput): Promise<StreamRelayR
     return true;
   };
 
-  let tail: ReturnType<typeof decodeAndConvert>;
-  try {
-    for await (const chunk of input.body) {
-      input.onChunk();
-      bytes += chunk.length;
-      if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
-      const next = step(chunk);
-      if (!committed) {
-        if (next.errorFirst) {
-          input.body.destroy();
-          return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`));
-        }
-        held.push(...next.out);
-        if (next.content && !(await commit())) return left();
-        if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-        continue;
-      }
-      if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-      const wrote = writeFrames(res, next.out, clientSignal);
-      if (wrote !== true && !(await wrote)) {
-        input.body.destroy();
-        return left();
-      }
-    }
-    tail = step(undefined);
-  } catch (err) {
+  // A failure while reading: before the commit point the caller may fall back; after it the client
+  // is told in its protocol's error frame.
+  const failed = async (err: unknown): Promise<StreamRelayResult> => {
     input.body.destroy();
     const mapped = mapBodyError(err, input.instance, bytes, signal, 'stream');
     if (!committed || mapped.code === 'CLIENT_ABORTED') return result(mapped);
     const told = mapped.code === 'INTERNAL_ERROR' ? 'internal gateway error while relaying the stream' : mapped.message;
     await endWithError(res, input.errorFrame(`upstream stream failed: ${told}`), clientSignal);
     return result(mapped);
-  }
+  };
 
-  if (!committed && tail.errorFirst) {
-    return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`));
-  }
-  held.push(...tail.out);
-  if (tail.error) streamError ??= new UpstreamStreamError(input.instance, inBand());
-  // An in-band error already told the client; otherwise a stream without its end marker was cut short.
-  if (!observer.finished() && !streamError) {
-    const truncated = new UpstreamStreamError(input.instance, `instance ${input.instance} ended the stream without its terminal event`);
-    if (!committed) return result(truncated);
-    await write(held.splice(0));
-    await endWithError(res, input.errorFrame(truncated.message), clientSignal);
-    return result(truncated);
-  }
-  if (converter) {
+  const ended = async (): Promise<StreamRelayResult> => {
+    let tail: ReturnType<typeof decodeAndConvert>;
     try {
-      for (const ev of converter.end()) {
-        if (input.dropUsageEvents && input.isUsageOnly(ev.data)) continue;
-        const frame = input.encode(ev);
-        if (frame.length > 0) held.push(frame);
-      }
+      tail = step(undefined);
     } catch (err) {
-      const internal = new InternalError(`ending the converted stream of instance ${input.instance} failed inside the gateway`, err);
-      if (!committed) return result(internal);
-      await write(held.splice(0));
-      await endWithError(res, input.errorFrame('upstream stream failed: internal gateway error while relaying the stream'), clientSignal);
-      return result(internal);
+      return failed(err);
     }
-  }
-  if (!committed && !(await commit())) return left();
-  await write(held.splice(0));
-  res.end();
-  return result(streamError);
+    if (!committed && tail.errorFirst) {
+      return result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`));
+    }
+    held.push(...tail.out);
+    if (tail.error) streamError ??= new UpstreamStreamError(input.instance, inBand());
+    // An in-band error already told the client; otherwise a stream without its end marker was cut short.
+    if (!observer.finished() && !streamError) {
+      const truncated = new UpstreamStreamError(input.instance, `instance ${input.instance} ended the stream without its terminal event`);
+      if (!committed) return result(truncated);
+      await write(held.splice(0));
+      await endWithError(res, input.errorFrame(truncated.message), clientSignal);
+      return result(truncated);
+    }
+    if (converter) {
+      try {
+        for (const ev of converter.end()) {
+          if (input.dropUsageEvents && input.isUsageOnly(ev.data)) continue;
+          const frame = input.encode(ev);
+          if (frame.length > 0) held.push(frame);
+        }
+      } catch (err) {
+        const internal = new InternalError(`ending the converted stream of instance ${input.instance} failed inside the gateway`, err);
+        if (!committed) return result(internal);
+        await write(held.splice(0));
+        await endWithError(res, input.errorFrame('upstream stream failed: internal gateway error while relaying the stream'), clientSignal);
+        return result(internal);
+      }
+    }
+    if (!committed && !(await commit())) return left();
+    await write(held.splice(0));
+    res.end();
+    return result(streamError);
+  };
+
+  // Chunks are taken as `data` events, not with `for await`: a stream waits most of its life for the
+  // next chunk, and an async iterator keeps a promise and its reactions alive across every such wait
+  // (they outlive young-generation collections and pile up in the old one, ~10 KiB per open stream).
+  // A write the client's socket cannot take yet pauses the body until `drain`, as the iterator did.
+  return new Promise<StreamRelayResult>((resolve) => {
+    const body = input.body;
+    let settled = false;
+    const settle = (outcome: Promise<StreamRelayResult> | StreamRelayResult): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      stopWatching();
+      // The relay is done with the body: an error from destroying it (undici's AbortError) has no reader.
+      body.on('error', () => undefined);
+      resolve(outcome);
+    };
+    const afterWrite = (wrote: boolean | Promise<boolean>): void => {
+      if (wrote === true) return;
+      if (wrote === false) {
+        body.destroy();
+        settle(left());
+        return;
+      }
+      body.pause();
+      wrote.then(
+        (ok) => {
+          if (settled) return;
+          if (ok) body.resume();
+          else afterWrite(false);
+        },
+        (err: unknown) => settle(failed(err)),
+      );
+    };
+    const onData = (chunk: Uint8Array): void => {
+      try {
+        input.onChunk();
+        bytes += chunk.length;
+        if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
+        const next = step(chunk);
+        if (!committed) {
+          if (next.errorFirst) {
+            body.destroy();
+            settle(result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`)));
+            return;
+          }
+          held.push(...next.out);
+          if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
+          if (next.content) afterWrite(commit());
+          return;
+        }
+        if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
+        afterWrite(writeFrames(res, next.out, clientSignal));
+      } catch (err) {
+        settle(failed(err));
+      }
+    };
+    // `finished` reports the end, an error, or a close before the end (ERR_STREAM_PREMATURE_CLOSE),
+    // exactly the ways an iterator's loop would have stopped.
+    const stopWatching = finished(body, { writable: false }, (err) => settle(err ? failed(err) : ended()));
+    body.on('data', onData);
+  });
 }
 
 async function endWithError(res: ServerResponse, frame: Frame, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClientAbortedError } from '../../lib/errors.ts';
@@ -165,13 +166,8 @@ export function tracked(chunks: ReadonlyArray<string | Uint8Array>, opts: { then
       state.destroyed = true;
     }
   }
-  const it = gen();
-  const stream: Body = {
-    [Symbol.asyncIterator]: () => it,
-    destroy: () => {
-      state.destroyed = true;
-      void it.return(undefined);
-    },
-  };
+  // highWaterMark 0: a chunk is taken from the generator only when the relay reads, never ahead.
+  const stream: Body = Readable.from(gen(), { objectMode: true, highWaterMark: 0 });
+  stream.on('close', () => (state.destroyed = true));
   return { stream, state };
 }
