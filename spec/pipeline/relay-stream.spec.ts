@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { get } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { classifyOutcome } from '../../lib/pipeline/classify-outcome.ts';
@@ -136,6 +137,28 @@ describe('relayStream', () => {
       assert.match(run.result.error.message, /broke after \d+ bytes: socket reset/);
       const frame = chat.streamErrorFrame(`upstream stream failed: ${run.result.error.message}`);
       assert.deepEqual(run.body, bytes([...sent, frame]));
+    });
+    it('treats a body closed without an error or an end as a break: error frame after content, status 200', async () => {
+      const sent = [chatRole, chatText('cut off')];
+      const body = new Readable({ read() {} });
+      for (const chunk of sent) body.push(Buffer.from(chunk));
+      // Closed as a dying socket would leave it: no 'end', no 'error'.
+      setTimeout(() => body.destroy(), 50);
+      const run = await relay({ pieces: native(chat), body: () => body });
+      assert.equal(run.status, 200);
+      assert.equal(run.result.error?.code, 'UPSTREAM_STREAM');
+      assert.match(run.result.error.message, /broke after \d+ bytes/);
+      assert.deepEqual(run.body, bytes([...sent, chat.streamErrorFrame(`upstream stream failed: ${run.result.error.message}`)]));
+    });
+
+    it('falls back (nothing written) when the body closes before any content', async () => {
+      const body = new Readable({ read() {} });
+      body.push(Buffer.from(chatRole));
+      setTimeout(() => body.destroy(), 50);
+      const run = await relay({ pieces: native(chat), body: () => body });
+      assert.equal(run.status, NOTHING);
+      assert.equal(run.result.committed, false);
+      assert.equal(run.result.error?.code, 'UPSTREAM_STREAM');
     });
   });
 
