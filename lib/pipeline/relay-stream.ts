@@ -14,7 +14,7 @@ type Frame = string | Uint8Array;
 
 export interface StreamRelayInput {
   res: ServerResponse;
-  /** The upstream body (undici's), read with `read()` on `readable`, and not while the client cannot take more. */
+  /** The upstream body (undici's), read in flowing mode and paused while the client cannot take more. */
   body: Readable;
   instance: string;
   headers: Record<string, string>;
@@ -199,19 +199,17 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
     return result(streamError);
   };
 
-  // The body is read on `readable` with `read()`, not with `for await`: a stream waits most of its
-  // life for the next chunk, and an async iterator keeps a promise and its reactions alive across every
-  // such wait (they outlive young-generation collections and pile up in the old one). `read()` still
-  // returns everything buffered as one chunk, so a burst of upstream chunks costs one pass and one
-  // write, as with the iterator. While a write waits for `drain`, nothing is read (backpressure).
+  // Chunks are taken as `data` events, not with `for await`: a stream waits most of its life for the
+  // next chunk, and an async iterator keeps a promise and its reactions alive across every such wait
+  // (they outlive young-generation collections and pile up in the old one, ~10 KiB per open stream).
+  // A write the client's socket cannot take yet pauses the body until `drain`, as the iterator did.
   return new Promise<StreamRelayResult>((resolve) => {
     const body = input.body;
     let settled = false;
-    let waiting = false;
     const settle = (outcome: Promise<StreamRelayResult> | StreamRelayResult): void => {
       if (settled) return;
       settled = true;
-      body.off('readable', pump);
+      body.off('data', onData);
       stopWatching();
       // The relay is done with the body: an error from destroying it (undici's AbortError) has no reader.
       body.on('error', () => undefined);
@@ -224,48 +222,43 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
         settle(left());
         return;
       }
-      waiting = true;
+      body.pause();
       wrote.then(
         (ok) => {
           if (settled) return;
-          waiting = false;
-          if (ok) pump();
+          if (ok) body.resume();
           else afterWrite(false);
         },
         (err: unknown) => settle(failed(err)),
       );
     };
-    const relayChunk = (chunk: Uint8Array): void => {
-      input.onChunk();
-      bytes += chunk.length;
-      if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
-      const next = step(chunk);
-      if (!committed) {
-        if (next.errorFirst) {
-          body.destroy();
-          settle(result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`)));
+    const onData = (chunk: Uint8Array): void => {
+      try {
+        input.onChunk();
+        bytes += chunk.length;
+        if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
+        const next = step(chunk);
+        if (!committed) {
+          if (next.errorFirst) {
+            body.destroy();
+            settle(result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`)));
+            return;
+          }
+          held.push(...next.out);
+          if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
+          if (next.content) afterWrite(commit());
           return;
         }
-        held.push(...next.out);
         if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-        if (next.content) afterWrite(commit());
-        return;
-      }
-      if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-      afterWrite(writeFrames(res, next.out, clientSignal));
-    };
-    function pump(): void {
-      try {
-        let chunk: Uint8Array | null;
-        while (!settled && !waiting && (chunk = body.read() as Uint8Array | null) !== null) relayChunk(chunk);
+        afterWrite(writeFrames(res, next.out, clientSignal));
       } catch (err) {
         settle(failed(err));
       }
-    }
+    };
     // `finished` reports the end, an error, or a close before the end (ERR_STREAM_PREMATURE_CLOSE),
     // exactly the ways an iterator's loop would have stopped.
     const stopWatching = finished(body, { writable: false }, (err) => settle(err ? failed(err) : ended()));
-    body.on('readable', pump);
+    body.on('data', onData);
   });
 }
 
