@@ -14,7 +14,7 @@ type Frame = string | Uint8Array;
 
 export interface StreamRelayInput {
   res: ServerResponse;
-  /** The upstream body (undici's), read in flowing mode and paused while the client cannot take more. */
+  /** The upstream body (undici's), read with `read()` on `readable`, and not while the client cannot take more. */
   body: Readable;
   instance: string;
   headers: Record<string, string>;
@@ -107,21 +107,28 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
       throw new UpstreamStreamError(input.instance, `instance ${input.instance} sent a malformed stream after ${bytes} bytes: ${(err as Error).message}`, { cause: err });
     }
     try {
-      const next = decodeAndConvert(events);
+      // A chunk that may go out as its own bytes is not re-encoded unless it turns out it must be.
+      const next = decodeAndConvert(events, wholeBefore);
       if (chunk && !reencode) next.out.push(chunk);
-      else if (chunk && wholeBefore && !next.dropped && input.decoder.atBoundary?.() === true) next.out = [chunk];
+      else if (wholeBefore && chunk) {
+        if (next.dropped.length === 0 && input.decoder.atBoundary?.() === true) next.out = [chunk];
+        else next.out = events.filter((_, i) => !next.dropped.includes(i)).map(encodeSseEvent);
+      }
       return next;
     } catch (err) {
       throw err instanceof GatewayError ? err : new InternalError(`relaying the stream of instance ${input.instance} failed inside the gateway`, err);
     }
   };
-  const decodeAndConvert = (events: readonly UpstreamEvent[]) => {
+  const noneDropped: readonly number[] = [];
+  const decodeAndConvert = (events: readonly UpstreamEvent[], lazy = false) => {
     const out: Frame[] = [];
     let content = committed;
     let errorFirst = false;
     let error = false;
-    let dropped = false;
-    for (const event of events) {
+    // Indexes of the usage-only events taken out of a native stream.
+    let dropped = noneDropped;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as UpstreamEvent;
       const cls: StreamEventClass = observer.classify(event);
       if (cls === 'content') content = true;
       if (cls === 'error') {
@@ -135,8 +142,8 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
           if (frame.length > 0) out.push(frame);
         }
       } else if (input.dropUsageEvents) {
-        if (cls === 'usage') dropped = true;
-        else out.push(encodeSseEvent(event));
+        if (cls === 'usage') dropped = dropped === noneDropped ? [i] : [...dropped, i];
+        else if (!lazy) out.push(encodeSseEvent(event));
       }
     }
     return { out, content, errorFirst, error, dropped };
@@ -199,17 +206,19 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
     return result(streamError);
   };
 
-  // Chunks are taken as `data` events, not with `for await`: a stream waits most of its life for the
-  // next chunk, and an async iterator keeps a promise and its reactions alive across every such wait
-  // (they outlive young-generation collections and pile up in the old one, ~10 KiB per open stream).
-  // A write the client's socket cannot take yet pauses the body until `drain`, as the iterator did.
+  // The body is read on `readable` with `read()`, not with `for await`: a stream waits most of its
+  // life for the next chunk, and an async iterator keeps a promise and its reactions alive across every
+  // such wait (they outlive young-generation collections and pile up in the old one). `read()` still
+  // returns everything buffered as one chunk, so a burst of upstream chunks costs one pass and one
+  // write, as with the iterator. While a write waits for `drain`, nothing is read (backpressure).
   return new Promise<StreamRelayResult>((resolve) => {
     const body = input.body;
     let settled = false;
+    let waiting = false;
     const settle = (outcome: Promise<StreamRelayResult> | StreamRelayResult): void => {
       if (settled) return;
       settled = true;
-      body.off('data', onData);
+      body.off('readable', pump);
       stopWatching();
       // The relay is done with the body: an error from destroying it (undici's AbortError) has no reader.
       body.on('error', () => undefined);
@@ -222,43 +231,48 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
         settle(left());
         return;
       }
-      body.pause();
+      waiting = true;
       wrote.then(
         (ok) => {
           if (settled) return;
-          if (ok) body.resume();
+          waiting = false;
+          if (ok) pump();
           else afterWrite(false);
         },
         (err: unknown) => settle(failed(err)),
       );
     };
-    const onData = (chunk: Uint8Array): void => {
-      try {
-        input.onChunk();
-        bytes += chunk.length;
-        if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
-        const next = step(chunk);
-        if (!committed) {
-          if (next.errorFirst) {
-            body.destroy();
-            settle(result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`)));
-            return;
-          }
-          held.push(...next.out);
-          if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-          if (next.content) afterWrite(commit());
+    const relayChunk = (chunk: Uint8Array): void => {
+      input.onChunk();
+      bytes += chunk.length;
+      if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
+      const next = step(chunk);
+      if (!committed) {
+        if (next.errorFirst) {
+          body.destroy();
+          settle(result(new UpstreamStreamError(input.instance, `instance ${input.instance} sent an error event before any content: ${inBand()}`)));
           return;
         }
+        held.push(...next.out);
         if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
-        afterWrite(writeFrames(res, next.out, clientSignal));
+        if (next.content) afterWrite(commit());
+        return;
+      }
+      if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
+      afterWrite(writeFrames(res, next.out, clientSignal));
+    };
+    function pump(): void {
+      try {
+        let chunk: Uint8Array | null;
+        while (!settled && !waiting && (chunk = body.read() as Uint8Array | null) !== null) relayChunk(chunk);
       } catch (err) {
         settle(failed(err));
       }
-    };
+    }
     // `finished` reports the end, an error, or a close before the end (ERR_STREAM_PREMATURE_CLOSE),
     // exactly the ways an iterator's loop would have stopped.
     const stopWatching = finished(body, { writable: false }, (err) => settle(err ? failed(err) : ended()));
-    body.on('data', onData);
+    body.on('readable', pump);
   });
 }
 
