@@ -1,26 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance, postJson } from '../support/gateway-harness.ts';
+import { freePort } from '../support/free-port.ts';
 
 const cli = fileURLToPath(new URL('../../bin/ai-proxy-multi.js', import.meta.url));
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'], ...env } });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('the ai-proxy-multi command', () => {

@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { parse } from 'yaml';
 import { chatBody, postJson } from '../support/gateway-harness.ts';
 import type { RedisProcess } from '../support/redis-server.ts';
 import { startRedis } from '../support/redis-server.ts';
+import { freePort } from '../support/free-port.ts';
 
 // docker-compose.yml cannot run here (no Docker engine), so this spec reads it and starts the same
 // processes it describes: a real redis-server, the two gateway replicas (the image's entrypoint, the
@@ -64,14 +64,6 @@ function instruction(stage: string, name: string): string[] {
   const line = new RegExp(`^${name} (\\[.*\\])$`, 'm').exec(body);
   assert.ok(line, `${name} in stage ${stage}`);
   return JSON.parse(line[1] as string) as string[];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,13 +3,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance, postJson } from '../support/gateway-harness.ts';
+import { freePort } from '../support/free-port.ts';
 
 // What a user does with the published package: `npm pack`, install the tarball into an empty folder,
 // run the command. No network: the dependencies come from the npm cache that `npm ci` filled, pinned
@@ -58,14 +58,6 @@ function lockFor(tarball: string): object {
     packages[path] = { ...entry, resolved };
   }
   return { name: 'installs-it', lockfileVersion: 3, requires: true, packages };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function waitFor(url: string, ms: number): Promise<Response> {

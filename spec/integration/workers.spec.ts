@@ -11,17 +11,10 @@ import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance } from '../support/gateway-harness.ts';
 import { startRedis } from '../support/redis-server.ts';
+import { freePort } from '../support/free-port.ts';
 
 const cli = fileURLToPath(new URL('../../bin/ai-proxy-multi.js', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** One request on a fresh connection, so the cluster hands each to the next worker. */
 function post(port: number, path: string, body: unknown): Promise<{ status: number; text: string }> {
