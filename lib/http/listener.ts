@@ -1,4 +1,3 @@
-import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2';
@@ -9,6 +8,7 @@ import type { ConnectionMetrics, ListenerName } from '../observe/metrics.ts';
 import type { ConnectionLimits, DeadlineStage, Http1Guard } from './connection-guard.ts';
 import { guardHttp1Server } from './connection-guard.ts';
 import { guardHttp2Session } from './h2-session-guard.ts';
+import { createServer as createHttpServer } from '../runtime/node-http.ts';
 
 // nghttp2 lets a peer open streams without limit; 128 is above what SDKs use (the RFC asks for >= 100).
 const MAX_STREAMS_PER_SESSION = 128;

@@ -1,8 +1,8 @@
-import { STATUS_CODES } from 'node:http';
 import type { GatewayError } from '../errors.ts';
 import type { ErrorShape } from '../protocols/client-protocol.ts';
 import { errorShapeForPath } from '../protocols/detect.ts';
 import { renderError } from '../protocols/render-error.ts';
+import { STATUS_CODES } from '../runtime/node-http.ts';
 
 /**
  * The error shape for a request node:http could not parse, from its request line when that much

@@ -1,5 +1,4 @@
-import { Tiktoken } from 'js-tiktoken/lite';
-import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import type { Tiktoken } from 'js-tiktoken/lite';
 import type { JsonObject } from './types.ts';
 import { isJsonObject } from './types.ts';
 
@@ -10,6 +9,8 @@ import { isJsonObject } from './types.ts';
 // At most MAX_TOKENIZED characters are tokenized; the rest is scaled at the rate measured on them,
 // so a huge body costs the same as a large one. Building the encoder takes a few hundred ms of CPU once,
 // so the first request never waits for it: it gets a characters/4 estimate and the build is scheduled.
+// The tokenizer and its ranks (~3 MiB of a process) are loaded only then: a gateway that never
+// converts a stream to Anthropic's never holds them.
 
 const MAX_TOKENIZED = 8_000;
 /** Keys whose string values are not read as text by the model. */
@@ -21,11 +22,18 @@ const NOT_TEXT = new Set([
 const CHARS_PER_TOKEN = 4;
 
 let encoder: Tiktoken | undefined;
-let building = false;
+let building: Promise<void> | undefined;
 
-/** Builds the encoder now (tests, or a process that wants it ready before its first request). */
-export function loadPromptTokenizer(): void {
-  encoder ??= new Tiktoken(cl100k);
+/** Loads and builds the encoder (tests, or a process that wants it ready before its first request). */
+export function loadPromptTokenizer(): Promise<void> {
+  building ??= Promise.all([import('js-tiktoken/lite'), import('js-tiktoken/ranks/cl100k_base')]).then(
+    ([{ Tiktoken }, { default: cl100k }]) => {
+      encoder = new Tiktoken(cl100k);
+    },
+    // Never loaded: every estimate stays characters/4, and nothing is retried on the request path.
+    () => undefined,
+  );
+  return building;
 }
 
 function collect(value: unknown, key: string, parts: string[], budget: { chars: number; total: number }): void {
@@ -51,10 +59,7 @@ export function estimatePromptTokens(body: JsonObject): number {
   collect(body, '', parts, budget);
   if (budget.total === 0) return 0;
   if (!encoder) {
-    if (!building) {
-      building = true;
-      setImmediate(loadPromptTokenizer);
-    }
+    void loadPromptTokenizer();
     return Math.ceil(budget.total / CHARS_PER_TOKEN);
   }
   const sample = parts.join('\n');

@@ -1,6 +1,15 @@
-import { signBedrockRequest } from './auth/sigv4.ts';
+import type { AwsCredentials, SignableRequest } from './auth/sigv4.ts';
 import { defineProvider } from './define-provider.ts';
 import { GatewayError } from '../errors.ts';
+import { preloadEventStreamCodec } from '../transport/aws-event-stream.ts';
+
+// The signer (Smithy's, ~3 MiB of a process) is loaded once a Bedrock instance exists, not by every gateway.
+let signer: Promise<typeof import('./auth/sigv4.ts')> | undefined;
+
+async function sign(req: SignableRequest, aws: AwsCredentials, region: string): Promise<Record<string, string>> {
+  signer ??= import('./auth/sigv4.ts');
+  return (await signer).signBedrockRequest(req, aws, region);
+}
 
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and
 // docs/protocols.md#providers. The model id is one URL-encoded path segment; the body never names it.
@@ -23,8 +32,11 @@ export const bedrock = defineProvider({
   createAuthorizer: (instance) => {
     const aws = instance.auth.aws;
     const region = instance.provider_conf.region ?? '';
+    // A Bedrock instance is configured: load what its requests need now rather than on the first one.
+    if (aws) signer ??= import('./auth/sigv4.ts');
+    preloadEventStreamCodec();
     return {
-      headers: (req) => (aws ? signBedrockRequest(req, aws, region) : Promise.resolve({})),
+      headers: (req) => (aws ? sign(req, aws, region) : Promise.resolve({})),
     };
   },
   validate: (instance) => {

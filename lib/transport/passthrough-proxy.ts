@@ -1,9 +1,9 @@
-import { Agent as HttpAgent } from 'node:http';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { RequestHandler } from 'http-proxy-middleware';
 import { passthroughResponseHeaders } from './headers.ts';
+import { Agent as HttpAgent } from '../runtime/node-http.ts';
 
 // Pass-through of any method and body (multipart uploads, downloads, SSE from endpoints the gateway
 // does not speak) with http-proxy-middleware. One middleware serves every attempt: what differs per
