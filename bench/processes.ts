@@ -112,6 +112,16 @@ export function killAll(): void {
   live.clear();
 }
 
+/** Resident set now (VmRSS) in MiB; null when the process is gone. */
+export function rssNowMb(pid: number): number | null {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** VmHWM (peak resident set) in MiB, or null off Linux. */
 export function peakRssMb(pid: number): number | null {
   try {

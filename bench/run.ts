@@ -12,7 +12,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem, type as osType }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, spawnNode, stopChild, waitForHttp, waitForPortLine,
+  freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine,
 } from './processes.ts';
 import type { Child } from './processes.ts';
 import { percentile, renderMarkdown, TARGET_LABELS } from './report.ts';
@@ -38,6 +38,9 @@ const BASELINE = process.env.BENCH_BASELINE;
 const LOAD_CORE = 0;
 const TARGET_CORE = 1;
 const UPSTREAM_CORE = cpus().length >= 3 ? 2 : 0;
+// The gateway's idle collection (server.reduce_memory_when_idle_ms) after 1 s instead of 10, so idle
+// RSS after the load is measured after it without a long wait.
+const IDLE_GC_MS = 1000;
 
 const scenarios: Scenario[] = [
   { id: 'chat-c50', label: 'chat, 50 conn', stream: false, connections: 50 },
@@ -124,7 +127,7 @@ function gatewayConfig(port: number, adminPort: number, upstream: string, redisU
     override: { endpoint: upstream },
   });
   return {
-    server: { host: '127.0.0.1', port, workers },
+    server: { host: '127.0.0.1', port, workers, reduce_memory_when_idle_ms: IDLE_GC_MS },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: LOG_LEVEL },
     ...(redisUrl && { redis: { url: redisUrl, key_prefix: `bench${Date.now()}:` } }),
@@ -187,7 +190,14 @@ async function startRedis(tmp: string): Promise<string> {
   throw new Error('redis-server did not start (is it installed?)');
 }
 
-async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[], round = 0): Promise<void> {
+/** RSS of a target (its workers added) once the load has stopped and the gateway's idle collection ran. */
+interface IdleRss {
+  target: TargetId;
+  round: number;
+  mb: number;
+}
+
+async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[], idle: IdleRss[], round = 0): Promise<void> {
   let started: { child: Child; url: string };
   try {
     started = await startTarget(target, tmp);
@@ -215,6 +225,9 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
       cells.push(cell);
       console.error(`  ${TARGET_LABELS[target].padEnd(24)} ${s.label.padEnd(28)} ${Math.round(cell.rps)} req/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms`);
     }
+    await new Promise((resolve) => setTimeout(resolve, IDLE_GC_MS + 1500));
+    const now = processTree(child.pid).map(rssNowMb);
+    if (now.every((mb) => mb !== null)) idle.push({ target, round, mb: now.reduce((a, b) => a + b, 0) });
   } finally {
     const stop = await stopChild(child);
     if (target === 'gateway-redis') redisServer?.kill('SIGKILL');
@@ -247,15 +260,36 @@ function medianCells(cells: readonly Cell[]): Cell[] {
   });
 }
 
+/** Idle RSS after the load, per target: the median round and the spread. */
+function idleSection(idle: readonly IdleRss[]): string {
+  if (idle.length === 0) return '';
+  const lines = [
+    '',
+    `## Idle RSS after the load`,
+    '',
+    `RSS (VmRSS, workers added) ${IDLE_GC_MS + 1500} ms after the last scenario ended; the gateways run their idle collection after ${IDLE_GC_MS} ms.`,
+    '',
+    '| target | MiB (median) | spread | rounds |',
+    '|---|---:|---:|---:|',
+  ];
+  for (const target of [...new Set(idle.map((i) => i.target))]) {
+    const mbs = idle.filter((i) => i.target === target).map((i) => i.mb).sort((a, b) => a - b);
+    const median = mbs[Math.floor((mbs.length - 1) / 2)] ?? 0;
+    lines.push(`| ${TARGET_LABELS[target]} | ${median.toFixed(0)} | ${(mbs[0] ?? 0).toFixed(0)}–${(mbs[mbs.length - 1] ?? 0).toFixed(0)} | ${mbs.length} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 async function main(): Promise<void> {
   const pinned = pinSelf(LOAD_CORE);
   const tmp = mkdtempSync(join(tmpdir(), 'aipm-bench-'));
   const cells: Cell[] = [];
   const notes: TargetNote[] = [];
+  const idle: IdleRss[] = [];
   console.error(`bench: ${TARGETS.join(', ')}; ${WARMUP} s warm-up + ${DURATION} s per cell`);
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const target of TARGETS) await benchTarget(target, tmp, cells, notes, round);
+      for (const target of TARGETS) await benchTarget(target, tmp, cells, notes, idle, round);
     }
   } finally {
     if (sharedUpstream) await stopChild(sharedUpstream.child);
@@ -284,9 +318,9 @@ async function main(): Promise<void> {
     scenarios, medianCells(cells), [...new Map(notes.map((n) => [`${n.target}|${n.note}`, n])).values()], cells,
   );
   const out = join(root, 'bench/results/latest.md');
-  writeFileSync(`${out}.tmp`, report);
+  writeFileSync(`${out}.tmp`, report + idleSection(idle));
   renameSync(`${out}.tmp`, out);
-  console.log(report);
+  console.log(report + idleSection(idle));
   console.error(`written to ${out}`);
 }
 

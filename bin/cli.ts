@@ -11,6 +11,7 @@ import { createGateway } from '../lib/gateway.ts';
 import type { Gateway } from '../lib/gateway.ts';
 import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/observe/logger.ts';
 import type { LogFormat } from '../lib/observe/logger.ts';
+import { createIdleMemoryReducer } from '../lib/runtime/idle-memory.ts';
 import type { IpcPort } from '../lib/state/ipc-store.ts';
 import { runPrimary } from '../lib/workers/primary.ts';
 import { isOurWorker, serveWorker, workerCount, workerGatewayOptions } from '../lib/workers/worker.ts';
@@ -97,9 +98,15 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
   const worker = inWorker ? { port: process as unknown as IpcPort, id: cluster.worker?.id } : undefined;
   const log = worker ? baseLog.child({ worker: worker.id }) : baseLog;
   if (!worker) warnEmptyCredentials(config, (msg) => log.warn(msg));
+  const memory = createIdleMemoryReducer(config.server.reduce_memory_when_idle_ms, log);
   let gateway: Gateway;
   try {
-    gateway = await createGateway(config, { logger: log, loadConfig: () => loadConfigFile(file), ...(worker ? workerGatewayOptions(config, worker.port, log) : {}) });
+    gateway = await createGateway(config, {
+      logger: log,
+      loadConfig: () => loadConfigFile(file),
+      activity: memory,
+      ...(worker ? workerGatewayOptions(config, worker.port, log) : {}),
+    });
   } catch (err) {
     process.stderr.write(`ai-proxy-multi: cannot start: ${(err as Error).message}\n`);
     return 1;
@@ -112,6 +119,7 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     await gateway.close().catch(() => undefined);
     return 1;
   }
+  memory.idle();
   return new Promise<number>((resolve) => {
     // A worker's IPC channel would keep it alive once drained.
     const done = (code: number) => {
@@ -130,6 +138,7 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
       if (isSignal) signalled = true;
       if (stopping) return;
       stopping = true;
+      memory.stop();
       log.info(`${reason} received: draining`);
       gateway.close().then(
         () => done(0),

@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
@@ -25,6 +24,7 @@ import { buildStatus } from './http/status-report.ts';
 import { createStatusMonitor } from './http/status-monitor.ts';
 import type { StatusReport } from './http/status-report.ts';
 import type { Registry } from 'prom-client';
+import { createServer } from './runtime/node-http.ts';
 import { createPassthroughProxy } from './transport/passthrough-proxy.ts';
 import { PoolRegistry } from './transport/pool-registry.ts';
 import { createStateStore } from './state/create-store.ts';
@@ -78,6 +78,8 @@ export interface GatewayOptions {
   tracing?: Tracing;
   /** false: no admin listener even if the config has one (a worker: the primary process serves it). */
   admin?: boolean;
+  /** Told when the data plane goes from nothing in flight to busy and back (the CLI's idle memory reducer). */
+  activity?: { busy(): void; idle(): void };
 }
 
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -140,9 +142,13 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   }, proxy, () => consumers);
   const track = (res: { once(event: 'close', fn: () => void): unknown }): void => {
     inFlight += 1;
+    if (inFlight === 1) opts.activity?.busy();
     res.once('close', () => {
       inFlight -= 1;
-      if (inFlight === 0) drained?.();
+      if (inFlight === 0) {
+        drained?.();
+        opts.activity?.idle();
+      }
     });
   };
   // The same deadlines on both listeners. LLM answers can take minutes: the deadlines bound what the

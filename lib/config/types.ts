@@ -264,6 +264,8 @@ export interface GatewayConfig {
     max_json_array_length: number;
     /** Worker processes sharing the listeners; 'auto' = one per available core. */
     workers: number | 'auto';
+    /** ms with nothing in flight before a memory-reducing GC (CLI processes only); 0 = never. */
+    reduce_memory_when_idle_ms: number;
   };
   admin: { host: string; port: number; api_key?: string } | null;
   redis: RedisConfig | null;

@@ -5,7 +5,6 @@
 // SIGHUP on to every worker, and replaces a worker that dies.
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { GatewayConfig } from '../config/types.ts';
@@ -17,6 +16,8 @@ import { mergeStatusReports } from '../http/status-report.ts';
 import type { StatusReport } from '../http/status-report.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
+import { createIdleMemoryReducer } from '../runtime/idle-memory.ts';
+import { createServer } from '../runtime/node-http.ts';
 import { createIpcHub } from '../state/ipc-hub.ts';
 import { ignoreSendError } from '../state/ipc-store.ts';
 import { isControlMessage, workerEnv } from './worker.ts';
@@ -158,6 +159,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     await new Promise<void>((resolve) => adminServer.close(() => resolve()));
   };
 
+  const memory = createIdleMemoryReducer(config.server.reduce_memory_when_idle_ms, log);
   async function onAllReady(): Promise<void> {
     started = true;
     let adminPort: number | null = null;
@@ -176,6 +178,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       }
     }
     log.info({ workers, adminPort, pids: live().map((w) => w.process.pid) }, `ai-proxy-multi running ${workers} workers`);
+    // The primary serves no data plane: once after start-up is its only idle period.
+    memory.idle();
   }
 
   const stop = (why: string): void => {
@@ -185,6 +189,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       process.exit(1);
     }
     stopping = true;
+    memory.stop();
     log.info({ workers: forked.size }, `${why}: draining every worker`);
     for (const w of forked) tell(w, { aipmWorker: 'shutdown' });
     if (forked.size === 0) void closeAdmin().then(() => finish(exitCode));
