@@ -12,6 +12,8 @@ import { createServer as createHttpServer } from '../runtime/node-http.ts';
 
 // nghttp2 lets a peer open streams without limit; 128 is above what SDKs use (the RFC asks for >= 100).
 const MAX_STREAMS_PER_SESSION = 128;
+/** Pending connections the kernel queues until they are accepted (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 
 // One port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge, "h2c"): the AWS SDK talks HTTP/2 to
 // Bedrock by default, the OpenAI and Anthropic SDKs HTTP/1.1. The first bytes of a connection decide:
@@ -148,7 +150,10 @@ export function createDualListener(
     listen(port, host) {
       return new Promise((resolve, reject) => {
         front.once('error', reject);
-        front.listen(port, host, () => {
+        // Node's default backlog is 511: a burst of new connections (thousands of streaming clients
+        // reconnecting at once) overflows it while the process is busy, and the kernel drops them. The
+        // kernel caps this at net.core.somaxconn.
+        front.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           front.off('error', reject);
           resolve((front.address() as AddressInfo).port);
         });
