@@ -11,7 +11,9 @@ RUN npm run build
 
 FROM node:24-slim AS base
 WORKDIR /app
-ENV NODE_ENV=production
+# Two malloc arenas instead of 8 per core: after a burst, glibc keeps less freed memory (115 instead of
+# 127 MiB of RSS once an idle gateway had collected, in one measurement; README, "Memory").
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY config ./config

@@ -5,11 +5,11 @@
 // each chunk's delay from the upstream's write to the client's read (the upstream stamps its write time
 // into the chunk). See bench/README.md.
 import { Agent, request } from 'node:http';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, killAll, pinSelf, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine } from './processes.ts';
+import { cpuSeconds, freePort, killAll, pinSelf, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine } from './processes.ts';
 import type { Child } from './processes.ts';
 import { percentile } from './report.ts';
 
@@ -19,12 +19,16 @@ const STREAMS = num(process.env.BENCH_STREAMS, 2000);
 const SECONDS = num(process.env.BENCH_STREAM_SECONDS, 30);
 const CHUNK_MS = num(process.env.BENCH_CHUNK_MS, 200);
 const ROUNDS = Math.max(1, Math.floor(num(process.env.BENCH_ROUNDS, 1)));
-type Target = 'direct' | 'minimal' | 'gateway';
+type Target = 'direct' | 'minimal' | 'gateway' | 'baseline';
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway')
   .split(',')
   .map((t) => t.trim())
-  .filter((t): t is Target => t === 'direct' || t === 'minimal' || t === 'gateway');
-const LABELS: Record<Target, string> = { direct: 'direct (slow upstream)', minimal: 'minimal proxy', gateway: 'ai-proxy-multi' };
+  .filter((t): t is Target => t === 'direct' || t === 'minimal' || t === 'gateway' || t === 'baseline');
+const LABELS: Record<Target, string> = {
+  direct: 'direct (slow upstream)', minimal: 'minimal proxy', gateway: 'ai-proxy-multi', baseline: 'baseline (BENCH_BASELINE)',
+};
+// `baseline`: the gateway of another checkout (BENCH_BASELINE=/path, with its node_modules), same run.
+const BASELINE = process.env.BENCH_BASELINE;
 
 // Opening: BATCH streams every BATCH_GAP_MS, so N streams take N / BATCH × BATCH_GAP_MS to open and
 // their timers are spread over that ramp.
@@ -33,9 +37,6 @@ const BATCH_GAP_MS = 40;
 const LOAD_CORE = 0;
 const TARGET_CORE = 1;
 const UPSTREAM_CORE = cpus().length >= 3 ? 2 : 0;
-// The gateway's idle collection (server.reduce_memory_when_idle_ms) after 1 s instead of 10, so idle
-// RSS is measured after it without a long wait.
-const IDLE_GC_MS = 1000;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -43,12 +44,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Resident set (VmRSS) in MiB; NaN once the process is gone. */
 const rssMb = (pid: number): number => rssNowMb(pid) ?? Number.NaN;
 
-/** User + system CPU of a process in seconds (clock ticks of 10 ms on Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+/** User + system CPU of a process in seconds; NaN once it is gone. */
+const cpuOf = (pid: number): number => cpuSeconds(pid) ?? Number.NaN;
 
 interface Row {
   target: Target;
@@ -157,13 +154,13 @@ async function drive(url: string, pid: number): Promise<Omit<Row, 'target' | 'ro
   }
   await sleep(Math.max(0, startMs - (now() - t0)));
   measuring = true;
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = cpuOf(pid);
   let loadedRss = rssMb(pid);
   while (now() - t0 < endMs) {
     await sleep(500);
     loadedRss = Math.max(loadedRss, rssMb(pid));
   }
-  const cpu1 = cpuSeconds(pid);
+  const cpu1 = cpuOf(pid);
   measuring = false;
   const chunks = chunksInWindow;
   await Promise.all(finished);
@@ -205,7 +202,7 @@ function warmUp(url: string): Promise<void> {
 
 function gatewayConfig(port: number, adminPort: number, upstream: string): object {
   return {
-    server: { host: '127.0.0.1', port, max_connections: STREAMS * 2 + 100, reduce_memory_when_idle_ms: IDLE_GC_MS },
+    server: { host: '127.0.0.1', port, max_connections: STREAMS * 2 + 100 },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' },
     routes: [
@@ -245,19 +242,21 @@ async function runTarget(target: Target, round: number, tmp: string): Promise<Ro
       measured = spawnNode('minimal proxy', TARGET_CORE, ['bench/minimal-proxy.ts', upstreamUrl], root);
       children.push(measured);
       url = `http://127.0.0.1:${await waitForPortLine(measured)}`;
-    } else if (target === 'gateway') {
+    } else if (target === 'gateway' || target === 'baseline') {
+      const home = target === 'baseline' ? BASELINE : root;
+      if (!home) throw new Error('set BENCH_BASELINE to the checkout to compare with');
       const [port, adminPort] = [await freePort(), await freePort()];
       const file = join(tmp, `streams-${round}.json`);
       writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstreamUrl), null, 2));
-      measured = spawnNode('gateway', TARGET_CORE, ['bin/ai-proxy-multi.js', 'start', '-c', file], root);
+      measured = spawnNode(LABELS[target], TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
       children.push(measured);
       await waitForHttp(measured, `http://127.0.0.1:${adminPort}/readyz`);
       url = `http://127.0.0.1:${port}`;
     }
     // A few short streams first, so lazy start-up work (modules and tables loaded on the first answer)
-    // is counted in idle RSS, not as memory per stream; then the gateway's idle collection has run.
+    // is counted in idle RSS, not as memory per stream.
     await Promise.all(Array.from({ length: 5 }, () => warmUp(url)));
-    await sleep(IDLE_GC_MS + 1500);
+    await sleep(1500);
     const idleRss = rssMb(measured.pid);
     const result = await drive(url, measured.pid);
     return { target, round, idleRss, ...result, kibPerStream: ((result.loadedRss - idleRss) * 1024) / STREAMS };
@@ -301,6 +300,17 @@ function render(rows: Row[], pinned: boolean): string {
       '',
       `- memory per open stream: ${ratio((r) => r.kibPerStream)}×`,
       `- idle RSS: ${ratio((r) => r.idleRss)}×`,
+      `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×`,
+      `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×`,
+    );
+  }
+  if (TARGETS.includes('gateway') && TARGETS.includes('baseline')) {
+    const ratio = (pick: (r: Row) => number): string => fmt(of('gateway', pick) / of('baseline', pick), 2);
+    lines.push(
+      '',
+      'This gateway ÷ the baseline checkout (medians over rounds):',
+      '',
+      `- memory per open stream: ${ratio((r) => r.kibPerStream)}×`,
       `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×`,
       `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×`,
     );

@@ -122,6 +122,17 @@ export function rssNowMb(pid: number): number | null {
   }
 }
 
+/** User + system CPU of a process in seconds (clock ticks of 10 ms on Linux); null when it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** VmHWM (peak resident set) in MiB, or null off Linux. */
 export function peakRssMb(pid: number): number | null {
   try {

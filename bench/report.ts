@@ -33,6 +33,8 @@ export interface Cell {
   completed: number;
   errors: number;
   non2xx: number;
+  /** CPU µs of the target (its workers added) per 2xx response over the measured window. */
+  cpuUs?: number | null;
 }
 
 export interface TargetNote {
@@ -69,6 +71,33 @@ function find(cells: readonly Cell[], target: TargetId, scenario: string): Cell 
   return cells.find((c) => c.target === target && c.scenario === scenario);
 }
 
+const cpuOf = (c: Cell | undefined): number => c?.cpuUs ?? Number.NaN;
+
+/**
+ * `metric(target) ÷ metric(reference)` round by round, sorted: rounds interleave the targets, so round k
+ * of one is measured next to round k of the other.
+ */
+function pairedRatios(all: readonly Cell[], target: TargetId, reference: TargetId, scenario: string, metric: (c: Cell) => number): number[] {
+  return all
+    .filter((c) => c.target === target && c.scenario === scenario)
+    .map((c) => {
+      const o = all.find((x) => x.target === reference && x.scenario === scenario && x.round === c.round);
+      return o ? metric(c) / metric(o) : Number.NaN;
+    })
+    .filter((r) => Number.isFinite(r) && r > 0)
+    .sort((a, b) => a - b);
+}
+
+/** "0.98× (0.95–1.02×, 5)": the median of the per-round ratios, their range and count. */
+function ratioSummary(ratios: readonly number[]): string {
+  if (ratios.length === 0) return '—';
+  const median = ratios.length % 2 === 1
+    ? (ratios[(ratios.length - 1) / 2] ?? Number.NaN)
+    : ((ratios[ratios.length / 2 - 1] ?? Number.NaN) + (ratios[ratios.length / 2] ?? Number.NaN)) / 2;
+  if (ratios.length === 1) return fmtRatio(median);
+  return `${fmtRatio(median)} (${fmtRatio(ratios[0] ?? Number.NaN)}–${fmtRatio(ratios[ratios.length - 1] ?? Number.NaN)}, ${ratios.length})`;
+}
+
 export function renderMarkdown(
   meta: Meta,
   scenarios: readonly Scenario[],
@@ -81,21 +110,21 @@ export function renderMarkdown(
   lines.push('# ai-proxy-multi bench', '');
   lines.push(`${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cores} · ${meta.memGb.toFixed(1)} GiB · ${meta.os}`, '');
   lines.push(`Each cell: ${meta.warmupS} s warm-up, then ${meta.durationS} s measured (autocannon, keep-alive).`, '');
-  lines.push('| Target | Scenario | req/s | p50 ms | p99 ms | peak RSS MiB | errors / non-2xx |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  lines.push('| Target | Scenario | req/s | p50 ms | p99 ms | CPU µs/req | peak RSS MiB | errors / non-2xx |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const target of Object.keys(TARGET_LABELS) as TargetId[]) {
     for (const s of scenarios) {
       const c = find(cells, target, s.id);
       if (!c) continue;
       lines.push(
-        `| ${TARGET_LABELS[target]} | ${s.label} | ${fmtInt(c.rps)} | ${fmtMs(c.p50)} | ${fmtMs(c.p99)} | ${fmtMb(c.rssMb)} | ${c.errors} / ${c.non2xx} |`,
+        `| ${TARGET_LABELS[target]} | ${s.label} | ${fmtInt(c.rps)} | ${fmtMs(c.p50)} | ${fmtMs(c.p99)} | ${fmtInt(cpuOf(c))} | ${fmtMb(c.rssMb)} | ${c.errors} / ${c.non2xx} |`,
       );
     }
   }
   lines.push('');
   lines.push('## Gateway overhead', '');
-  lines.push('| Scenario | req/s gateway ÷ minimal | req/s gateway ÷ direct | p50 added vs minimal | p50 added vs direct |');
-  lines.push('|---|---:|---:|---:|---:|');
+  lines.push('| Scenario | req/s gateway ÷ minimal | req/s gateway ÷ direct | CPU/req gateway ÷ minimal | p50 added vs minimal | p50 added vs direct |');
+  lines.push('|---|---:|---:|---:|---:|---:|');
   for (const s of scenarios) {
     const g = find(cells, 'gateway', s.id);
     const m = find(cells, 'minimal', s.id);
@@ -103,7 +132,7 @@ export function renderMarkdown(
     const ratio = (a?: Cell, b?: Cell): number => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
     const delta = (a?: Cell, b?: Cell): number => (a && b ? a.p50 - b.p50 : Number.NaN);
     lines.push(
-      `| ${s.label} | ${fmtRatio(ratio(g, m))} | ${fmtRatio(ratio(g, d))} | ${fmtDelta(delta(g, m))} | ${fmtDelta(delta(g, d))} |`,
+      `| ${s.label} | ${fmtRatio(ratio(g, m))} | ${fmtRatio(ratio(g, d))} | ${fmtRatio(cpuOf(g) / cpuOf(m))} | ${fmtDelta(delta(g, m))} | ${fmtDelta(delta(g, d))} |`,
     );
   }
   const variants: Array<[TargetId, string]> = [
@@ -113,33 +142,27 @@ export function renderMarkdown(
   for (const [variant, title] of variants) {
     if (!cells.some((c) => c.target === variant)) continue;
     lines.push('', `## ${title}`, '');
-    lines.push(`| Scenario | req/s ÷ in-memory gateway (median round) | per-round ratios | p50 − in-memory | p99 − in-memory | peak RSS |`);
+    lines.push('| Scenario | req/s ÷ in-memory gateway, per round | CPU/req ÷ in-memory gateway, per round | p50 − in-memory | p99 − in-memory | peak RSS |');
     lines.push('|---|---:|---:|---:|---:|---:|');
     for (const s of scenarios) {
       const r = find(cells, variant, s.id);
       const g = find(cells, 'gateway', s.id);
-      const ratio = r && g && g.rps > 0 ? r.rps / g.rps : Number.NaN;
-      // Rounds interleave the targets, so round k of one is measured next to round k of the other.
-      const paired = (all ?? [])
-        .filter((c) => c.target === variant && c.scenario === s.id)
-        .map((c) => [c, (all ?? []).find((o) => o.target === 'gateway' && o.scenario === s.id && o.round === c.round)] as const)
-        .filter((p): p is readonly [Cell, Cell] => p[1] !== undefined && p[1].rps > 0)
-        .map(([c, o]) => c.rps / o.rps)
-        .sort((a, b) => a - b);
-      const spread = paired.length > 1 ? `${fmtRatio(paired[0] ?? Number.NaN)}–${fmtRatio(paired[paired.length - 1] ?? Number.NaN)} (${paired.length})` : '—';
-      lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${spread} | ${fmtDelta(r && g ? r.p50 - g.p50 : Number.NaN)} | ${fmtDelta(r && g ? r.p99 - g.p99 : Number.NaN)} | ${fmtMb(r?.rssMb ?? null)} |`);
+      const rps = ratioSummary(pairedRatios(all ?? cells, variant, 'gateway', s.id, (c) => c.rps));
+      const cpu = ratioSummary(pairedRatios(all ?? cells, variant, 'gateway', s.id, cpuOf));
+      lines.push(`| ${s.label} | ${rps} | ${cpu} | ${fmtDelta(r && g ? r.p50 - g.p50 : Number.NaN)} | ${fmtDelta(r && g ? r.p99 - g.p99 : Number.NaN)} | ${fmtMb(r?.rssMb ?? null)} |`);
     }
   }
   if (cells.some((c) => c.target === 'baseline')) {
     lines.push('', '## This gateway vs the baseline checkout', '');
-    lines.push('| Scenario | req/s this ÷ baseline | p50 this − baseline | p99 this − baseline | peak RSS this − baseline |');
-    lines.push('|---|---:|---:|---:|---:|');
+    lines.push('| Scenario | req/s this ÷ baseline, per round | CPU/req this ÷ baseline, per round | p50 this − baseline | p99 this − baseline | peak RSS this − baseline |');
+    lines.push('|---|---:|---:|---:|---:|---:|');
     for (const s of scenarios) {
       const g = find(cells, 'gateway', s.id);
       const b = find(cells, 'baseline', s.id);
-      const ratio = g && b && b.rps > 0 ? g.rps / b.rps : Number.NaN;
+      const rps = ratioSummary(pairedRatios(all ?? cells, 'gateway', 'baseline', s.id, (c) => c.rps));
+      const cpu = ratioSummary(pairedRatios(all ?? cells, 'gateway', 'baseline', s.id, cpuOf));
       const rss = g?.rssMb != null && b?.rssMb != null ? `${(g.rssMb - b.rssMb).toFixed(1)} MiB` : '—';
-      lines.push(`| ${s.label} | ${fmtRatio(ratio)} | ${fmtDelta(g && b ? g.p50 - b.p50 : Number.NaN)} | ${fmtDelta(g && b ? g.p99 - b.p99 : Number.NaN)} | ${rss} |`);
+      lines.push(`| ${s.label} | ${rps} | ${cpu} | ${fmtDelta(g && b ? g.p50 - b.p50 : Number.NaN)} | ${fmtDelta(g && b ? g.p99 - b.p99 : Number.NaN)} | ${rss} |`);
     }
   }
   lines.push('');

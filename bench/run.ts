@@ -12,7 +12,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem, type as osType }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine,
+  cpuSeconds, freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine,
 } from './processes.ts';
 import type { Child } from './processes.ts';
 import { percentile, renderMarkdown, TARGET_LABELS } from './report.ts';
@@ -38,9 +38,9 @@ const BASELINE = process.env.BENCH_BASELINE;
 const LOAD_CORE = 0;
 const TARGET_CORE = 1;
 const UPSTREAM_CORE = cpus().length >= 3 ? 2 : 0;
-// The gateway's idle collection (server.reduce_memory_when_idle_ms) after 1 s instead of 10, so idle
-// RSS after the load is measured after it without a long wait.
-const IDLE_GC_MS = 1000;
+// The gateway's idle collection (server.reduce_memory_when_idle_ms, off by default) turned on at 10 s:
+// it never runs between the scenarios of a target, and idle RSS after the load is measured once it has.
+const IDLE_GC_MS = 10_000;
 
 const scenarios: Scenario[] = [
   { id: 'chat-c50', label: 'chat, 50 conn', stream: false, connections: 50 },
@@ -117,7 +117,7 @@ async function upstreamBehindProxy(): Promise<string> {
   return sharedUpstream.url;
 }
 
-function gatewayConfig(port: number, adminPort: number, upstream: string, redisUrl?: string, workers = 1): object {
+function gatewayConfig(port: number, adminPort: number, upstream: string, redisUrl?: string, workers = 1, idleGc = true): object {
   const instance = (name: string) => ({
     name,
     provider: 'openai-compatible',
@@ -127,7 +127,8 @@ function gatewayConfig(port: number, adminPort: number, upstream: string, redisU
     override: { endpoint: upstream },
   });
   return {
-    server: { host: '127.0.0.1', port, workers, reduce_memory_when_idle_ms: IDLE_GC_MS },
+    // A baseline checkout may predate the field (and refuse it as unknown).
+    server: { host: '127.0.0.1', port, workers, ...(idleGc && { reduce_memory_when_idle_ms: IDLE_GC_MS }) },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: LOG_LEVEL },
     ...(redisUrl && { redis: { url: redisUrl, key_prefix: `bench${Date.now()}:` } }),
@@ -163,7 +164,7 @@ async function startTarget(target: TargetId, tmp: string): Promise<{ child: Chil
   // `gateway-2w`: server.workers 2, not pinned (two workers need two cores; on a 2-core machine they
   // share them with the load generator and the upstream).
   const workers = target === 'gateway-2w' ? 2 : 1;
-  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream, redisUrl, workers), null, 2));
+  writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstream, redisUrl, workers, target !== 'baseline'), null, 2));
   const child = spawnNode(target === 'baseline' ? 'baseline gateway' : 'gateway', workers > 1 ? null : TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
   await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`);
   return { child, url: `http://127.0.0.1:${port}` };
@@ -217,10 +218,13 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
       const tree = processTree(child.pid);
       for (const pid of tree.slice(1)) resetPeakRss(pid);
       if (!resetPeakRss(child.pid)) notes.push({ target, note: `${s.label}: peak RSS is since process start (clear_refs not writable)` });
+      const cpuBefore = treeCpu(tree);
       const { result, latencies } = await load(url, s, DURATION, true);
+      const cpuAfter = treeCpu(tree);
       const cell: Cell = {
         target, round, scenario: s.id, rps: result['2xx'] / result.duration, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
         rssMb: sumRss(tree), completed: result['2xx'], errors: result.errors, non2xx: result.non2xx,
+        cpuUs: cpuBefore !== null && cpuAfter !== null && result['2xx'] > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result['2xx'] : null,
       };
       cells.push(cell);
       console.error(`  ${TARGET_LABELS[target].padEnd(24)} ${s.label.padEnd(28)} ${Math.round(cell.rps)} req/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms`);
@@ -235,6 +239,17 @@ async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: 
       notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
     }
   }
+}
+
+/** CPU seconds of a process and its workers, added up; null when one is gone. */
+function treeCpu(pids: readonly number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const s = cpuSeconds(pid);
+    if (s === null) return null;
+    total += s;
+  }
+  return total;
 }
 
 /** Peak RSS of a process and its workers, added up (each process's own peak). */
@@ -267,7 +282,7 @@ function idleSection(idle: readonly IdleRss[]): string {
     '',
     `## Idle RSS after the load`,
     '',
-    `RSS (VmRSS, workers added) ${IDLE_GC_MS + 1500} ms after the last scenario ended; the gateways run their idle collection after ${IDLE_GC_MS} ms.`,
+    `RSS (VmRSS, workers added) ${IDLE_GC_MS + 1500} ms after the last scenario ended; this checkout's gateways run with \`server.reduce_memory_when_idle_ms: ${IDLE_GC_MS}\` (a baseline checkout with its own default).`,
     '',
     '| target | MiB (median) | spread | rounds |',
     '|---|---:|---:|---:|',
@@ -312,6 +327,7 @@ async function main(): Promise<void> {
         `Gateway: bin/ai-proxy-multi.js start with one route and two openai-compatible instances on the same upstream; log level ${LOG_LEVEL}.`,
         'req/s counts 2xx responses over the measured window; p50/p99 are over every 2xx response time (a stream counts until its last byte).',
         'Peak RSS: VmHWM of the target process, reset before each cell via /proc/<pid>/clear_refs.',
+        'CPU µs/req: user + system CPU of the target (its workers added) over the measured window, from /proc/<pid>/stat, ÷ 2xx responses. It is the work a request costs, much less sensitive than req/s to what else the machine runs, so ratios of it resolve small differences in fewer rounds.',
         `Rounds: ${ROUNDS} (targets interleaved; each cell is the median round by req/s).`,
       ],
     },

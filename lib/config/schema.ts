@@ -19,7 +19,7 @@ export const configDefaults = {
     max_json_depth: 128,
     max_json_array_length: 100_000,
     workers: 1 as number | 'auto',
-    reduce_memory_when_idle_ms: 10_000,
+    reduce_memory_when_idle_ms: 0,
   },
   admin: { host: '127.0.0.1', port: 9180 },
   redis: { key_prefix: 'aipm:', reconcile_interval_ms: 2000, command_timeout_ms: 500 },
@@ -425,7 +425,7 @@ const baseSchema: JsonSchema = {
         default: d.server.workers,
         errorMessage: 'must be a whole number of at least 1, or "auto"',
       },
-      reduce_memory_when_idle_ms: int('After this long with no data-plane request in flight, the process (each worker) runs one memory-reducing garbage collection, which gives back the young-generation memory V8 otherwise keeps at its last high-water mark, in ms; 0 = never.', { minimum: 0, default: d.server.reduce_memory_when_idle_ms }),
+      reduce_memory_when_idle_ms: int('After this long with no data-plane request in flight, the process (each worker) runs one memory-reducing garbage collection, which gives back the young-generation memory V8 otherwise keeps at its last high-water mark, in ms; 0 = never (the default: after it, a ramp to thousands of slow streams was measured to cost more CPU per chunk).', { minimum: 0, default: d.server.reduce_memory_when_idle_ms }),
     }),
     admin: {
       description: 'Admin listener (/healthz, /readyz, /metrics, /status, /reload). Absent = 127.0.0.1:9180; false = off.',

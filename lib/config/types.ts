@@ -264,7 +264,7 @@ export interface GatewayConfig {
     max_json_array_length: number;
     /** Worker processes sharing the listeners; 'auto' = one per available core. */
     workers: number | 'auto';
-    /** ms with nothing in flight before a memory-reducing GC (CLI processes only); 0 = never. */
+    /** ms with nothing in flight before a memory-reducing GC (CLI processes only); 0 = never (default). */
     reduce_memory_when_idle_ms: number;
   };
   admin: { host: string; port: number; api_key?: string } | null;

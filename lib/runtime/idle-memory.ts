@@ -2,13 +2,16 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
 
-// Gives memory back once the gateway goes quiet. V8 grows its young generation (two semi-spaces, up to
-// 16 MiB each) under allocation pressure, and start-up alone is enough pressure, but it shrinks them and
-// returns emptied pages only on a memory-reducing collection. A browser gets one from V8's memory
-// reducer when a tab goes idle; a Node server never does, so its RSS stays at the high-water mark of its
-// last burst for good (about 40 MiB of a 160 MiB idle gateway). After `afterMs` with no data-plane
-// request in flight, the process asks V8 for that collection once; the next request re-arms it. Only
-// the CLI's processes use this: a gateway embedded in another program leaves that program's heap alone.
+// Gives memory back once the gateway goes quiet. V8 grows its young generation (two semi-spaces:
+// 16 MiB each after start-up, 64 under load on a large machine) under allocation pressure, but it shrinks
+// them and returns emptied pages only on a memory-reducing collection. A browser gets one from V8's
+// memory reducer when a tab goes idle; a Node server never does, so its RSS stays at the high-water
+// mark of its last burst for good (about 40 MiB of a 160 MiB idle gateway). After `afterMs` with no
+// data-plane request in flight, the process asks V8 for that collection once; the next request re-arms
+// it. Only the CLI's processes use this: a gateway embedded in another program leaves that program's
+// heap alone. It is off unless configured: a gateway that had run it just before 5,000 slow streams
+// arrived spent 1.4–2.0× the CPU per relayed chunk for the rest of the run, with the same GC time
+// (cause not found; README, "Memory").
 
 /** V8's `gc` (its `--expose-gc` extension); this shape of its options needs V8 ≥ 11. */
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;

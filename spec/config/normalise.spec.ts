@@ -102,7 +102,7 @@ describe('config normalisation', () => {
       max_json_depth: 128,
       max_json_array_length: 100_000,
       workers: 1,
-      reduce_memory_when_idle_ms: 10_000,
+      reduce_memory_when_idle_ms: 0,
     });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9180 });
     assert.equal(config.redis, null);
