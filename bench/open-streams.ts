@@ -292,25 +292,16 @@ function render(rows: Row[], pinned: boolean): string {
     );
   }
   const of = (t: Target, pick: (r: Row) => number): number => median(rows.filter((r) => r.target === t).map(pick));
-  if (TARGETS.includes('gateway') && TARGETS.includes('minimal')) {
-    const ratio = (pick: (r: Row) => number): string => fmt(of('gateway', pick) / of('minimal', pick), 2);
+  const compared: Array<[Target, string]> = [['minimal', 'Gateway ÷ minimal proxy'], ['baseline', 'This gateway ÷ the baseline checkout']];
+  for (const [other, title] of compared) {
+    if (!TARGETS.includes('gateway') || !TARGETS.includes(other)) continue;
+    const ratio = (pick: (r: Row) => number): string => fmt(of('gateway', pick) / of(other, pick), 2);
     lines.push(
       '',
-      'Gateway ÷ minimal proxy (medians over rounds):',
+      `${title} (medians over rounds):`,
       '',
       `- memory per open stream: ${ratio((r) => r.kibPerStream)}×`,
       `- idle RSS: ${ratio((r) => r.idleRss)}×`,
-      `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×`,
-      `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×`,
-    );
-  }
-  if (TARGETS.includes('gateway') && TARGETS.includes('baseline')) {
-    const ratio = (pick: (r: Row) => number): string => fmt(of('gateway', pick) / of('baseline', pick), 2);
-    lines.push(
-      '',
-      'This gateway ÷ the baseline checkout (medians over rounds):',
-      '',
-      `- memory per open stream: ${ratio((r) => r.kibPerStream)}×`,
       `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×`,
       `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×`,
     );

@@ -112,15 +112,18 @@ export function killAll(): void {
   live.clear();
 }
 
-/** Resident set now (VmRSS) in MiB; null when the process is gone. */
-export function rssNowMb(pid: number): number | null {
+/** A `kB` line of /proc/<pid>/status in MiB; null off Linux or when the process is gone. */
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) / 1024 : null;
   } catch {
     return null;
   }
 }
+
+/** Resident set now (VmRSS) in MiB. */
+export const rssNowMb = (pid: number): number | null => statusMb(pid, 'VmRSS');
 
 /** User + system CPU of a process in seconds (clock ticks of 10 ms on Linux); null when it is gone. */
 export function cpuSeconds(pid: number): number | null {
@@ -133,15 +136,8 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
-/** VmHWM (peak resident set) in MiB, or null off Linux. */
-export function peakRssMb(pid: number): number | null {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
+/** VmHWM (peak resident set) in MiB. */
+export const peakRssMb = (pid: number): number | null => statusMb(pid, 'VmHWM');
 
 /** The pid and every descendant's (a `server.workers` gateway is a primary and its workers). */
 export function processTree(pid: number): number[] {

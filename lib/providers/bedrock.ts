@@ -6,9 +6,17 @@ import { preloadEventStreamCodec } from '../transport/aws-event-stream.ts';
 // The signer (Smithy's, ~3 MiB of a process) is loaded once a Bedrock instance exists, not by every gateway.
 let signer: Promise<typeof import('./auth/sigv4.ts')> | undefined;
 
+function loadSigner(): Promise<typeof import('./auth/sigv4.ts')> {
+  if (!signer) {
+    signer = import('./auth/sigv4.ts');
+    // A preload nobody awaits yet must not become an unhandled rejection; a request's await still sees it.
+    signer.catch(() => undefined);
+  }
+  return signer;
+}
+
 async function sign(req: SignableRequest, aws: AwsCredentials, region: string): Promise<Record<string, string>> {
-  signer ??= import('./auth/sigv4.ts');
-  return (await signer).signBedrockRequest(req, aws, region);
+  return (await loadSigner()).signBedrockRequest(req, aws, region);
 }
 
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and
@@ -33,7 +41,7 @@ export const bedrock = defineProvider({
     const aws = instance.auth.aws;
     const region = instance.provider_conf.region ?? '';
     // A Bedrock instance is configured: load what its requests need now rather than on the first one.
-    if (aws) signer ??= import('./auth/sigv4.ts');
+    if (aws) void loadSigner();
     preloadEventStreamCodec();
     return {
       headers: (req) => (aws ? sign(req, aws, region) : Promise.resolve({})),
