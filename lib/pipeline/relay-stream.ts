@@ -206,19 +206,20 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
     return result(streamError);
   };
 
-  // The body is read on `readable` with `read()`, not with `for await`: a stream waits most of its
-  // life for the next chunk, and an async iterator keeps a promise and its reactions alive across every
-  // such wait (they outlive young-generation collections and pile up in the old one). `read()` still
-  // returns everything buffered as one chunk, so a burst of upstream chunks costs one pass and one
-  // write, as with the iterator. While a write waits for `drain`, nothing is read (backpressure).
+  // The body is read in flowing mode, on `data`: undici pushes each chunk from its socket read and a
+  // flowing stream hands it straight to the listener, with nothing buffered, no `readable` tick and no
+  // `read()` (a chunk costs one call, as in the minimal proxy). Not with `for await`: a stream waits most
+  // of its life for the next chunk, and an async iterator keeps a promise and its reactions alive across
+  // every such wait (they outlive young-generation collections and pile up in the old one). Chunks read
+  // in one tick still leave in one `writev` (the response corks its socket until the next tick). While
+  // a write waits for `drain` the body is paused: undici stops reading once its buffer is full.
   return new Promise<StreamRelayResult>((resolve) => {
     const body = input.body;
     let settled = false;
-    let waiting = false;
     const settle = (outcome: Promise<StreamRelayResult> | StreamRelayResult): void => {
       if (settled) return;
       settled = true;
-      body.off('readable', pump);
+      body.off('data', onData);
       stopWatching();
       // The relay is done with the body: an error from destroying it (undici's AbortError) has no reader.
       body.on('error', () => undefined);
@@ -231,12 +232,11 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
         settle(left());
         return;
       }
-      waiting = true;
+      body.pause();
       wrote.then(
         (ok) => {
           if (settled) return;
-          waiting = false;
-          if (ok) pump();
+          if (ok) body.resume();
           else afterWrite(false);
         },
         (err: unknown) => settle(failed(err)),
@@ -261,10 +261,10 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
       if (next.error) streamError = new UpstreamStreamError(input.instance, inBand());
       afterWrite(writeFrames(res, next.out, clientSignal));
     };
-    function pump(): void {
+    function onData(chunk: Uint8Array): void {
+      if (settled) return;
       try {
-        let chunk: Uint8Array | null;
-        while (!settled && !waiting && (chunk = body.read() as Uint8Array | null) !== null) relayChunk(chunk);
+        relayChunk(chunk);
       } catch (err) {
         settle(failed(err));
       }
@@ -272,7 +272,7 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
     // `finished` reports the end, an error, or a close before the end (ERR_STREAM_PREMATURE_CLOSE),
     // exactly the ways an iterator's loop would have stopped.
     const stopWatching = finished(body, { writable: false }, (err) => settle(err ? failed(err) : ended()));
-    body.on('readable', pump);
+    body.on('data', onData);
   });
 }
 
