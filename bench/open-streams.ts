@@ -29,6 +29,9 @@ const LABELS: Record<Target, string> = {
 };
 // `baseline`: the gateway of another checkout (BENCH_BASELINE=/path, with its node_modules), same run.
 const BASELINE = process.env.BENCH_BASELINE;
+// BENCH_SIDE_BY_SIDE=1: the proxies run at the same time on one core instead of one after the other
+// (`direct` is left out: its upstream is the measured process).
+const SIDE_BY_SIDE = process.env.BENCH_SIDE_BY_SIDE === '1';
 
 // Opening: BATCH streams every BATCH_GAP_MS, so N streams take N / BATCH × BATCH_GAP_MS to open and
 // their timers are spread over that ramp.
@@ -229,37 +232,82 @@ function gatewayConfig(port: number, adminPort: number, upstream: string): objec
   };
 }
 
+interface Started {
+  target: Target;
+  url: string;
+  pid: number;
+  idleRss: number;
+}
+
+/**
+ * Starts a target behind `upstreamUrl` (its own slow upstream when not given), warms it up and reads
+ * its idle RSS. The processes go into `children`, for the caller to stop.
+ */
+async function startTarget(target: Target, round: number, tmp: string, children: Child[], upstreamUrl?: string): Promise<Started> {
+  let upstream: Child | undefined;
+  if (upstreamUrl === undefined) {
+    const upstreamCore = target === 'direct' ? TARGET_CORE : UPSTREAM_CORE;
+    upstream = spawnNode('slow upstream', upstreamCore, ['bench/slow-upstream.ts', String(CHUNK_MS), String(SECONDS)], root);
+    children.push(upstream);
+    upstreamUrl = `http://127.0.0.1:${await waitForPortLine(upstream)}`;
+  }
+  let measured: Child;
+  let url: string;
+  if (target === 'direct') {
+    if (!upstream) throw new Error('direct is measured on an upstream of its own');
+    [measured, url] = [upstream, upstreamUrl];
+  } else if (target === 'minimal') {
+    measured = spawnNode('minimal proxy', TARGET_CORE, ['bench/minimal-proxy.ts', upstreamUrl], root);
+    children.push(measured);
+    url = `http://127.0.0.1:${await waitForPortLine(measured)}`;
+  } else {
+    const home = target === 'baseline' ? BASELINE : root;
+    if (!home) throw new Error('set BENCH_BASELINE to the checkout to compare with');
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const file = join(tmp, `streams-${target}-${round}.json`);
+    writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstreamUrl), null, 2));
+    measured = spawnNode(LABELS[target], TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
+    children.push(measured);
+    await waitForHttp(measured, `http://127.0.0.1:${adminPort}/readyz`);
+    url = `http://127.0.0.1:${port}`;
+  }
+  // A few short streams first, so lazy start-up work (modules and tables loaded on the first answer)
+  // is counted in idle RSS, not as memory per stream.
+  await Promise.all(Array.from({ length: 5 }, () => warmUp(url)));
+  await sleep(1500);
+  return { target, url, pid: measured.pid, idleRss: rssMb(measured.pid) };
+}
+
+const rowOf = (started: Started, round: number, result: Awaited<ReturnType<typeof drive>>): Row => ({
+  target: started.target,
+  round,
+  idleRss: started.idleRss,
+  ...result,
+  kibPerStream: ((result.loadedRss - started.idleRss) * 1024) / STREAMS,
+});
+
 async function runTarget(target: Target, round: number, tmp: string): Promise<Row> {
   const children: Child[] = [];
   try {
-    const upstreamCore = target === 'direct' ? TARGET_CORE : UPSTREAM_CORE;
-    const upstream = spawnNode('slow upstream', upstreamCore, ['bench/slow-upstream.ts', String(CHUNK_MS), String(SECONDS)], root);
-    children.push(upstream);
-    const upstreamUrl = `http://127.0.0.1:${await waitForPortLine(upstream)}`;
-    let measured = upstream;
-    let url = upstreamUrl;
-    if (target === 'minimal') {
-      measured = spawnNode('minimal proxy', TARGET_CORE, ['bench/minimal-proxy.ts', upstreamUrl], root);
-      children.push(measured);
-      url = `http://127.0.0.1:${await waitForPortLine(measured)}`;
-    } else if (target === 'gateway' || target === 'baseline') {
-      const home = target === 'baseline' ? BASELINE : root;
-      if (!home) throw new Error('set BENCH_BASELINE to the checkout to compare with');
-      const [port, adminPort] = [await freePort(), await freePort()];
-      const file = join(tmp, `streams-${round}.json`);
-      writeFileSync(file, JSON.stringify(gatewayConfig(port, adminPort, upstreamUrl), null, 2));
-      measured = spawnNode(LABELS[target], TARGET_CORE, [join(home, 'bin/ai-proxy-multi.js'), 'start', '-c', file], home);
-      children.push(measured);
-      await waitForHttp(measured, `http://127.0.0.1:${adminPort}/readyz`);
-      url = `http://127.0.0.1:${port}`;
-    }
-    // A few short streams first, so lazy start-up work (modules and tables loaded on the first answer)
-    // is counted in idle RSS, not as memory per stream.
-    await Promise.all(Array.from({ length: 5 }, () => warmUp(url)));
-    await sleep(1500);
-    const idleRss = rssMb(measured.pid);
-    const result = await drive(url, measured.pid);
-    return { target, round, idleRss, ...result, kibPerStream: ((result.loadedRss - idleRss) * 1024) / STREAMS };
+    const started = await startTarget(target, round, tmp, children);
+    return rowOf(started, round, await drive(started.url, started.pid));
+  } finally {
+    for (const child of children.reverse()) await stopChild(child);
+  }
+}
+
+/**
+ * Side by side: every target at once, each behind its own slow upstream and each holding STREAMS
+ * streams, the measured processes sharing one core. Their CPU is read over the same window, so a
+ * slower or faster minute of this shared VM weighs on all of them alike.
+ */
+async function runSideBySide(targets: Target[], round: number, tmp: string): Promise<Row[]> {
+  const children: Child[] = [];
+  try {
+    const started: Started[] = [];
+    for (const target of targets) started.push(await startTarget(target, round, tmp, children));
+    const results = await Promise.all(started.map((s) => drive(s.url, s.pid)));
+    return started.map((s, i) => rowOf(s, round, results[i] as Awaited<ReturnType<typeof drive>>));
   } finally {
     for (const child of children.reverse()) await stopChild(child);
   }
@@ -279,7 +327,8 @@ function render(rows: Row[], pinned: boolean): string {
     `# Open streams: ${STREAMS} concurrent, a chunk every ${CHUNK_MS} ms for ${SECONDS} s`,
     '',
     `${new Date().toISOString()} · node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ` +
-      `rounds ${ROUNDS} · ${pinned ? 'load generator and upstream on core 0, measured process on core 1' : 'not pinned (no taskset)'}`,
+      `rounds ${ROUNDS} · ${pinned ? `load generator and upstreams on core 0, measured ${SIDE_BY_SIDE ? 'processes' : 'process'} on core 1` : 'not pinned (no taskset)'}`,
+    ...(SIDE_BY_SIDE ? ['', `Side by side: in each round the proxies ran at the same time, each holding ${STREAMS} streams of its own, sharing core 1 (BENCH_SIDE_BY_SIDE=1). Their delays include waiting for each other; their CPU was read over the same window.`] : []),
     '',
     'Delay: from the upstream writing a chunk to the client reading it. Memory per stream: (RSS with every stream open − idle RSS) ÷ streams. CPU per chunk: the measured process\'s CPU over the window ÷ chunks the clients read in it.',
     '',
@@ -296,14 +345,24 @@ function render(rows: Row[], pinned: boolean): string {
   for (const [other, title] of compared) {
     if (!TARGETS.includes('gateway') || !TARGETS.includes(other)) continue;
     const ratio = (pick: (r: Row) => number): string => fmt(of('gateway', pick) / of(other, pick), 2);
+    // Round k of one target ran next to (or, side by side, with) round k of the other.
+    const perRound = (pick: (r: Row) => number): string => {
+      const values: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const mine = rows.find((r) => r.target === 'gateway' && r.round === round);
+        const theirs = rows.find((r) => r.target === other && r.round === round);
+        if (mine && theirs) values.push(pick(mine) / pick(theirs));
+      }
+      return values.length > 1 ? ` (rounds: ${values.map((v) => fmt(v, 2)).join(', ')})` : '';
+    };
     lines.push(
       '',
       `${title} (medians over rounds):`,
       '',
       `- memory per open stream: ${ratio((r) => r.kibPerStream)}×`,
       `- idle RSS: ${ratio((r) => r.idleRss)}×`,
-      `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×`,
-      `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×`,
+      `- CPU per chunk: ${ratio((r) => r.cpuUsPerChunk)}×${perRound((r) => r.cpuUsPerChunk)}`,
+      `- chunk delay p50: ${ratio((r) => r.delayP50)}×, p99: ${ratio((r) => r.delayP99)}×${perRound((r) => r.delayP99)}`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -315,6 +374,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
+      if (SIDE_BY_SIDE) {
+        const together = TARGETS.filter((t) => t !== 'direct');
+        process.stderr.write(`round ${round}: ${together.map((t) => LABELS[t]).join(', ')} side by side, ${STREAMS} streams each for ${SECONDS} s…\n`);
+        rows.push(...(await runSideBySide(together, round, tmp)));
+        continue;
+      }
       for (const target of TARGETS) {
         process.stderr.write(`round ${round}: ${LABELS[target]}, ${STREAMS} streams for ${SECONDS} s…\n`);
         rows.push(await runTarget(target, round, tmp));

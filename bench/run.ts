@@ -32,6 +32,9 @@ const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,minimal,gateway,gateway-re
   .filter((t): t is TargetId => t in TARGET_LABELS);
 const CHUNKS = 20;
 const BASELINE = process.env.BENCH_BASELINE;
+// BENCH_SIDE_BY_SIDE=1: in each round the targets (`direct` left out) run at the same time on the
+// target core and take the load at once, so CPU per request is read over the same window for all.
+const SIDE_BY_SIDE = process.env.BENCH_SIDE_BY_SIDE === '1';
 
 // Two cores: the measured process gets one to itself; the load generator and (behind a proxy) the
 // upstream share the other. With 3+ cores the upstream gets its own.
@@ -160,7 +163,7 @@ async function startTarget(target: TargetId, tmp: string): Promise<{ child: Chil
   if (!existsSync(join(home, 'bin/ai-proxy-multi.js'))) throw new Error(`${home}/bin/ai-proxy-multi.js does not exist`);
   const [port, adminPort] = [await freePort(), await freePort()];
   const redisUrl = target === 'gateway-redis' ? await startRedis(tmp) : undefined;
-  const file = join(tmp, 'gateway.json');
+  const file = join(tmp, `${target}.json`);
   // `gateway-2w`: server.workers 2, not pinned (two workers need two cores; on a 2-core machine they
   // share them with the load generator and the upstream).
   const workers = target === 'gateway-2w' ? 2 : 1;
@@ -199,45 +202,66 @@ interface IdleRss {
 }
 
 async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[], idle: IdleRss[], round = 0): Promise<void> {
-  let started: { child: Child; url: string };
+  await benchTogether([target], tmp, cells, notes, idle, round);
+}
+
+/**
+ * Starts the targets, then measures every scenario on all of them at once (one target: the usual
+ * cell), then their idle RSS once the gateways' idle collection has run; stops them.
+ */
+async function benchTogether(targets: readonly TargetId[], tmp: string, cells: Cell[], notes: TargetNote[], idle: IdleRss[], round: number): Promise<void> {
+  const running: Array<{ target: TargetId; child: Child; url: string }> = [];
   try {
-    started = await startTarget(target, tmp);
-  } catch (err) {
-    notes.push({ target, note: `not measured: ${(err as Error).message}` });
-    return;
-  }
-  const { child, url } = started;
-  try {
-    for (const s of scenarios) {
-      const problem = await probe(url, s);
-      if (problem) {
-        notes.push({ target, note: `${s.label} not measured: ${problem}` });
-        continue;
+    for (const target of targets) {
+      try {
+        running.push({ target, ...(await startTarget(target, tmp)) });
+      } catch (err) {
+        notes.push({ target, note: `not measured: ${(err as Error).message}` });
       }
-      if (WARMUP > 0) await load(url, s, WARMUP, false);
-      const tree = processTree(child.pid);
-      for (const pid of tree.slice(1)) resetPeakRss(pid);
-      if (!resetPeakRss(child.pid)) notes.push({ target, note: `${s.label}: peak RSS is since process start (clear_refs not writable)` });
-      const cpuBefore = treeCpu(tree);
-      const { result, latencies } = await load(url, s, DURATION, true);
-      const cpuAfter = treeCpu(tree);
-      const cell: Cell = {
-        target, round, scenario: s.id, rps: result['2xx'] / result.duration, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-        rssMb: sumRss(tree), completed: result['2xx'], errors: result.errors, non2xx: result.non2xx,
-        cpuUs: cpuBefore !== null && cpuAfter !== null && result['2xx'] > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result['2xx'] : null,
-      };
-      cells.push(cell);
-      console.error(`  ${TARGET_LABELS[target].padEnd(24)} ${s.label.padEnd(28)} ${Math.round(cell.rps)} req/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms`);
+    }
+    for (const s of scenarios) {
+      const ready: typeof running = [];
+      for (const r of running) {
+        const problem = await probe(r.url, s);
+        if (problem) notes.push({ target: r.target, note: `${s.label} not measured: ${problem}` });
+        else ready.push(r);
+      }
+      if (ready.length === 0) continue;
+      if (WARMUP > 0) await Promise.all(ready.map((r) => load(r.url, s, WARMUP, false)));
+      const trees = ready.map((r) => processTree(r.child.pid));
+      ready.forEach((r, i) => {
+        const tree = trees[i] as number[];
+        for (const pid of tree.slice(1)) resetPeakRss(pid);
+        if (!resetPeakRss(r.child.pid)) notes.push({ target: r.target, note: `${s.label}: peak RSS is since process start (clear_refs not writable)` });
+      });
+      const cpuBefore = trees.map(treeCpu);
+      const runs = await Promise.all(ready.map((r) => load(r.url, s, DURATION, true)));
+      const cpuAfter = trees.map(treeCpu);
+      ready.forEach((r, i) => {
+        const { result, latencies } = runs[i] as LoadRun;
+        const [before, after] = [cpuBefore[i] ?? null, cpuAfter[i] ?? null];
+        const cell: Cell = {
+          target: r.target, round, scenario: s.id, rps: result['2xx'] / result.duration, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+          rssMb: sumRss(trees[i] as number[]), completed: result['2xx'], errors: result.errors, non2xx: result.non2xx,
+          cpuUs: before !== null && after !== null && result['2xx'] > 0 ? ((after - before) * 1e6) / result['2xx'] : null,
+        };
+        cells.push(cell);
+        console.error(`  ${TARGET_LABELS[r.target].padEnd(24)} ${s.label.padEnd(28)} ${Math.round(cell.rps)} req/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms  ${cell.cpuUs == null ? '' : `${cell.cpuUs.toFixed(0)} µs CPU/req`}`);
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, IDLE_GC_MS + 1500));
-    const now = processTree(child.pid).map(rssNowMb);
-    if (now.every((mb) => mb !== null)) idle.push({ target, round, mb: now.reduce((a, b) => a + b, 0) });
-  } finally {
-    const stop = await stopChild(child);
-    if (target === 'gateway-redis') redisServer?.kill('SIGKILL');
-    if ((target === 'gateway' || target === 'gateway-redis' || target === 'gateway-2w' || target === 'baseline') && (stop.code !== 0 || stop.forced)) {
-      notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
+    for (const r of running) {
+      const now = processTree(r.child.pid).map(rssNowMb);
+      if (now.every((mb) => mb !== null)) idle.push({ target: r.target, round, mb: now.reduce((a, b) => a + b, 0) });
     }
+  } finally {
+    for (const { target, child } of running) {
+      const stop = await stopChild(child);
+      if (target !== 'direct' && target !== 'minimal' && (stop.code !== 0 || stop.forced)) {
+        notes.push({ target, note: `on SIGTERM it exited with code ${stop.code ?? 'none'}, signal ${stop.signal ?? 'none'}${stop.forced ? ' (needed SIGKILL)' : ''}` });
+      }
+    }
+    if (running.some((r) => r.target === 'gateway-redis')) redisServer?.kill('SIGKILL');
   }
 }
 
@@ -304,7 +328,8 @@ async function main(): Promise<void> {
   console.error(`bench: ${TARGETS.join(', ')}; ${WARMUP} s warm-up + ${DURATION} s per cell`);
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const target of TARGETS) await benchTarget(target, tmp, cells, notes, idle, round);
+      if (SIDE_BY_SIDE) await benchTogether(TARGETS.filter((t) => t !== 'direct'), tmp, cells, notes, idle, round);
+      else for (const target of TARGETS) await benchTarget(target, tmp, cells, notes, idle, round);
     }
   } finally {
     if (sharedUpstream) await stopChild(sharedUpstream.child);
@@ -329,6 +354,9 @@ async function main(): Promise<void> {
         'Peak RSS: VmHWM of the target process, reset before each cell via /proc/<pid>/clear_refs.',
         'CPU µs/req: user + system CPU of the target (its workers added) over the measured window, from /proc/<pid>/stat, ÷ 2xx responses. It is the work a request costs, much less sensitive than req/s to what else the machine runs, so ratios of it resolve small differences in fewer rounds.',
         `Rounds: ${ROUNDS} (targets interleaved; each cell is the median round by req/s).`,
+        ...(SIDE_BY_SIDE
+          ? ['Side by side (BENCH_SIDE_BY_SIDE=1): in each round the targets ran at the same time, sharing the target core, each under its own full load, so their req/s and latencies are what each got of a shared core; compare their CPU µs/req, read over the same window.']
+          : []),
       ],
     },
     scenarios, medianCells(cells), [...new Map(notes.map((n) => [`${n.target}|${n.note}`, n])).values()], cells,

@@ -9,9 +9,9 @@ import type { Logger } from 'pino';
 // mark of its last burst for good (about 40 MiB of a 160 MiB idle gateway). After `afterMs` with no
 // data-plane request in flight, the process asks V8 for that collection once; the next request re-arms
 // it. Only the CLI's processes use this: a gateway embedded in another program leaves that program's
-// heap alone. It is off unless configured: a gateway that had run it just before 5,000 slow streams
-// arrived spent 1.4–2.0× the CPU per relayed chunk for the rest of the run, with the same GC time
-// (cause not found; README, "Memory").
+// heap alone. It is off unless configured: a gateway that had run it just before thousands of slow
+// streams arrived spent 1.27–1.37× the CPU per relayed chunk while they lasted, with as many GCs as one
+// that had not (a plain full GC at that moment cost 1.22–1.25×; cause not found; README, "Memory").
 
 /** V8's `gc` (its `--expose-gc` extension); this shape of its options needs V8 ≥ 11. */
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
