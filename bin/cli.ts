@@ -11,7 +11,7 @@ import { createGateway } from '../lib/gateway.ts';
 import type { Gateway } from '../lib/gateway.ts';
 import { createFormattedLogger, defaultLogFormat, isLogFormat } from '../lib/observe/logger.ts';
 import type { LogFormat } from '../lib/observe/logger.ts';
-import { createIdleMemoryReducer } from '../lib/runtime/idle-memory.ts';
+import { createIdleMemoryReducer, reduceMemoryAfterStartUp } from '../lib/runtime/idle-memory.ts';
 import type { IpcPort } from '../lib/state/ipc-store.ts';
 import { runPrimary } from '../lib/workers/primary.ts';
 import { isOurWorker, serveWorker, workerCount, workerGatewayOptions } from '../lib/workers/worker.ts';
@@ -111,6 +111,8 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     process.stderr.write(`ai-proxy-multi: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
+  // Before the listener opens, so no request waits for the collection.
+  reduceMemoryAfterStartUp(log);
   try {
     await gateway.listen();
   } catch (err) {
@@ -119,7 +121,6 @@ async function start(file: string, format: LogFormat | undefined): Promise<numbe
     await gateway.close().catch(() => undefined);
     return 1;
   }
-  memory.idle();
   return new Promise<number>((resolve) => {
     // A worker's IPC channel would keep it alive once drained.
     const done = (code: number) => {

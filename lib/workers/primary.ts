@@ -16,7 +16,7 @@ import { mergeStatusReports } from '../http/status-report.ts';
 import type { StatusReport } from '../http/status-report.ts';
 import type { Logger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import { createIdleMemoryReducer } from '../runtime/idle-memory.ts';
+import { reduceMemoryAfterStartUp } from '../runtime/idle-memory.ts';
 import { createServer } from '../runtime/node-http.ts';
 import { createIpcHub } from '../state/ipc-hub.ts';
 import { ignoreSendError } from '../state/ipc-store.ts';
@@ -159,7 +159,6 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     await new Promise<void>((resolve) => adminServer.close(() => resolve()));
   };
 
-  const memory = createIdleMemoryReducer(config.server.reduce_memory_when_idle_ms, log);
   async function onAllReady(): Promise<void> {
     started = true;
     let adminPort: number | null = null;
@@ -178,8 +177,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       }
     }
     log.info({ workers, adminPort, pids: live().map((w) => w.process.pid) }, `ai-proxy-multi running ${workers} workers`);
-    // The primary serves no data plane: once after start-up is its only idle period.
-    memory.idle();
+    // The primary serves no data plane: the collection after start-up is the only one it needs.
+    reduceMemoryAfterStartUp(log);
   }
 
   const stop = (why: string): void => {
@@ -189,7 +188,6 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       process.exit(1);
     }
     stopping = true;
-    memory.stop();
     log.info({ workers: forked.size }, `${why}: draining every worker`);
     for (const w of forked) tell(w, { aipmWorker: 'shutdown' });
     if (forked.size === 0) void closeAdmin().then(() => finish(exitCode));

@@ -10,8 +10,9 @@ import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { chatBody, instance, postJson } from '../support/gateway-harness.ts';
 import { freePort } from '../support/free-port.ts';
 
-// server.reduce_memory_when_idle_ms in the real command: the process gives its young generation back
-// once nothing is in flight, never while a stream is open, and again after each busy period.
+// The real command gives its young generation back once after start-up, always, and with
+// server.reduce_memory_when_idle_ms once nothing is in flight: never while a stream is open, and
+// again after each busy period.
 const cli = fileURLToPath(new URL('../../bin/ai-proxy-multi.js', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,6 +24,7 @@ describe('the gateway gives memory back when idle', function () {
   let port: number;
   const lines: Array<Record<string, unknown>> = [];
   const released = () => lines.filter((l) => l['msg'] === 'idle: memory given back');
+  const atStartUp = () => lines.filter((l) => l['msg'] === 'start-up: memory given back');
 
   async function until(what: string, check: () => boolean, ms: number): Promise<void> {
     for (const end = Date.now() + ms; Date.now() < end; ) {
@@ -67,15 +69,18 @@ describe('the gateway gives memory back when idle', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('after start-up: the heap is smaller after than before', async () => {
-    await until('a first collection after start-up', () => released().length === 1, 5000);
-    const [first] = released();
+  it('after start-up, before the listener opens: the heap is smaller after than before', async () => {
+    await until('the start-up collection', () => atStartUp().length === 1, 5000);
+    const [first] = atStartUp();
     assert.ok(Number(first?.['heap_mb']) < Number(first?.['heap_before_mb']), JSON.stringify(first));
     assert.ok(Number(first?.['rss_mb']) > 0);
+    const listening = lines.findIndex((l) => typeof l['msg'] === 'string' && l['msg'].includes(' listening on '));
+    assert.ok(listening >= 0 && lines.indexOf(first as Record<string, unknown>) < listening, 'collected before the listener opened');
+    await sleep(600); // two idle periods with no request: nothing more to give back
+    assert.equal(released().length, 0);
   });
 
   it('not while a stream is open; once after it ends', async () => {
-    await until('the start-up collection', () => released().length >= 1, 5000);
     const before = released().length;
     const streamed = postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody({ stream: true }));
     await sleep(900); // three idle periods into a 1.2 s stream

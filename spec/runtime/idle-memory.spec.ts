@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { pino } from 'pino';
-import { createIdleMemoryReducer } from '../../lib/runtime/idle-memory.ts';
+import { createIdleMemoryReducer, reduceMemoryAfterStartUp } from '../../lib/runtime/idle-memory.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -19,7 +19,11 @@ describe('idle memory reducer', () => {
     const { log } = capture();
     let collected = 0;
     const reducer = createIdleMemoryReducer(40, log, () => (collected += 1));
-    reducer.idle(); // start-up counts as activity
+    reducer.idle(); // start-up has its own collection: idle before any request is not worth another
+    await sleep(250);
+    assert.equal(collected, 0);
+    reducer.busy();
+    reducer.idle();
     await sleep(250);
     assert.equal(collected, 1);
     reducer.idle(); // nothing happened since: no second collection
@@ -45,6 +49,16 @@ describe('idle memory reducer', () => {
     await sleep(600);
     assert.equal(collected, 1);
     reducer.stop();
+  });
+
+  it('the start-up collection runs once, at once, and says what it freed', () => {
+    const { log, lines } = capture();
+    let collected = 0;
+    reduceMemoryAfterStartUp(log, () => (collected += 1));
+    assert.equal(collected, 1);
+    const said = lines.filter((l) => l['msg'] === 'start-up: memory given back');
+    assert.equal(said.length, 1);
+    for (const field of ['rss_mb', 'rss_before_mb', 'heap_mb', 'heap_before_mb', 'gc_ms']) assert.equal(typeof said[0]?.[field], 'number', field);
   });
 
   it('0 never collects, and stop() cancels a pending collection', async () => {
@@ -75,6 +89,7 @@ describe('idle memory reducer', () => {
     assert.ok(before >= 8, `the burst should grow the young generation (new space ${before} MiB)`);
     const { log, lines } = capture();
     const reducer = createIdleMemoryReducer(20, log);
+    reducer.busy();
     reducer.idle();
     await sleep(200);
     reducer.stop();
