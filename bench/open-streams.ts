@@ -286,22 +286,12 @@ const rowOf = (started: Started, round: number, result: Awaited<ReturnType<typeo
   kibPerStream: ((result.loadedRss - started.idleRss) * 1024) / STREAMS,
 });
 
-async function runTarget(target: Target, round: number, tmp: string): Promise<Row> {
-  const children: Child[] = [];
-  try {
-    const started = await startTarget(target, round, tmp, children);
-    return rowOf(started, round, await drive(started.url, started.pid));
-  } finally {
-    for (const child of children.reverse()) await stopChild(child);
-  }
-}
-
 /**
- * Side by side: every target at once, each behind its own slow upstream and each holding STREAMS
- * streams, the measured processes sharing one core. Their CPU is read over the same window, so a
- * slower or faster minute of this shared VM weighs on all of them alike.
+ * The targets at once (one target: the usual run), each behind its own slow upstream and each holding
+ * STREAMS streams, the measured processes sharing one core. Their CPU is read over the same window, so
+ * a slower or faster minute of this shared VM weighs on all of them alike.
  */
-async function runSideBySide(targets: Target[], round: number, tmp: string): Promise<Row[]> {
+async function runTogether(targets: Target[], round: number, tmp: string): Promise<Row[]> {
   const children: Child[] = [];
   try {
     const started: Started[] = [];
@@ -377,12 +367,12 @@ async function main(): Promise<void> {
       if (SIDE_BY_SIDE) {
         const together = TARGETS.filter((t) => t !== 'direct');
         process.stderr.write(`round ${round}: ${together.map((t) => LABELS[t]).join(', ')} side by side, ${STREAMS} streams each for ${SECONDS} s…\n`);
-        rows.push(...(await runSideBySide(together, round, tmp)));
+        rows.push(...(await runTogether(together, round, tmp)));
         continue;
       }
       for (const target of TARGETS) {
         process.stderr.write(`round ${round}: ${LABELS[target]}, ${STREAMS} streams for ${SECONDS} s…\n`);
-        rows.push(await runTarget(target, round, tmp));
+        rows.push(...(await runTogether([target], round, tmp)));
       }
     }
   } finally {

@@ -201,10 +201,6 @@ interface IdleRss {
   mb: number;
 }
 
-async function benchTarget(target: TargetId, tmp: string, cells: Cell[], notes: TargetNote[], idle: IdleRss[], round = 0): Promise<void> {
-  await benchTogether([target], tmp, cells, notes, idle, round);
-}
-
 /**
  * Starts the targets, then measures every scenario on all of them at once (one target: the usual
  * cell), then their idle RSS once the gateways' idle collection has run; stops them.
@@ -329,7 +325,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 0; round < ROUNDS; round++) {
       if (SIDE_BY_SIDE) await benchTogether(TARGETS.filter((t) => t !== 'direct'), tmp, cells, notes, idle, round);
-      else for (const target of TARGETS) await benchTarget(target, tmp, cells, notes, idle, round);
+      else for (const target of TARGETS) await benchTogether([target], tmp, cells, notes, idle, round);
     }
   } finally {
     if (sharedUpstream) await stopChild(sharedUpstream.child);

@@ -30,6 +30,9 @@ export interface IdleMemoryReducer {
   stop(): void;
 }
 
+/** The `gc` obtained so far: null once V8 refused it. */
+let obtained: GcFunction | null | undefined;
+
 /**
  * V8's `gc`, without starting node with `--expose-gc`: V8 installs it in contexts created while the
  * flag is set, so the flag is set only for the moment one context is made. undefined when refused.
@@ -37,15 +40,18 @@ export interface IdleMemoryReducer {
 function obtainGc(): GcFunction | undefined {
   const global = (globalThis as { gc?: unknown }).gc;
   if (typeof global === 'function') return global as GcFunction;
+  // One context for the process: the function keeps the context it came from alive.
+  if (obtained !== undefined) return obtained ?? undefined;
   try {
     setFlagsFromString('--expose-gc');
     const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as GcFunction) : undefined;
+    obtained = typeof gc === 'function' ? (gc as GcFunction) : null;
   } catch {
-    return undefined;
+    obtained = null;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
+  return obtained ?? undefined;
 }
 
 const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
