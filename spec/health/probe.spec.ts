@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +14,7 @@ import { createLogger } from '../../lib/observe/logger.ts';
 import { createMemoryStore } from '../../lib/state/memory-store.ts';
 import type { ProbeTarget } from '../../lib/health/probe.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { freePort } from '../support/free-port.ts';
 import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 
 function activeCheck(over: Partial<ActiveCheckConfig> = {}): ActiveCheckConfig {
@@ -30,15 +30,6 @@ function activeCheck(over: Partial<ActiveCheckConfig> = {}): ActiveCheckConfig {
     unhealthy: { interval: 1, http_statuses: [429, 500, 503], http_failures: 5, tcp_failures: 2, timeouts: 3 },
     ...over,
   };
-}
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('probeOnce', () => {
@@ -100,13 +91,13 @@ describe('probeOnce', () => {
   });
 
   it('reports a closed port as a tcp failure with its code', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await probeOnce({ ...target, origin: `http://127.0.0.1:${port}` }, activeCheck());
     assert.deepEqual(result, { kind: 'tcp_failure', code: 'ECONNREFUSED' });
   });
 
   it('probes another port when check.port overrides the instance port', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const elsewhere = { ...target, origin: `http://127.0.0.1:${port}` };
     assert.deepEqual(await probeOnce(elsewhere, activeCheck({ port: fake.port })), { kind: 'http', status: 200 });
   });
@@ -114,7 +105,7 @@ describe('probeOnce', () => {
   it('only connects for a tcp check, and fails on a closed port', async () => {
     assert.deepEqual(await probeOnce(target, activeCheck({ type: 'tcp' })), { kind: 'connected' });
     assert.equal(fake.requests.length, 0);
-    const port = await closedPort();
+    const port = await freePort();
     const closed = await probeOnce({ ...target, origin: `http://127.0.0.1:${port}` }, activeCheck({ type: 'tcp' }));
     assert.deepEqual(closed, { kind: 'tcp_failure', code: 'ECONNREFUSED' });
   });

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import type { FakeOpenAI } from '../../tools/simulator/fake-openai.ts';
 import { startFakeOpenAI } from '../../tools/simulator/fake-openai.ts';
+import { freePort } from '../support/free-port.ts';
 import type { TestGateway } from '../support/gateway-harness.ts';
 import { chatBody, instance, postJson, routeConfig, startGateway } from '../support/gateway-harness.ts';
-
-/** A loopback port nothing listens on: connections are refused. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('fallback between instances', () => {
   let a: FakeOpenAI;
@@ -54,7 +45,7 @@ describe('fallback between instances', () => {
   }
 
   it('falls back when the first instance refuses the connection', async () => {
-    const port = await deadPort();
+    const port = await freePort();
     gw = await startGateway(routeConfig({ instances: [instance('a', `http://127.0.0.1:${port}`, { priority: 1 }), instance('b', b.url)] }));
     const res = await postJson(`${gw.url}/v1/chat/completions`, chatBody());
     assert.equal(res.status, 200);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptResult } from '../../lib/pipeline/attempt.ts';
 import { openaiChat } from '../../lib/protocols/openai-chat.ts';
 import { encodeSseData, SSE_DONE } from '../../lib/transport/sse-encoder.ts';
+import { freePort } from '../support/free-port.ts';
 import { chatBody, postJson } from '../support/gateway-harness.ts';
 import { NOTHING_WRITTEN, buildRoute, startAttemptFront } from '../support/pipeline-harness.ts';
 import type { Front, TestRoute } from '../support/pipeline-harness.ts';
@@ -105,10 +105,7 @@ describe('runAttempt', () => {
   }
 
   it('fails with UPSTREAM_CONNECT when nothing listens on the instance port', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const { front } = await setup(`http://127.0.0.1:${port}`);
     const client = await postJson(`${front.url}/v1/chat/completions`, chatBody());
     const result = await front.next();
