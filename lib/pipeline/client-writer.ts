@@ -51,6 +51,12 @@ export function writeFrames(res: ServerResponse, frames: readonly (string | Uint
   return true;
 }
 
+/** One frame: true, or false once the client is gone, or a promise when it must wait for `drain`. */
+export function writeFrame(res: ServerResponse, frame: string | Uint8Array, signal: AbortSignal): boolean | Promise<boolean> {
+  if (signal.aborted || clientGone(res)) return false;
+  return res.write(frame) || drained(res, signal);
+}
+
 async function drainedThen(res: ServerResponse, frames: readonly (string | Uint8Array)[], from: number, signal: AbortSignal): Promise<boolean> {
   if (!(await drained(res, signal))) return false;
   for (let i = from; i < frames.length; i++) if (!(await writeToClient(res, frames[i] as string | Uint8Array, signal))) return false;

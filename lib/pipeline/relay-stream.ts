@@ -8,13 +8,13 @@ import type { UpstreamEvent } from '../transport/upstream-event.ts';
 import type { Usage } from '../protocols/types.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
 import { mapBodyError } from '../transport/send.ts';
-import { answerHeaders, writeFrames, writeToClient } from './client-writer.ts';
+import { answerHeaders, writeFrame, writeFrames, writeToClient } from './client-writer.ts';
 
 type Frame = string | Uint8Array;
 
 export interface StreamRelayInput {
   res: ServerResponse;
-  /** The upstream body (undici's), read with `read()` on `readable`, and not while the client cannot take more. */
+  /** The upstream body (undici's), read on `data`, and paused while the client cannot take more. */
   body: Readable;
   instance: string;
   headers: Record<string, string>;
@@ -72,6 +72,10 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
   // chunk holding a usage event or part of an event is re-encoded.
   const reencode = converter !== undefined || input.dropUsageEvents;
   const rawWhenWhole = converter === undefined && input.dropUsageEvents && input.decoder.atBoundary !== undefined;
+  // After the commit point a native stream's chunk of whole events that the observer can tell from its
+  // bytes is plain content (most chunks) goes out without being decoded at all.
+  const wholeEvents = converter === undefined ? input.decoder.wholeEvents?.bind(input.decoder) : undefined;
+  const plainContent = wholeEvents ? observer.plainContent?.bind(observer) : undefined;
   const inBand = (): string => input.scrub(observer.errorMessage() ?? 'in-band error');
 
   const result = (error: GatewayError | undefined): StreamRelayResult => ({
@@ -246,6 +250,10 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
       input.onChunk();
       bytes += chunk.length;
       if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
+      if (committed && plainContent !== undefined && wholeEvents?.(chunk) === true && plainContent(chunk)) {
+        afterWrite(writeFrame(res, chunk, clientSignal));
+        return;
+      }
       const next = step(chunk);
       if (!committed) {
         if (next.errorFirst) {

@@ -57,6 +57,8 @@ export function anthropicUsage(usage: unknown, base?: Usage): Usage | undefined 
   return result;
 }
 
+const MARKERS = ['message_start', 'message_delta', 'message_stop', 'tool_use', 'error'].map((name) => Buffer.from(name));
+
 function createMessagesObserver(capturePayload: boolean): StreamObserver {
   let usage: Usage | undefined;
   let model: string | undefined;
@@ -106,6 +108,14 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
         default:
           return 'lifecycle'; // ping, content_block_stop, unknown future events
       }
+    },
+    plainContent(chunk: Uint8Array): boolean {
+      // Only message_start, a tool_use block, message_delta, message_stop and error change what this
+      // observer knows; text deltas, block boundaries and pings do not. A chunk naming none of them, as
+      // an event or anywhere in its text, changes nothing. (A text that merely mentions one is decoded.)
+      if (capturePayload) return false;
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      return !MARKERS.some((marker) => bytes.includes(marker));
     },
     finished: () => stopped,
     usage: () => usage,

@@ -24,6 +24,14 @@ export interface StreamObserver {
   errorMessage(): string | undefined;
   /** True once the stream carried a tool (function) call. */
   toolCalls(): boolean;
+  /**
+   * After the commit point: true when these bytes, whole events of the upstream's own stream, hold
+   * nothing this observer needs to see (no usage, error, end, tool call or text to keep): classifying
+   * their events would change nothing it reports and find no error, so the relay may forward them
+   * without decoding them. Decided from the bytes alone and never wrongly true: when unsure it says
+   * false and the events are decoded and classified. Optional: without it every chunk is decoded.
+   */
+  plainContent?(chunk: Uint8Array): boolean;
 }
 
 export interface StreamDecoder {
@@ -35,6 +43,11 @@ export interface StreamDecoder {
    * as they are. Optional: a decoder without it is never relayed raw while events are filtered.
    */
   atBoundary?(): boolean;
+  /**
+   * True when the bytes so far ended between events and `chunk` ends between events too, so decoding
+   * it would leave the decoder exactly as it is: whoever needs none of its events may skip the decode.
+   */
+  wholeEvents?(chunk: Uint8Array): boolean;
 }
 
 export type ErrorShape = 'openai' | 'anthropic' | 'bedrock' | 'google';

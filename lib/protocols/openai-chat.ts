@@ -134,6 +134,15 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
       if (cls === 'content') committed = true;
       return cls;
     },
+    plainContent(chunk: Uint8Array): boolean {
+      // What the classify path above looks for after the commit point, as bytes: a chunk with none of it
+      // would only be counted as content. A key inside a string has its quotes escaped and never matches.
+      if (!committed || capturePayload) return false;
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      if (bytes.includes(DONE_BYTES) || bytes.includes(USAGE_KEY) || bytes.includes(ERROR_KEY)) return false;
+      if (!toolCalls && bytes.includes(TOOL_CALLS_KEY)) return false;
+      return !finishReasonSet(bytes);
+    },
     finished: () => done || sawFinish,
     usage: () => usage,
     model: () => model,
@@ -144,6 +153,28 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
 }
 
 const TOOL_CALL_DELTA = /"tool_calls"\s*:\s*\[\s*\{/;
+
+const DONE_BYTES = Buffer.from('[DONE]');
+const USAGE_KEY = Buffer.from('"usage"');
+const ERROR_KEY = Buffer.from('"error"');
+const TOOL_CALLS_KEY = Buffer.from('"tool_calls"');
+const FINISH_REASON_KEY = Buffer.from('"finish_reason"');
+const QUOTE = 0x22;
+const COLON = 0x3a;
+const isJsonSpace = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+
+/** Whether any `"finish_reason"` key in these bytes has a string value (every chunk has one, mostly null). */
+function finishReasonSet(bytes: Buffer): boolean {
+  for (let at = bytes.indexOf(FINISH_REASON_KEY); at >= 0; at = bytes.indexOf(FINISH_REASON_KEY, at + 1)) {
+    let i = at + FINISH_REASON_KEY.length;
+    while (isJsonSpace(bytes[i])) i++;
+    if (bytes[i] !== COLON) continue;
+    i++;
+    while (isJsonSpace(bytes[i])) i++;
+    if (bytes[i] === QUOTE) return true;
+  }
+  return false;
+}
 
 export const openaiChat: ClientProtocol = {
   name: 'openai-chat',

@@ -31,6 +31,11 @@ export interface SseDecoder {
   end(): SseEvent[];
   /** No partial line and no event gathering fields: the bytes so far were whole events. */
   atBoundary(): boolean;
+  /**
+   * At a boundary now, and `chunk` ends with a blank line (LF LF) and is within the buffer bound: pushing
+   * it would dispatch whole events and leave the decoder as it is.
+   */
+  wholeEvents(chunk: Uint8Array): boolean;
 }
 
 export class SseBufferOverflowError extends Error {
@@ -172,6 +177,8 @@ export function createSseDecoder(opts: SseDecoderOptions = {}): SseDecoder {
     // `retry` and unknown fields are ignored, as the spec says.
   }
 
+  const atBoundary = (): boolean => lines.atLineStart() && dataLines === 0 && eventName === undefined && id === undefined;
+
   return {
     push(chunk) {
       const out: SseEvent[] = [];
@@ -184,8 +191,11 @@ export function createSseDecoder(opts: SseDecoderOptions = {}): SseDecoder {
       dispatch(out);
       return out;
     },
-    atBoundary() {
-      return lines.atLineStart() && dataLines === 0 && eventName === undefined && id === undefined;
+    atBoundary,
+    wholeEvents(chunk) {
+      // No line of a chunk within the bound can overflow it, so skipping the decode skips no error.
+      const n = chunk.length;
+      return n >= 2 && n <= max && chunk[n - 1] === LF && chunk[n - 2] === LF && atBoundary();
     },
   };
 }

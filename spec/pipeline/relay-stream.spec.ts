@@ -179,6 +179,34 @@ describe('relayStream', () => {
       assert.equal(run.result.text, 'Grüße, 世界');
     });
 
+    it('forwards plain content after the commit point undecoded, with the bytes and result decoding gives', async () => {
+      const errorChunk = encodeSseData({ error: { message: 'overloaded', type: 'server_error' } });
+      const streams: Array<[ClientProtocol, string[]]> = [
+        [chat, [chatRole, chatText('Hi'), chatText('a "usage" and "error" in the text'), chatText('x') + chatText('y'), chatFinish, chatUsageChunk, SSE_DONE]],
+        [chat, [chatRole, chatText('Hi'), chatText('more'), errorChunk]],
+        [anthropic, [antStart, antBlock, antText('Hi'), antText('more'), antText('x') + antText('y'), ...antEnd]],
+        [anthropic, [antStart, antBlock, antText('Hi'), antText('more'), antError('overloaded')]],
+      ];
+      for (const [n, [protocol, chunks]] of streams.entries()) {
+        const whole = bytes(chunks);
+        const splits = [chunks.map((c) => Buffer.from(c)), [whole.subarray(0, 200), whole.subarray(200)], [whole.subarray(0, 97), whole.subarray(97, 300), whole.subarray(300)]];
+        for (const [k, parts] of splits.entries()) {
+          for (const dropUsageEvents of [false, true]) {
+            const observer = protocol.createStreamObserver(false);
+            let skipped = 0;
+            const counting = { ...observer, plainContent: (chunk: Uint8Array) => (observer.plainContent?.(chunk) === true ? ++skipped > 0 : false) };
+            const fast = await relay({ pieces: native(protocol), body: () => tracked(parts).stream, more: { observer: counting, dropUsageEvents } });
+            const slow = await relay({ pieces: native(protocol), body: () => tracked(parts).stream, more: { observer: { ...protocol.createStreamObserver(false), plainContent: undefined }, dropUsageEvents } });
+            const what = `stream ${n}, split ${k}, dropUsageEvents ${dropUsageEvents}`;
+            assert.deepEqual(fast.body, slow.body, what);
+            const seen = (r: typeof fast.result) => ({ usage: r.usage, model: r.model, toolCalls: r.toolCalls, committed: r.committed, error: r.error?.code });
+            assert.deepEqual(seen(fast.result), seen(slow.result), what);
+            if (k === 0) assert.ok(skipped >= 1, `${what}: chunks went out undecoded (${skipped})`);
+          }
+        }
+      }
+    });
+
     it('forwards a Bedrock binary event stream byte for byte, split anywhere', async () => {
       const whole = bytes(bedrockFrames);
       const chunks = [whole.subarray(0, 3), whole.subarray(3, 40), whole.subarray(40, 41), whole.subarray(41)];

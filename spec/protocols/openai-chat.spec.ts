@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { StreamEventClass, StreamObserver } from '../../lib/protocols/client-protocol.ts';
 import { openaiChat } from '../../lib/protocols/openai-chat.ts';
 import type { SseEvent } from '../../lib/transport/sse-decoder.ts';
+import { checkPlainContent } from '../support/plain-content.ts';
 
 // Chunks as OpenAI sends them (https://platform.openai.com/docs/api-reference/chat/streaming).
 const head = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini-2024-07-18' };
@@ -162,5 +163,59 @@ describe('openaiChat JSON responses', () => {
     assert.equal(openaiChat.isStream({ stream: 'true', messages: [] }, '/v1/chat/completions'), false);
     assert.equal(openaiChat.requestModel({ model: 'gpt-4o', messages: [] }), 'gpt-4o');
     assert.equal(openaiChat.requestModel({ messages: [] }), undefined);
+  });
+});
+
+describe('openaiChat stream observer: plainContent, the relay\'s test for chunks it need not decode', () => {
+  const frame = (data: string): string => `data: ${data}\n\n`;
+  const bytesOf = (...frames: string[]): Buffer => Buffer.from(frames.join(''));
+  const committed = (capturePayload = false): StreamObserver => {
+    const observer = openaiChat.createStreamObserver(capturePayload);
+    assert.equal(observer.classify(ev(chunk({ content: 'Hi' }))), 'content');
+    return observer;
+  };
+
+  it('is false before the commit point and when the text is kept for the payload log', () => {
+    const plain = bytesOf(frame(chunk({ content: 'Hello' })));
+    assert.equal(openaiChat.createStreamObserver(false).plainContent?.(plain), false);
+    assert.equal(committed(true).plainContent?.(plain), false);
+    assert.equal(committed().plainContent?.(plain), true);
+  });
+
+  it('is true for content chunks whose finish_reason is null, however the JSON is spaced', () => {
+    const observer = committed();
+    assert.equal(observer.plainContent?.(bytesOf(frame(chunk({ content: 'a' })), frame(chunk({ content: 'b' })))), true);
+    assert.equal(observer.plainContent?.(bytesOf(frame(JSON.stringify(JSON.parse(chunk({ content: 'c' })), null, 1).replace(/\n/g, ' ')))), true);
+    // Keys inside the text have their quotes escaped: they are text, not keys.
+    assert.equal(observer.plainContent?.(bytesOf(frame(chunk({ content: 'the "usage", "error" and "finish_reason":"stop" keys, [DON E]' })))), true);
+  });
+
+  const notPlain: Array<[string, string]> = [
+    ['a finish_reason', frame(chunk({}, 'stop'))],
+    ['a spaced finish_reason', frame(chunk({}, 'length').replace('"finish_reason":', '"finish_reason" :  '))],
+    ['usage', frame(usageChunk)],
+    ['a null usage key', frame(chunk({ content: 'x' }).replace('"choices"', '"usage":null,"choices"'))],
+    ['an error', frame(JSON.stringify({ error: { message: 'overloaded' } }))],
+    ['the [DONE] marker', 'data: [DONE]\n\n'],
+    ['a tool call', frame(chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] }))],
+  ];
+  for (const [what, text] of notPlain) {
+    it(`is false for a chunk holding ${what}, even after plain ones`, () => {
+      assert.equal(committed().plainContent?.(bytesOf(frame(chunk({ content: 'a' })), text)), false);
+    });
+  }
+
+  it('leaves the observer where classifying every event would, on a stream of every kind of chunk', () => {
+    const frames = [
+      frame(chunk({ content: 'one' })),
+      frame(chunk({ content: 'two "usage"' })),
+      frame(chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] })),
+      frame(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"a":1}' } }] })),
+      frame(chunk({ content: 'three' }).replace('"finish_reason":null', '"finish_reason" : null')),
+      frame(chunk({}, 'tool_calls')),
+      frame(usageChunk),
+      'data: [DONE]\n\n',
+    ];
+    assert.ok(checkPlainContent(openaiChat, [frame(chunk({ content: 'Hi' }))], frames) >= 3);
   });
 });

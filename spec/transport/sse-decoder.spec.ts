@@ -181,6 +181,46 @@ describe('createSseDecoder', () => {
     assert.deepEqual(decoder.end(), []);
   });
 
+  describe('wholeEvents: a chunk whose decode would change nothing but dispatch whole events', () => {
+    const frame = utf8.encode('data: {"a":1}\n\nevent: x\ndata: 2\n\n');
+
+    it('is true at a boundary for a chunk ending with a blank line, and pushing it leaves the decoder at one', () => {
+      const decoder = createSseDecoder();
+      assert.equal(decoder.wholeEvents(frame), true);
+      assert.equal(decoder.push(frame).length, 2);
+      assert.equal(decoder.atBoundary(), true);
+      assert.equal(decoder.wholeEvents(utf8.encode(': ping\n\n')), true);
+    });
+
+    it('is false when the bytes so far left a line, an event or a CR open', () => {
+      for (const before of ['data: {"a"', 'data: 1\n', 'event: x\n', 'id: 3\n', 'data: 1\r']) {
+        const decoder = createSseDecoder();
+        decoder.push(utf8.encode(before));
+        assert.equal(decoder.wholeEvents(frame), false, JSON.stringify(before));
+      }
+    });
+
+    it('is false for a chunk that does not end with LF LF, or is longer than the buffer bound', () => {
+      const decoder = createSseDecoder({ maxBufferBytes: 64 });
+      for (const chunk of ['data: 1\n', 'data: 1', 'data: 1\r\n\r\n', '\n', '']) assert.equal(decoder.wholeEvents(utf8.encode(chunk)), false, JSON.stringify(chunk));
+      const long = utf8.encode(`data: ${'q'.repeat(70)}\n\n`);
+      assert.equal(decoder.wholeEvents(long), false);
+      assert.throws(() => decoder.push(long), SseBufferOverflowError, 'the decode it must not skip throws');
+    });
+
+    it('is never true where a push would leave the decoder holding something, on every split of a stream', () => {
+      const stream = utf8.encode(': c\n\ndata: 1\n\n\ndata: 2\r\n\r\nevent: e\ndata: 3\n\ndata: 4\n\n');
+      for (let i = 1; i < stream.length; i++) {
+        const decoder = createSseDecoder();
+        for (const part of [stream.subarray(0, i), stream.subarray(i)]) {
+          const whole = decoder.wholeEvents(part);
+          decoder.push(part);
+          if (whole) assert.equal(decoder.atBoundary(), true, `split at ${i}`);
+        }
+      }
+    });
+  });
+
   describe('buffer bound', () => {
     it('throws SSE_BUFFER_OVERFLOW when one line grows past maxBufferBytes', () => {
       const decoder = createSseDecoder({ maxBufferBytes: 64 });
