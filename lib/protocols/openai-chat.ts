@@ -154,11 +154,13 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
 
 const TOOL_CALL_DELTA = /"tool_calls"\s*:\s*\[\s*\{/;
 
+// Keys without their opening quote: a search looks for a needle's first byte first, and quotes are the
+// commonest byte of a chunk. A longer key ending in one of these only sends its chunk to the decode.
 const DONE_BYTES = Buffer.from('[DONE]');
-const USAGE_KEY = Buffer.from('"usage"');
-const ERROR_KEY = Buffer.from('"error"');
-const TOOL_CALLS_KEY = Buffer.from('"tool_calls"');
-const FINISH_REASON_KEY = Buffer.from('"finish_reason"');
+const USAGE_KEY = Buffer.from('usage"');
+const ERROR_KEY = Buffer.from('error"');
+const TOOL_CALLS_KEY = Buffer.from('tool_calls"');
+const FINISH_REASON_KEY = Buffer.from('finish_reason"');
 const QUOTE = 0x22;
 const COLON = 0x3a;
 const isJsonSpace = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;

@@ -15,11 +15,14 @@ export interface IdleWatchdog {
 
 /** `firstMs` (default `ms`) bounds the first idle period: what is left of a budget partly spent already. */
 export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms): IdleWatchdog {
-  let last = performance.now() - (ms - firstMs);
+  // The last arrival, in a typed array: a double kept in a closure variable is a heap number, and a
+  // stream touching it on every chunk would allocate one each time and pay a write barrier to store it.
+  const last = new Float64Array(1);
+  last[0] = performance.now() - (ms - firstMs);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const check = (): void => {
-    const idle = performance.now() - last;
+    const idle = performance.now() - (last[0] as number);
     if (idle >= ms - 1) {
       timer = undefined;
       onExpire();
@@ -30,13 +33,13 @@ export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms
   timer = setTimeout(check, Math.max(0, firstMs));
   return {
     touch() {
-      last = performance.now();
+      last[0] = performance.now();
     },
     phase(next, expire) {
       if (stopped) return;
       ms = next;
       if (expire) onExpire = expire;
-      last = performance.now();
+      last[0] = performance.now();
       if (timer) clearTimeout(timer);
       timer = setTimeout(check, ms);
     },
