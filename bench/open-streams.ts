@@ -9,7 +9,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, freePort, killAll, pinSelf, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine } from './processes.ts';
+import { cpuSeconds, freePort, killAll, pinSelf, rotated, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine } from './processes.ts';
 import type { Child } from './processes.ts';
 import { percentile } from './report.ts';
 
@@ -365,7 +365,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       if (SIDE_BY_SIDE) {
-        const together = TARGETS.filter((t) => t !== 'direct');
+        const together = rotated(TARGETS.filter((t) => t !== 'direct'), round - 1);
         process.stderr.write(`round ${round}: ${together.map((t) => LABELS[t]).join(', ')} side by side, ${STREAMS} streams each for ${SECONDS} s…\n`);
         rows.push(...(await runTogether(together, round, tmp)));
         continue;

@@ -174,3 +174,12 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => server.close(r));
   return port;
 }
+
+/**
+ * `targets` started in the order for `round` (0-based): side by side, the one started second holds
+ * more memory than the first whichever it is (bench/README.md), so each round starts the next first.
+ */
+export function rotated<T>(targets: readonly T[], round: number): T[] {
+  const shift = targets.length > 0 ? round % targets.length : 0;
+  return [...targets.slice(shift), ...targets.slice(0, shift)];
+}

@@ -12,7 +12,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem, type as osType }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  cpuSeconds, freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine,
+  cpuSeconds, freePort, hasTaskset, killAll, peakRssMb, pinSelf, processTree, resetPeakRss, rotated, rssNowMb, spawnNode, stopChild, waitForHttp, waitForPortLine,
 } from './processes.ts';
 import type { Child } from './processes.ts';
 import { percentile, renderMarkdown, TARGET_LABELS } from './report.ts';
@@ -324,7 +324,7 @@ async function main(): Promise<void> {
   console.error(`bench: ${TARGETS.join(', ')}; ${WARMUP} s warm-up + ${DURATION} s per cell`);
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      if (SIDE_BY_SIDE) await benchTogether(TARGETS.filter((t) => t !== 'direct'), tmp, cells, notes, idle, round);
+      if (SIDE_BY_SIDE) await benchTogether(rotated(TARGETS.filter((t) => t !== 'direct'), round), tmp, cells, notes, idle, round);
       else for (const target of TARGETS) await benchTogether([target], tmp, cells, notes, idle, round);
     }
   } finally {
