@@ -1,4 +1,6 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
+import { markerScanner } from '../transport/byte-markers.ts';
+import type { OnMarker } from '../transport/byte-markers.ts';
 import { arrayLength, someObject, stringAt , lastUserMessageText } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseEvent } from '../transport/sse-encoder.ts';
@@ -57,7 +59,8 @@ export function anthropicUsage(usage: unknown, base?: Usage): Usage | undefined 
   return result;
 }
 
-const MARKERS = ['message_start', 'message_delta', 'message_stop', 'tool_use', 'error'].map((name) => Buffer.from(name));
+const MARKERS = markerScanner(['message_start', 'message_delta', 'message_stop', 'tool_use', 'error']);
+const noMarker: OnMarker = () => false;
 
 function createMessagesObserver(capturePayload: boolean): StreamObserver {
   let usage: Usage | undefined;
@@ -113,9 +116,7 @@ function createMessagesObserver(capturePayload: boolean): StreamObserver {
       // Only message_start, a tool_use block, message_delta, message_stop and error change what this
       // observer knows; text deltas, block boundaries and pings do not. A chunk naming none of them, as
       // an event or anywhere in its text, changes nothing. (A text that merely mentions one is decoded.)
-      if (capturePayload) return false;
-      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      return !MARKERS.some((marker) => bytes.includes(marker));
+      return !capturePayload && MARKERS(chunk, noMarker);
     },
     finished: () => stopped,
     usage: () => usage,

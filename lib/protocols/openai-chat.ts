@@ -1,4 +1,6 @@
 import { createSseDecoder } from '../transport/sse-decoder.ts';
+import { markerScanner } from '../transport/byte-markers.ts';
+import type { OnMarker } from '../transport/byte-markers.ts';
 import { arrayLength, someObject, stringAt , lastUserMessageText } from './request-facts.ts';
 import type { SseEvent } from '../transport/sse-decoder.ts';
 import { encodeSseData, SSE_DONE } from '../transport/sse-encoder.ts';
@@ -138,10 +140,7 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
       // What the classify path above looks for after the commit point, as bytes: a chunk with none of it
       // would only be counted as content. A key inside a string has its quotes escaped and never matches.
       if (!committed || capturePayload) return false;
-      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      if (bytes.includes(DONE_BYTES) || bytes.includes(USAGE_KEY) || bytes.includes(ERROR_KEY)) return false;
-      if (!toolCalls && bytes.includes(TOOL_CALLS_KEY)) return false;
-      return !finishReasonSet(bytes);
+      return CHAT_MARKERS(chunk, toolCalls ? onlyNullFinishOrTools : onlyNullFinish);
     },
     finished: () => done || sawFinish,
     usage: () => usage,
@@ -154,28 +153,25 @@ function createChatStreamObserver(capturePayload: boolean): StreamObserver {
 
 const TOOL_CALL_DELTA = /"tool_calls"\s*:\s*\[\s*\{/;
 
-// Keys without their opening quote: a search looks for a needle's first byte first, and quotes are the
-// commonest byte of a chunk. A longer key ending in one of these only sends its chunk to the decode.
-const DONE_BYTES = Buffer.from('[DONE]');
-const USAGE_KEY = Buffer.from('usage"');
-const ERROR_KEY = Buffer.from('error"');
-const TOOL_CALLS_KEY = Buffer.from('tool_calls"');
-const FINISH_REASON_KEY = Buffer.from('finish_reason"');
+// After the commit point, chunks holding none of these but finish_reason null are plain content.
+const CHAT_MARKERS = markerScanner(['"finish_reason"', '"usage"', '"error"', '"tool_calls"', '[DONE]']);
+const FINISH_REASON_MARKER = 0;
+const TOOL_CALLS_MARKER = 3;
+const onlyNullFinish: OnMarker = (bytes, marker, end) => marker === FINISH_REASON_MARKER && !stringValueAt(bytes, end);
+const onlyNullFinishOrTools: OnMarker = (bytes, marker, end) => marker === TOOL_CALLS_MARKER || onlyNullFinish(bytes, marker, end);
+
 const QUOTE = 0x22;
 const COLON = 0x3a;
 const isJsonSpace = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 
-/** Whether any `"finish_reason"` key in these bytes has a string value (every chunk has one, mostly null). */
-function finishReasonSet(bytes: Buffer): boolean {
-  for (let at = bytes.indexOf(FINISH_REASON_KEY); at >= 0; at = bytes.indexOf(FINISH_REASON_KEY, at + 1)) {
-    let i = at + FINISH_REASON_KEY.length;
-    while (isJsonSpace(bytes[i])) i++;
-    if (bytes[i] !== COLON) continue;
-    i++;
-    while (isJsonSpace(bytes[i])) i++;
-    if (bytes[i] === QUOTE) return true;
-  }
-  return false;
+/** Whether the key ending at `at` has a string value (`: "…"`): a finish_reason set, not null. */
+function stringValueAt(bytes: Uint8Array, at: number): boolean {
+  let i = at;
+  while (isJsonSpace(bytes[i])) i++;
+  if (bytes[i] !== COLON) return false;
+  i++;
+  while (isJsonSpace(bytes[i])) i++;
+  return bytes[i] === QUOTE;
 }
 
 export const openaiChat: ClientProtocol = {
