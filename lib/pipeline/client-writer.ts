@@ -8,8 +8,9 @@ interface WithStream {
 
 /** The client can no longer receive this response: its connection, or its HTTP/2 stream, is gone. */
 export function clientGone(res: ServerResponse): boolean {
+  if (res.destroyed === true) return true;
   const stream = (res as ServerResponse & WithStream).stream;
-  return res.destroyed === true || (stream !== undefined && (stream.closed || stream.destroyed));
+  return stream !== undefined && (stream.closed || stream.destroyed);
 }
 
 /**

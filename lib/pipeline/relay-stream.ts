@@ -218,7 +218,8 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
   // in one tick still leave in one `writev` (the response corks its socket until the next tick). While
   // a write waits for `drain` the body is paused: undici stops reading once its buffer is full.
   return new Promise<StreamRelayResult>((resolve) => {
-    const body = input.body;
+    // What every chunk reads, kept beside the relay's own state rather than read off `input` each time.
+    const { body, onChunk, maxBytes } = input;
     let settled = false;
     const settle = (outcome: Promise<StreamRelayResult> | StreamRelayResult): void => {
       if (settled) return;
@@ -247,9 +248,9 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
       );
     };
     const relayChunk = (chunk: Uint8Array): void => {
-      input.onChunk();
+      onChunk();
       bytes += chunk.length;
-      if (bytes > input.maxBytes) throw new UpstreamTooLargeError(input.instance, input.maxBytes);
+      if (bytes > maxBytes) throw new UpstreamTooLargeError(input.instance, maxBytes);
       if (committed && plainContent !== undefined && wholeEvents?.(chunk) === true && plainContent(chunk)) {
         afterWrite(writeFrame(res, chunk, clientSignal));
         return;

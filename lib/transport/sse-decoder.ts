@@ -177,25 +177,30 @@ export function createSseDecoder(opts: SseDecoderOptions = {}): SseDecoder {
     // `retry` and unknown fields are ignored, as the spec says.
   }
 
-  const atBoundary = (): boolean => lines.atLineStart() && dataLines === 0 && eventName === undefined && id === undefined;
+  // Whether the bytes so far were whole events, worked out once a push is done: asked of every chunk
+  // of a stream, it is then one variable, not the line decoder's state as well.
+  let boundary = true;
 
   return {
     push(chunk) {
+      boundary = false;
       const out: SseEvent[] = [];
       for (const line of lines.push(chunk)) onLine(line, out);
+      boundary = lines.atLineStart() && dataLines === 0 && eventName === undefined && id === undefined;
       return out;
     },
     end() {
       const out: SseEvent[] = [];
       for (const line of lines.end()) onLine(line, out);
       dispatch(out);
+      boundary = true;
       return out;
     },
-    atBoundary,
+    atBoundary: () => boundary,
     wholeEvents(chunk) {
       // No line of a chunk within the bound can overflow it, so skipping the decode skips no error.
       const n = chunk.length;
-      return n >= 2 && n <= max && chunk[n - 1] === LF && chunk[n - 2] === LF && atBoundary();
+      return boundary && n >= 2 && n <= max && chunk[n - 1] === LF && chunk[n - 2] === LF;
     },
   };
 }
