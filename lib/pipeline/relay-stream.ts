@@ -72,8 +72,8 @@ export function relayStream(input: StreamRelayInput): Promise<StreamRelayResult>
   // chunk holding a usage event or part of an event is re-encoded.
   const reencode = converter !== undefined || input.dropUsageEvents;
   const rawWhenWhole = converter === undefined && input.dropUsageEvents && input.decoder.atBoundary !== undefined;
-  // After the commit point a native stream's chunk of whole events that the observer can tell from its
-  // bytes is plain content (most chunks) goes out without being decoded at all.
+  // After the commit point, a native stream's chunk of whole events whose bytes the observer finds to
+  // be plain content (most chunks) goes out without being decoded at all.
   const wholeEvents = converter === undefined ? input.decoder.wholeEvents?.bind(input.decoder) : undefined;
   const plainContent = wholeEvents ? observer.plainContent?.bind(observer) : undefined;
   const inBand = (): string => input.scrub(observer.errorMessage() ?? 'in-band error');

@@ -6,7 +6,10 @@
 /** Told of each marker found (its index in the list and where it ends); false stops the scan. */
 export type OnMarker = (bytes: Uint8Array, marker: number, end: number) => boolean;
 
-/** A scan of `bytes` for `markers`: false once `onMarker` said so, true when it never did. */
+/**
+ * A scan of `bytes` for `markers`, last occurrence first: false once `onMarker` said so, true when it
+ * never did.
+ */
 export type MarkerScan = (bytes: Uint8Array, onMarker: OnMarker) => boolean;
 
 export function markerScanner(markers: readonly string[]): MarkerScan {
@@ -26,9 +29,11 @@ export function markerScanner(markers: readonly string[]): MarkerScan {
     startingWith.set(pair, [...(startingWith.get(pair) ?? []), i]);
   });
 
+  // From the end backwards: a chunk holding a stream's last events has its markers (an end, usage) at
+  // its end, and a caller that stops at the first one it minds then reads little of a long chunk.
   return (bytes, onMarker) => {
     const n = bytes.length;
-    for (let i = 0; i + 1 < n; i++) {
+    for (let i = n - 2; i >= 0; i--) {
       const byte = bytes[i] as number;
       if (starts[byte] === 0) continue;
       const pair = (byte << 8) | (bytes[i + 1] as number);

@@ -15,14 +15,15 @@ export interface IdleWatchdog {
 
 /** `firstMs` (default `ms`) bounds the first idle period: what is left of a budget partly spent already. */
 export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms): IdleWatchdog {
-  // The last arrival, in a typed array: a double kept in a closure variable is a heap number, and a
-  // stream touching it on every chunk would allocate one each time and pay a write barrier to store it.
-  const last = new Float64Array(1);
-  last[0] = performance.now() - (ms - firstMs);
+  // The last arrival, in whole milliseconds since `origin`: a small integer lives in its variable, where
+  // a double would be a new heap number (and a write barrier) on every chunk a stream touches it.
+  const origin = performance.now();
+  const sinceOrigin = (): number => Math.floor(performance.now() - origin);
+  let last = firstMs - ms;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const check = (): void => {
-    const idle = performance.now() - (last[0] as number);
+    const idle = sinceOrigin() - last;
     if (idle >= ms - 1) {
       timer = undefined;
       onExpire();
@@ -33,13 +34,13 @@ export function startIdleWatchdog(ms: number, onExpire: () => void, firstMs = ms
   timer = setTimeout(check, Math.max(0, firstMs));
   return {
     touch() {
-      last[0] = performance.now();
+      last = sinceOrigin();
     },
     phase(next, expire) {
       if (stopped) return;
       ms = next;
       if (expire) onExpire = expire;
-      last[0] = performance.now();
+      last = sinceOrigin();
       if (timer) clearTimeout(timer);
       timer = setTimeout(check, ms);
     },

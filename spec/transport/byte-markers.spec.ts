@@ -10,17 +10,17 @@ function found(markers: string[], text: string): Array<[number, number]> {
   return out;
 }
 
-/** The same, by searching for each marker at each position. */
+/** The same, by searching for each marker at each position from the end. */
 function naive(markers: string[], text: string): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  for (let i = 0; i < text.length; i++) markers.forEach((m, k) => text.startsWith(m, i) && out.push([k, i + m.length]));
+  for (let i = text.length - 1; i >= 0; i--) markers.forEach((m, k) => text.startsWith(m, i) && out.push([k, i + m.length]));
   return out;
 }
 
 describe('markerScanner', () => {
-  it('reports each marker where it ends, at the start, in the middle and at the very end', () => {
+  it('reports each marker where it ends, the last first: at the very end, in the middle and at the start', () => {
     const markers = ['"usage"', '"error"', '[DONE]'];
-    assert.deepEqual(found(markers, '"usage":{}, "error": 1 [DONE]'), [[0, 7], [1, 19], [2, 29]]);
+    assert.deepEqual(found(markers, '"usage":{}, "error": 1 [DONE]'), [[2, 29], [1, 19], [0, 7]]);
     assert.deepEqual(found(markers, 'data: [DONE'), [], 'a marker cut off by the end is not one');
     assert.deepEqual(found(markers, '\\"usage\\"'), [], 'an escaped quote is not the marker');
   });
@@ -32,9 +32,9 @@ describe('markerScanner', () => {
 
   it('stops as soon as the callback says so, and says it stopped', () => {
     const scan = markerScanner(['ab']);
-    let calls = 0;
-    assert.equal(scan(bytes('ab ab ab'), () => (calls++, false)), false);
-    assert.equal(calls, 1);
+    const ends: number[] = [];
+    assert.equal(scan(bytes('ab ab ab'), (_b, _m, end) => (ends.push(end), false)), false);
+    assert.deepEqual(ends, [8], 'only the last one was reported');
     assert.equal(scan(bytes('xyz'), () => false), true);
     assert.equal(scan(bytes(''), () => false), true);
     assert.equal(scan(bytes('a'), () => false), true);
