@@ -1,7 +1,7 @@
 // One pass over a chunk's bytes for several ASCII markers at once. A relay that asks of every chunk
 // whether it holds any of five keys would otherwise search it five times: a native call each, and each
 // stopping at every quote (the commonest byte of JSON) when its key starts with one. On a 194-byte
-// chat chunk this scan takes 0.37 µs, five Buffer.includes 0.6 µs.
+// chat chunk this scan takes 0.4–0.5 µs, five Buffer.includes 0.6 µs.
 
 /** Told of each marker found (its index in the list and where it ends); false stops the scan. */
 export type OnMarker = (bytes: Uint8Array, marker: number, end: number) => boolean;
@@ -20,12 +20,13 @@ export function markerScanner(markers: readonly string[]): MarkerScan {
   // Filters before any comparison: the bytes that start a marker, then the pairs of bytes that do (a
   // quote starts most JSON keys and values; a quote and its next letter start few).
   const starts = new Uint8Array(256);
-  const pairs = new Uint8Array(65536);
+  // One bit per pair of bytes (8 KiB).
+  const pairs = new Uint32Array(65536 / 32);
   const startingWith = new Map<number, number[]>();
   encoded.forEach((marker, i) => {
     const pair = ((marker[0] as number) << 8) | (marker[1] as number);
     starts[marker[0] as number] = 1;
-    pairs[pair] = 1;
+    pairs[pair >>> 5] = (pairs[pair >>> 5] as number) | (1 << (pair & 31));
     startingWith.set(pair, [...(startingWith.get(pair) ?? []), i]);
   });
 
@@ -37,7 +38,7 @@ export function markerScanner(markers: readonly string[]): MarkerScan {
       const byte = bytes[i] as number;
       if (starts[byte] === 0) continue;
       const pair = (byte << 8) | (bytes[i + 1] as number);
-      if (pairs[pair] === 0) continue;
+      if (((pairs[pair >>> 5] as number) & (1 << (pair & 31))) === 0) continue;
       const candidates = startingWith.get(pair) as number[];
       for (let c = 0; c < candidates.length; c++) {
         const k = candidates[c] as number;
