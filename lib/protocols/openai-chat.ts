@@ -157,21 +157,21 @@ const TOOL_CALL_DELTA = /"tool_calls"\s*:\s*\[\s*\{/;
 const CHAT_MARKERS = markerScanner(['"finish_reason"', '"usage"', '"error"', '"tool_calls"', '[DONE]']);
 const FINISH_REASON_MARKER = 0;
 const TOOL_CALLS_MARKER = 3;
-const onlyNullFinish: OnMarker = (bytes, marker, end) => marker === FINISH_REASON_MARKER && !stringValueAt(bytes, end);
+const onlyNullFinish: OnMarker = (bytes, marker, end) => marker === FINISH_REASON_MARKER && nullValueAt(bytes, end);
 const onlyNullFinishOrTools: OnMarker = (bytes, marker, end) => marker === TOOL_CALLS_MARKER || onlyNullFinish(bytes, marker, end);
 
-const QUOTE = 0x22;
 const COLON = 0x3a;
+const NULL = Uint8Array.from('null', (c) => c.charCodeAt(0));
 const isJsonSpace = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 
-/** Whether the key ending at `at` has a string value (`: "…"`): a finish_reason set, not null. */
-function stringValueAt(bytes: Uint8Array, at: number): boolean {
+/** Whether the key ending at `at` is surely null (`: null`); anything else may be a finish_reason set. */
+function nullValueAt(bytes: Uint8Array, at: number): boolean {
   let i = at;
   while (isJsonSpace(bytes[i])) i++;
   if (bytes[i] !== COLON) return false;
   i++;
   while (isJsonSpace(bytes[i])) i++;
-  return bytes[i] === QUOTE;
+  return bytes[i] === NULL[0] && bytes[i + 1] === NULL[1] && bytes[i + 2] === NULL[2] && bytes[i + 3] === NULL[3];
 }
 
 export const openaiChat: ClientProtocol = {

@@ -198,6 +198,8 @@ describe('openaiChat stream observer: plainContent, the relay\'s test for chunks
     ['an error', frame(JSON.stringify({ error: { message: 'overloaded' } }))],
     ['the [DONE] marker', 'data: [DONE]\n\n'],
     ['a tool call', frame(chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] }))],
+    ['a finish_reason that is neither null nor a string', frame(chunk({}).replace('"finish_reason":null', '"finish_reason":1'))],
+    ['the finish_reason key without its colon', frame(chunk({ content: 'x' }).replace('"finish_reason":null', '"finish_reason" ,"x":null'))],
   ];
   for (const [what, text] of notPlain) {
     it(`is false for a chunk holding ${what}, even after plain ones`, () => {
