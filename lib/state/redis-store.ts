@@ -126,8 +126,11 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
       outage = true;
       log.warn({ err: errorText(reason) }, 'redis unavailable, serving on local state');
     },
-    // The reconcile's first command is the breaker's single trial; if it passes, the same run resyncs.
-    onHalfOpen: () => void reconcile(),
+    // The reconnect check is the breaker's single trial, sent here whatever else is under way: left to
+    // the reconcile, a reconcile still waiting out a command sent before the outage would leave the
+    // trial to the next caller, and that request would wait the whole command timeout. If it passes,
+    // the breaker closes and the reconcile (onClose) resyncs.
+    onHalfOpen: () => void run(() => answers(commands)).catch(() => undefined),
     // Whichever command closed it, the mirror is resynced before the store reports 'redis' again.
     onClose: () => void reconcile(),
   });
@@ -164,7 +167,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   // Last writer wins both ways: newer Redis entries come into the mirror, newer (or missing) local ones
   // go back to Redis. Entries Redis lost or expired stay local until their own TTL.
   const reconcileOnce = async (): Promise<void> => {
-    // The reconnect check is the half-open trial, however many keys there are to load.
+    // Open or half-open, the reconnect check decides (onHalfOpen): this run is turned down at once.
     if (!breaker.isClosed()) await run(() => answers(commands));
     const remote = await loadRecords(commands, kvPrefix, run);
     for (const [key, record] of remote) mergeSafely(key, record);
