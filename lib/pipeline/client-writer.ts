@@ -34,9 +34,7 @@ export function clientGoneSignal(res: ServerResponse): AbortSignal {
 
 /** Writes to the client with backpressure; resolves false once the client is gone. */
 export async function writeToClient(res: ServerResponse, data: string | Uint8Array, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted || clientGone(res)) return false;
-  if (res.write(data)) return true;
-  return drained(res, signal);
+  return writeFrame(res, data, signal);
 }
 
 /**
